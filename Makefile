@@ -1,0 +1,44 @@
+# 智慧城管 backend. Two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export FLASK_APP := wsgi:app
+export PORT
+
+.PHONY: run test install install-test lint migrate-regen clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## make run: install, migrate, seed the demo city, serve on http://127.0.0.1:$(PORT)
+run: $(VENV)/.installed
+	@mkdir -p instance
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed demo
+	@$(BIN)/flask urls
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## make test: install the test extras and run the whole suite
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+migrate-regen: $(VENV)/.installed
+	scripts/regen-initial-migration
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,81 @@
+"""Application factory: config, extensions, blueprints, error handlers and CLI in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import env_int, get_config
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app for APP_ENV (or ``config_name``), with optional config overrides."""
+    cfg = get_config(config_name)
+    cfg.validate()
+    app = Flask(__name__, instance_path=cfg.INSTANCE_DIR, instance_relative_config=False)
+    app.config.from_object(cfg)
+    if overrides:
+        app.config.update(overrides)
+
+    from app.logs import configure_logging
+
+    configure_logging(app)
+    proxies = env_int("PROXY_COUNT", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    register_extensions(app)
+    register_blueprints(app)
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions created in app.extensions."""
+    from app import dbsetup
+    from app.extensions import api, csrf, db, limiter, migrate
+
+    dbsetup.install_engine_hooks()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(dbsetup.MIGRATIONS_DIR))
+    csrf.init_app(app)
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
+    )
+    limiter.init_app(app)
+    api.init_app(app)
+
+    from app import models  # noqa: F401  (every table registered before migrations/CLI)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Pages, APIs and WeChat endpoints. API blueprints go through flask-smorest for the spec."""
+    from app import apidocs, health, pages
+    from app.auth import api as auth_api
+    from app.auth import console
+    from app.extensions import api
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(apidocs.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(console.bp)
+    api.register_blueprint(auth_api.blp)
+
+    import wechat
+
+    wechat.init_app(app)
+    from app import media
+
+    media.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    """flask users ..., flask seed ..."""
+    from app import cli
+
+    cli.register(app)

@@ -1,0 +1,51 @@
+"""flask-smorest Api with our error shape and documented error responses."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Api as SmorestApi
+
+
+class ErrorDetailSchema(ma.Schema):
+    """The inside of an error payload."""
+
+    code = ma.fields.String(
+        required=True, metadata={"description": "Stable snake_case code", "example": "not_found"}
+    )
+    message = ma.fields.String(
+        required=True, metadata={"description": "Message for people (Simplified Chinese)"}
+    )
+    fields = ma.fields.Dict(
+        metadata={"description": "Field errors: field name -> list of messages (422 only)"}
+    )
+
+
+class ErrorSchema(ma.Schema):
+    """Every API error, 4xx and 5xx alike."""
+
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
+
+
+class Api(SmorestApi):
+    """Api whose HTTP error handler is ours and whose spec documents the one error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+    def handle_http_exception(self, error):  # type: ignore[override]
+        """Delegate to app.errors so pages and APIs share one mapping."""
+        from app.errors import handle_http_exception
+
+        return handle_http_exception(error)
+
+
+def document_errors(blp, *statuses: int):
+    """Decorator: document the error responses a view can give (all in the one error shape)."""
+    import http
+
+    def wrap(func):
+        for status in statuses:
+            func = blp.alt_response(status, response=http.HTTPStatus(status).name)(func)
+        return func
+
+    return wrap

@@ -1,0 +1,132 @@
+"""flask users create-staff, flask seed demo."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from app.auth import service
+from app.auth.models import Department, Role, StaffUser
+from app.errors import ValidationFailed
+from app.extensions import db
+
+users_cli = AppGroup("users", help="Staff accounts.")
+seed_cli = AppGroup("seed", help="Demo data.")
+
+# The demo city: Shenyang, its bureau and district bureaus (codes follow the adcode).
+DEMO_CITY = "沈阳市"
+DEMO_DEPARTMENTS = [
+    ("SY", "沈阳市城市管理综合行政执法局", "bureau", None),
+    ("SY-210102", "和平区城管局", "district", "SY"),
+    ("SY-210103", "沈河区城管局", "district", "SY"),
+    ("SY-210104", "大东区城管局", "district", "SY"),
+    ("SY-210105", "皇姑区城管局", "district", "SY"),
+    ("SY-210106", "铁西区城管局", "district", "SY"),
+    ("SY-210111", "苏家屯区城管局", "district", "SY"),
+    ("SY-210112", "浑南区城管局", "district", "SY"),
+    ("SY-210113", "沈北新区城管局", "district", "SY"),
+    ("SY-210114", "于洪区城管局", "district", "SY"),
+    ("SY-210115", "辽中区城管局", "district", "SY"),
+    ("SY-210123", "康平县城管局", "district", "SY"),
+    ("SY-210124", "法库县城管局", "district", "SY"),
+    ("SY-210181", "新民市城管局", "district", "SY"),
+]
+DEMO_PASSWORD = "zhcg-demo-2026"  # noqa: S105 - demo only; `seed demo` refuses production
+DEMO_STAFF = [
+    ("admin", "系统管理员", [Role.ADMIN], None),
+    ("dispatcher", "市级派遣员", [Role.DISPATCHER], None),
+    ("tiexi_handler", "铁西区处置员", [Role.HANDLER], "SY-210106"),
+    ("heping_handler", "和平区处置员", [Role.HANDLER], "SY-210102"),
+    ("reviewer", "审核员", [Role.REVIEWER], None),
+    ("finance", "财务人员", [Role.FINANCE], None),
+]
+
+
+@users_cli.command("create-staff")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--department", "department_code", help="Department code (omit for city-wide).")
+@click.option("--display-name", help="Name shown in the console.")
+@click.option("--phone")
+@click.password_option(prompt="Password", help="At least 10 characters (prompted if omitted).")
+def create_staff_command(username, roles, department_code, display_name, phone, password):
+    """Create a staff account."""
+    try:
+        staff = service.create_staff(
+            username,
+            password,
+            list(roles),
+            display_name=display_name,
+            department_code=department_code,
+            phone=phone,
+        )
+    except ValidationFailed as exc:
+        for field, messages in (exc.fields or {}).items():
+            click.echo(f"error: {field}: {'; '.join(messages)}", err=True)
+        raise SystemExit(2) from None
+    db.session.commit()
+    click.echo(f"created staff {staff.username} (id {staff.id}) roles={','.join(sorted(roles))}")
+
+
+def seed_demo_city() -> bool:
+    """Seed the demo departments and staff if the database has no staff yet; True if seeded."""
+    if db.session.scalar(select(func.count()).select_from(StaffUser)):
+        return False
+    by_code: dict[str, Department] = {}
+    for code, name, kind, parent in DEMO_DEPARTMENTS:
+        dept = Department(code=code, name=name, kind=kind, parent=by_code.get(parent))
+        db.session.add(dept)
+        by_code[code] = dept
+    db.session.flush()
+    for username, display, roles, dept_code in DEMO_STAFF:
+        service.create_staff(
+            username,
+            DEMO_PASSWORD,
+            [r.value for r in roles],
+            display_name=display,
+            department_code=dept_code,
+            actor_label="seed",
+        )
+    return True
+
+
+@seed_cli.command("demo")
+def seed_demo_command():
+    """Seed the demo city (idempotent: does nothing if staff accounts exist)."""
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("refusing to seed demo accounts in production")
+    seeded = seed_demo_city()
+    db.session.commit()
+    click.echo("demo city seeded" if seeded else "database already has data; demo seed skipped")
+    click.echo(f"demo staff logins (password {DEMO_PASSWORD}):")
+    for username, display, roles, dept_code in DEMO_STAFF:
+        scope = dept_code or "全市"
+        click.echo(f"  {username:<16} {display}  [{','.join(r.value for r in roles)}] {scope}")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_cli)
+    register_urls_command(app)
+
+
+def register_urls_command(app: Flask) -> None:
+    """flask urls: where things are, printed by `make run`."""
+
+    @app.cli.command("urls")
+    def urls_command():
+        """Print the service's main URLs."""
+        base = current_app.config["PUBLIC_BASE_URL"]
+        click.echo("")
+        click.echo("智慧城管 is starting:")
+        click.echo(f"  citizen pages (public-account H5): {base}/h5/")
+        click.echo(f"  staff console:                     {base}/console/")
+        click.echo(f"  API docs:                          {base}/api/docs")
+        click.echo(f"  health:                            {base}/healthz")
+        if current_app.config["WECHAT_EMULATOR"]:
+            click.echo(f"  WeChat emulator:                   {base}/_wechat/")
+            click.echo('  demo citizen sign-in: POST /api/v1/auth/miniprogram {"code": "test:demo-citizen"}')
+        click.echo("")

@@ -1,0 +1,222 @@
+"""One JSON error shape for every API error, and the typed exceptions services raise.
+
+Shape: ``{"error": {"code": "<stable_snake_case>", "message": "<human text>", "fields": {...}}}``.
+Services raise AppError subclasses; HTTP mapping happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Status -> (code, message shown to people). Messages are read by citizens and staff: Chinese.
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "请求格式不正确"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "没有权限执行此操作"),
+    404: ("not_found", "请求的资源不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    409: ("conflict", "操作与当前状态冲突"),
+    410: ("gone", "该资源已失效"),
+    413: ("payload_too_large", "上传内容过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+    422: ("validation_failed", "提交的内容有误，请检查后重试"),
+    429: ("rate_limited", "操作过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器开小差了，请稍后再试"),
+    502: ("upstream_error", "上游服务异常，请稍后再试"),
+    503: ("service_unavailable", "服务暂时不可用，请稍后再试"),
+}
+
+
+class AppError(Exception):
+    """An expected failure with an HTTP status, a stable code and a message for people."""
+
+    status = 400
+    code = "bad_request"
+    message = "请求格式不正确"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.fields = fields
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(AppError):
+    """The request cannot be understood."""
+
+
+class Unauthorized(AppError):
+    """No valid credentials."""
+
+    status, code, message = 401, "unauthorized", "请先登录"
+
+
+class Forbidden(AppError):
+    """Credentials are valid but do not allow this action."""
+
+    status, code, message = 403, "forbidden", "没有权限执行此操作"
+
+
+class NotFound(AppError):
+    """The object does not exist (or is not visible to this caller)."""
+
+    status, code, message = 404, "not_found", "请求的资源不存在"
+
+
+class Conflict(AppError):
+    """The action conflicts with the object's current state."""
+
+    status, code, message = 409, "conflict", "操作与当前状态冲突"
+
+
+class InvalidTransition(Conflict):
+    """A workflow move that the current state does not allow."""
+
+    code = "invalid_transition"
+    message = "当前状态下不能执行该操作"
+
+
+class ValidationFailed(AppError):
+    """Input that parsed but is not acceptable; ``fields`` says which and why."""
+
+    status, code, message = 422, "validation_failed", "提交的内容有误，请检查后重试"
+
+
+class UnsupportedMediaType(AppError):
+    """The body's content type (or a file's real content) is not accepted."""
+
+    status, code, message = 415, "unsupported_media_type", "不支持的内容类型"
+
+
+class PayloadTooLarge(AppError):
+    """The body or an uploaded file is larger than allowed."""
+
+    status, code, message = 413, "payload_too_large", "上传内容过大"
+
+
+class TooManyRequests(AppError):
+    """A rate or quota limit was hit."""
+
+    status, code, message = 429, "rate_limited", "操作过于频繁，请稍后再试"
+
+
+class ServiceUnavailable(AppError):
+    """A dependency (database, WeChat) is unavailable; the client may retry later."""
+
+    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The error payload; ``fields`` appears only when there are field errors."""
+    err: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        err["fields"] = fields
+    return {"error": err}
+
+
+def wants_html() -> bool:
+    """Pages get an HTML error page; API, WeChat and machine clients get JSON."""
+    path = request.path
+    if path.startswith(("/api/", "/wechat/", "/_wechat/")) or path in {"/healthz", "/readyz"}:
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build the error response (JSON, or the error page for browsers on page routes)."""
+    if wants_html():
+        resp = Response(
+            render_template("error.html", status=status, code=code, message=message),
+            status=status,
+            mimetype="text/html",
+        )
+    else:
+        resp = jsonify(error_body(code, message, fields))
+        resp.status_code = status
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def _flatten_webargs(messages: Any) -> dict[str, Any]:
+    """webargs nests field errors by location ({"json": {...}}); clients want the fields."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages}
+    fields: dict[str, Any] = {}
+    for location, errs in messages.items():
+        if isinstance(errs, dict):
+            fields.update(errs)
+        else:
+            fields[location] = errs
+    return fields
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    """Map werkzeug/webargs/limiter exceptions to the one shape."""
+    status = exc.code or 500
+    code, message = HTTP_ERRORS.get(status, ("http_error", exc.description or "请求失败"))
+    fields = None
+    headers: dict[str, str] = {}
+    data = getattr(exc, "data", None) or {}
+    if "messages" in data:
+        fields = _flatten_webargs(data["messages"])
+    if "message" in data:
+        message = data["message"]
+    if "headers" in data:
+        headers.update(data["headers"])
+    if status == 400 and exc.__class__.__name__ == "CSRFError":
+        code, message = "csrf_failed", "页面已过期或来源不可信，请刷新后重试"
+    if status == 405:
+        valid = getattr(exc, "valid_methods", None) or []
+        headers["Allow"] = ", ".join(sorted(valid))
+    if status == 429:
+        retry = exc.get_headers().__iter__()
+        for key, value in retry:
+            if key.lower() == "retry-after":
+                headers["Retry-After"] = value
+    if status >= 500:
+        log.error("http error %s on %s %s", status, request.method, request.path)
+    return error_response(status, code, message, fields, headers)
+
+
+def handle_app_error(exc: AppError) -> Response:
+    """Typed service errors."""
+    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    """Anything unexpected: roll back, log with the request id, answer 500 without internals."""
+    from app.extensions import db
+
+    db.session.rollback()
+    log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
+    code, message = HTTP_ERRORS[500]
+    return error_response(500, code, message)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Bind the handlers; flask-smorest's own HTTPException handler delegates here (apispec.py)."""
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,213 @@
+"""Configuration classes, read from environment variables.
+
+Every setting has a default that makes the embedded mode work with nothing set: SQLite and uploads
+under ``instance/``, the WeChat emulator. ``ProductionConfig.validate`` refuses unsafe values.
+The README lists every variable; keep it in step with this file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string variable; empty counts as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer variable; a malformed value is a startup error, not a silent default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean variable: 1/true/yes/on or 0/false/no/off."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise RuntimeError(f"{name} must be a boolean, got {raw!r}")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete for the chosen environment."""
+
+
+class Config:
+    """Settings shared by every environment, read from the environment when instantiated."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self) -> None:
+        instance_dir = Path(env_str("INSTANCE_DIR", str(BASE_DIR / "instance")))
+        self.INSTANCE_DIR = str(instance_dir)
+        self.SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
+        self.PUBLIC_BASE_URL = env_str(
+            "PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}"
+        ).rstrip("/")
+
+        self.SQLALCHEMY_DATABASE_URI = env_str(
+            "DATABASE_URL", f"sqlite:///{instance_dir / 'zhcg.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = env_str("REDIS_URL")
+
+        # Request bodies (uploads included); larger bodies get 413.
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
+
+        self.SESSION_COOKIE_NAME = "zhcg_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_LIFETIME_HOURS", 12) * 3600
+
+        # CSRF: checked explicitly on forms and cookie-authenticated API writes (app/security.py).
+        self.WTF_CSRF_CHECK_DEFAULT = False
+        self.WTF_CSRF_TIME_LIMIT = None
+
+        # Tokens and staff sign-in.
+        self.CITIZEN_TOKEN_TTL_HOURS = env_int("CITIZEN_TOKEN_TTL_HOURS", 24 * 30)
+        self.STAFF_TOKEN_TTL_HOURS = env_int("STAFF_TOKEN_TTL_HOURS", 12)
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+
+        # Rate limits (Flask-Limiter); stored in Redis, shared by every worker, when REDIS_URL is set.
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_PUBLIC = env_str("RATELIMIT_PUBLIC", "120/minute")
+        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20/minute")
+        self.RATELIMIT_HEADERS_ENABLED = True
+
+        # Photo storage (app/storage).
+        self.STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")  # local | s3
+        self.UPLOAD_DIR = env_str("UPLOAD_DIR", str(instance_dir / "uploads"))
+        self.S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
+        self.S3_BUCKET = env_str("S3_BUCKET")
+        self.S3_REGION = env_str("S3_REGION", "us-east-1")
+        self.S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
+        self.S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
+        self.S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
+        self.MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
+        self.MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 40_000_000)
+        self.MEDIA_URL_TTL_SECONDS = env_int("MEDIA_URL_TTL_SECONDS", 300)
+
+        # WeChat (only wechat/ reads these).
+        self.WECHAT_EMULATOR = env_bool("WECHAT_EMULATOR", True)
+        # Empty: the real API, or the in-process emulator when WECHAT_EMULATOR is on.
+        self.WECHAT_API_BASE_URL = env_str("WECHAT_API_BASE_URL")
+        # Empty: the real authorize page, or {PUBLIC_BASE_URL}/_wechat/connect/ with the emulator.
+        self.WECHAT_OAUTH_BASE_URL = env_str("WECHAT_OAUTH_BASE_URL")
+        self.WECHAT_HTTP_TIMEOUT = env_int("WECHAT_HTTP_TIMEOUT", 5)
+        self.WECHAT_MINI_APP_ID = env_str("WECHAT_MINI_APP_ID", "wxminiemulator00001")
+        self.WECHAT_MINI_APP_SECRET = env_str("WECHAT_MINI_APP_SECRET", "emulator-mini-secret")
+        self.WECHAT_MP_APP_ID = env_str("WECHAT_MP_APP_ID", "wxmpemulator0000001")
+        self.WECHAT_MP_APP_SECRET = env_str("WECHAT_MP_APP_SECRET", "emulator-mp-secret")
+        self.WECHAT_MP_TOKEN = env_str("WECHAT_MP_TOKEN", "emulator-mp-token")
+        self.WECHAT_MP_AES_KEY = env_str("WECHAT_MP_AES_KEY")  # 43 chars; empty = plain mode only
+        self.WECHAT_MP_WELCOME = env_str(
+            "WECHAT_MP_WELCOME",
+            "欢迎关注智慧城管！发现井盖破损、垃圾堆积、占道经营等问题，点击菜单“我要上报”即可反映，"
+            "我们会及时派遣处置并告知您结果。",
+        )
+        self.WECHAT_OAUTH_SCOPE = env_str("WECHAT_OAUTH_SCOPE", "snsapi_base")
+
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+    # OpenAPI (flask-smorest); the docs UI assets are served locally (app/apidocs.py).
+    API_TITLE = "智慧城管 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+
+    def validate(self) -> None:
+        """Raise ConfigError when the settings are unusable; the base class accepts defaults."""
+
+
+class DevelopmentConfig(Config):
+    """`make run`: embedded defaults."""
+
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    """The test suite: SQLite in memory unless TEST_DATABASE_URL, no rate limits unless asked."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = "testing-secret-key-0123456789abcdef"  # noqa: S105
+        self.SQLALCHEMY_DATABASE_URI = env_str("TEST_DATABASE_URL", "sqlite://")
+        self.RATELIMIT_ENABLED = False
+        self.STORAGE_BACKEND = "local"
+        self.PUBLIC_BASE_URL = "http://localhost"
+        self.LOG_LEVEL = "WARNING"
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start with unsafe settings."""
+
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
+        self.WECHAT_EMULATOR = env_bool("WECHAT_EMULATOR", False)
+
+    def validate(self) -> None:
+        """Refuse a default or short SECRET_KEY, the emulator, or missing WeChat credentials."""
+        problems = []
+        if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if self.WECHAT_EMULATOR:
+            problems.append("WECHAT_EMULATOR must be 0 in production")
+        for name in (
+            "WECHAT_MINI_APP_ID",
+            "WECHAT_MINI_APP_SECRET",
+            "WECHAT_MP_APP_ID",
+            "WECHAT_MP_APP_SECRET",
+            "WECHAT_MP_TOKEN",
+        ):
+            if not env_str(name):
+                problems.append(f"{name} must be set")
+        if self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET:
+            problems.append("S3_BUCKET must be set when STORAGE_BACKEND=s3")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> Config:
+    """The settings for APP_ENV (development by default), read from the environment now."""
+    name = name or env_str("APP_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise ConfigError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None

@@ -1,0 +1,1 @@
+"""reports (built in its own issue)."""

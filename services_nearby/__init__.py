@@ -1,0 +1,1 @@
+"""services_nearby (built in its own issue)."""

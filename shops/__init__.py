@@ -1,0 +1,1 @@
+"""shops (built in its own issue)."""

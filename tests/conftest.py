@@ -1,0 +1,164 @@
+"""Fixtures shared by the whole suite.
+
+The suite runs on in-memory SQLite by default and on MariaDB when TEST_DATABASE_URL is set
+(``mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4``): a unique database is created once per
+run and built with ``flask db upgrade`` (which tests the migrations). Each test runs inside a
+transaction that is rolled back; the app's ``db.session`` is swapped for a session bound to that
+connection, with ``join_transaction_mode="create_savepoint"`` so views may commit.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app import create_app
+from app.auth import service as auth_service
+from app.auth.models import Department, Role, StaffUser, User, WechatApp
+from app.extensions import db
+
+TEST_PASSWORD = "correct-horse-battery"
+
+
+def _mariadb_database() -> tuple[str, str] | None:
+    """(server URL, database URL) for a fresh database, or None on SQLite."""
+    raw = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not raw or not raw.startswith("mysql"):
+        return None
+    url = make_url(raw)
+    name = f"zhcg_test_{uuid.uuid4().hex[:10]}"
+    query = dict(url.query)
+    query.setdefault("charset", "utf8mb4")
+    server = url.set(database=None, query=query)
+    return (
+        server.render_as_string(hide_password=False),
+        server.set(database=name).render_as_string(hide_password=False),
+    )
+
+
+@pytest.fixture(scope="session")
+def is_mariadb() -> bool:
+    """True when the suite runs against MariaDB."""
+    return os.environ.get("TEST_DATABASE_URL", "").startswith("mysql")
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory) -> Iterator[Flask]:
+    """The app under test, with a migrated database."""
+    overrides = {"UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))}
+    maria = _mariadb_database()
+    server_engine = None
+    if maria:
+        server_url, db_url = maria
+        server_engine = create_engine(server_url)
+        name = make_url(db_url).database
+        with server_engine.connect() as conn:
+            conn.execute(
+                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+        overrides["SQLALCHEMY_DATABASE_URI"] = db_url
+    application = create_app("testing", overrides)
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    if server_engine is not None:
+        with server_engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{make_url(db_url).database}`"))
+        server_engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def db_session(app, monkeypatch) -> Iterator[scoped_session]:
+    """Each test in a transaction rolled back at the end."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        monkeypatch.setattr(db, "session", session)
+        try:
+            yield session
+        finally:
+            session.remove()
+            if outer.is_active:
+                outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    """A test client (cookies kept between requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def make_department(db_session):
+    """Factory: a department (flushed, not committed)."""
+
+    def make(code: str = "SY", name: str = "沈阳市城市管理综合行政执法局", parent=None, kind="bureau"):
+        dept = Department(code=code, name=name, parent=parent, kind=kind)
+        db.session.add(dept)
+        db.session.flush()
+        return dept
+
+    return make
+
+
+@pytest.fixture
+def make_staff(db_session):
+    """Factory: a staff account with roles and an optional department."""
+
+    def make(
+        username: str = "staff1",
+        roles: tuple[Role, ...] = (Role.DISPATCHER,),
+        department: Department | None = None,
+        password: str = TEST_PASSWORD,
+    ) -> StaffUser:
+        return auth_service.create_staff(
+            username,
+            password,
+            [r.value for r in roles],
+            department_code=department.code if department else None,
+            actor_label="test",
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_citizen(db_session, app):
+    """Factory: a citizen with a mini-program identity."""
+
+    def make(openid: str = "o-citizen-1", unionid: str | None = None) -> User:
+        user, _ = auth_service.citizen_from_wechat(
+            WechatApp.MINIPROGRAM, app.config["WECHAT_MINI_APP_ID"], openid, unionid=unionid
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def auth_header():
+    """Authorization header for a citizen or staff account (issues a real token)."""
+
+    def make(owner) -> dict[str, str]:
+        if isinstance(owner, StaffUser):
+            raw, _ = auth_service.issue_token(staff=owner)
+        else:
+            raw, _ = auth_service.issue_token(user=owner)
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make

@@ -88,7 +88,7 @@ class Config:
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
 
-        # Rate limits (Flask-Limiter); stored in Redis, shared by every worker, when REDIS_URL is set.
+        # Rate limits (Flask-Limiter): in Redis, shared by every worker, when REDIS_URL is set.
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_PUBLIC = env_str("RATELIMIT_PUBLIC", "120/minute")
         self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20/minute")

@@ -16,12 +16,16 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     cfg.validate()
     app = Flask(__name__, instance_path=cfg.INSTANCE_DIR, instance_relative_config=False)
     app.config.from_object(cfg)
+    app.json.ensure_ascii = False  # Chinese messages stay readable in JSON
     if overrides:
         app.config.update(overrides)
 
     from app.logs import configure_logging
 
     configure_logging(app)
+    from app import contenttype
+
+    contenttype.init_app(app)
     proxies = env_int("PROXY_COUNT", 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
@@ -44,9 +48,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(dbsetup.MIGRATIONS_DIR))
     csrf.init_app(app)
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
-    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     limiter.init_app(app)
     api.init_app(app)
 

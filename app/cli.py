@@ -46,7 +46,9 @@ DEMO_STAFF = [
 
 @users_cli.command("create-staff")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role])
+)
 @click.option("--department", "department_code", help="Department code (omit for city-wide).")
 @click.option("--display-name", help="Name shown in the console.")
 @click.option("--phone")
@@ -128,5 +130,8 @@ def register_urls_command(app: Flask) -> None:
         click.echo(f"  health:                            {base}/healthz")
         if current_app.config["WECHAT_EMULATOR"]:
             click.echo(f"  WeChat emulator:                   {base}/_wechat/")
-            click.echo('  demo citizen sign-in: POST /api/v1/auth/miniprogram {"code": "test:demo-citizen"}')
+            click.echo(
+                "  demo citizen sign-in: POST /api/v1/auth/miniprogram "
+                '{"code": "test:demo-citizen"}'
+            )
         click.echo("")

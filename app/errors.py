@@ -133,7 +133,7 @@ def wants_html() -> bool:
     path = request.path
     if path.startswith(("/api/", "/wechat/", "/_wechat/")) or path in {"/healthz", "/readyz"}:
         return False
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "text/html"
 
 
@@ -179,11 +179,11 @@ def handle_http_exception(exc: HTTPException) -> Response:
     fields = None
     headers: dict[str, str] = {}
     data = getattr(exc, "data", None) or {}
-    if "messages" in data:
+    if data.get("messages"):
         fields = _flatten_webargs(data["messages"])
-    if "message" in data:
+    if data.get("message"):
         message = data["message"]
-    if "headers" in data:
+    if data.get("headers"):
         headers.update(data["headers"])
     if status == 400 and exc.__class__.__name__ == "CSRFError":
         code, message = "csrf_failed", "页面已过期或来源不可信，请刷新后重试"
@@ -191,8 +191,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
         valid = getattr(exc, "valid_methods", None) or []
         headers["Allow"] = ", ".join(sorted(valid))
     if status == 429:
-        retry = exc.get_headers().__iter__()
-        for key, value in retry:
+        for key, value in exc.get_headers():
             if key.lower() == "retry-after":
                 headers["Retry-After"] = value
     if status >= 500:

@@ -3,7 +3,7 @@
 The suite runs on in-memory SQLite by default and on MariaDB when TEST_DATABASE_URL is set
 (``mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4``): a unique database is created once per
 run and built with ``flask db upgrade`` (which tests the migrations). Each test runs inside a
-transaction that is rolled back; the app's ``db.session`` is swapped for a session bound to that
+transaction that is rolled back; the app's ``db.session`` is swapped for sessions bound to that
 connection, with ``join_transaction_mode="create_savepoint"`` so views may commit.
 """
 
@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from flask.globals import app_ctx
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -25,6 +27,23 @@ from app.auth.models import Department, Role, StaffUser, User, WechatApp
 from app.extensions import db
 
 TEST_PASSWORD = "correct-horse-battery"
+
+
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context (fresh ``g``), as it does in production.
+
+    Without this, Flask reuses the test's app context and ``g`` leaks between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def _app_context_id() -> int:
+    """One session per app context, as Flask-SQLAlchemy scopes them: the test has its own,
+    and each request its own, all on the test's connection (so flushed data is visible)."""
+    return id(app_ctx._get_current_object())
 
 
 def _mariadb_database() -> tuple[str, str] | None:
@@ -65,6 +84,7 @@ def app(tmp_path_factory) -> Iterator[Flask]:
             )
         overrides["SQLALCHEMY_DATABASE_URI"] = db_url
     application = create_app("testing", overrides)
+    application.test_client_class = FreshContextClient
     with application.app_context():
         from flask_migrate import upgrade
 
@@ -85,7 +105,8 @@ def db_session(app, monkeypatch) -> Iterator[scoped_session]:
         connection = db.engine.connect()
         outer = connection.begin()
         session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_context_id,
         )
         monkeypatch.setattr(db, "session", session)
         try:
@@ -107,7 +128,7 @@ def client(app):
 def make_department(db_session):
     """Factory: a department (flushed, not committed)."""
 
-    def make(code: str = "SY", name: str = "沈阳市城市管理综合行政执法局", parent=None, kind="bureau"):
+    def make(code="SY", name="沈阳市城市管理综合行政执法局", parent=None, kind="bureau"):
         dept = Department(code=code, name=name, parent=parent, kind=kind)
         db.session.add(dept)
         db.session.flush()

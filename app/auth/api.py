@@ -75,7 +75,7 @@ class StaffLogin(MethodView):
     @blp.response(200, StaffTokenOut)
     @document_errors(blp, 401, 403, 422, 429)
     def post(self, body):
-        """Staff sign-in for scripts: returns a bearer token (expires after STAFF_TOKEN_TTL_HOURS)."""
+        """Staff sign-in for scripts: a bearer token that expires after STAFF_TOKEN_TTL_HOURS."""
         try:
             staff = service.authenticate_staff(body["username"], body["password"])
         except (service.LoginFailed, service.AccountLocked):
@@ -83,7 +83,12 @@ class StaffLogin(MethodView):
             raise
         raw, token = service.issue_token(staff=staff)
         db.session.commit()
-        return {"token": raw, "token_type": "Bearer", "expires_at": token.expires_at, "staff": staff}
+        return {
+            "token": raw,
+            "token_type": "Bearer",
+            "expires_at": token.expires_at,
+            "staff": staff,
+        }
 
 
 @blp.route("/logout")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import g, request, session
+from flask import request, session
 
 from app.auth.models import ApiToken, Role, StaffUser, TokenKind, User
 from app.auth.service import resolve_token
@@ -21,14 +21,16 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def bearer_token() -> ApiToken | None:
-    """The live token from the Authorization header, cached on g for the request."""
-    if "bearer" not in g:
+    """The live token from the Authorization header, cached on the request."""
+    key = "zhcg.bearer"
+    if key not in request.environ:
         header = request.headers.get("Authorization", "")
         scheme, _, raw = header.partition(" ")
-        g.bearer = resolve_token(raw.strip()) if scheme.lower() == "bearer" and raw else None
-        if header and g.bearer is None:
+        token = resolve_token(raw.strip()) if scheme.lower() == "bearer" and raw else None
+        request.environ[key] = token
+        if header and token is None:
             raise Unauthorized("登录已失效，请重新登录", code="invalid_token")
-    return g.bearer
+    return request.environ[key]
 
 
 def _check_csrf_for_cookie_auth() -> None:

@@ -133,9 +133,7 @@ class StaffUser(db.Model):
     last_login_at: Mapped[datetime | None]
 
     department: Mapped[Department | None] = relationship()
-    role_rows: Mapped[list[StaffRole]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    role_rows: Mapped[list[StaffRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def roles(self) -> set[Role]:
@@ -171,11 +169,7 @@ class ApiToken(db.Model):
     """A bearer token: only its SHA-256 is stored; it expires and can be revoked."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (
-        CheckConstraint(
-            "(user_id IS NULL) <> (staff_id IS NULL)", name="one_owner"
-        ),
-    )
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (staff_id IS NULL)", name="one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -5,6 +5,7 @@ Services flush, never commit: the view commits once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -40,7 +41,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
 
 MIN_PASSWORD_LENGTH = 10
-TOKEN_PREFIX = "zc_"
+TOKEN_PREFIX = "zc_"  # noqa: S105 - a prefix, not a secret
 
 
 class LoginFailed(Unauthorized):
@@ -62,7 +63,9 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(*, user: User | None = None, staff: StaffUser | None = None) -> tuple[str, ApiToken]:
+def issue_token(
+    *, user: User | None = None, staff: StaffUser | None = None
+) -> tuple[str, ApiToken]:
     """Create a bearer token for a citizen or a staff account; returns (raw token, row)."""
     if (user is None) == (staff is None):
         raise ValueError("a token belongs to exactly one citizen or staff account")
@@ -105,9 +108,7 @@ def revoke_token(token: ApiToken) -> None:
 def hash_password(password: str) -> str:
     """argon2id hash, refusing passwords that are too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            fields={"password": [f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"]}
-        )
+        raise ValidationFailed(fields={"password": [f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"]})
     return _hasher.hash(password)
 
 
@@ -117,10 +118,8 @@ def authenticate_staff(username: str, password: str) -> StaffUser:
     staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
     now = utcnow()
     if staff is None or not staff.is_active:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         raise LoginFailed()
     if staff.locked_until is not None and staff.locked_until > now:
         raise AccountLocked()
@@ -245,7 +244,9 @@ def citizen_from_wechat(
         if holder is None:
             user.unionid = unionid
         elif holder != user.id:
-            log.warning("unionid already linked to user %s; identity %s left apart", holder, identity.id)
+            log.warning(
+                "unionid already linked to user %s; identity %s left apart", holder, identity.id
+            )
     if session_key is not None:
         identity.session_key = session_key
     now = utcnow()

@@ -1,0 +1,72 @@
+"""Production refuses unsafe settings; development works with nothing set."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from config import ConfigError, get_config
+
+GOOD_PRODUCTION_ENV = {
+    "SECRET_KEY": "k" * 48,
+    "WECHAT_EMULATOR": "0",
+    "WECHAT_MINI_APP_ID": "wx1234567890abcdef",
+    "WECHAT_MINI_APP_SECRET": "mini-secret",
+    "WECHAT_MP_APP_ID": "wxfedcba0987654321",
+    "WECHAT_MP_APP_SECRET": "mp-secret",
+    "WECHAT_MP_TOKEN": "mp-token",
+    "DATABASE_URL": "sqlite://",
+}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    for key, value in GOOD_PRODUCTION_ENV.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+def test_development_defaults_need_nothing(monkeypatch):
+    for key in ("SECRET_KEY", "DATABASE_URL", "WECHAT_EMULATOR"):
+        monkeypatch.delenv(key, raising=False)
+    cfg = get_config("development")
+    cfg.validate()
+    assert cfg.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
+    assert cfg.SQLALCHEMY_DATABASE_URI.endswith("instance/zhcg.db")
+    assert cfg.WECHAT_EMULATOR is True
+    assert cfg.STORAGE_BACKEND == "local"
+
+
+def test_production_starts_with_real_settings(production_env):
+    app = create_app("production")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["WECHAT_EMULATOR"] is False
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "complaint"),
+    [
+        ("SECRET_KEY", "", "SECRET_KEY"),
+        ("SECRET_KEY", "short-key", "SECRET_KEY"),
+        ("SECRET_KEY", "dev-insecure-secret-key-change-me", "SECRET_KEY"),
+        ("WECHAT_EMULATOR", "1", "WECHAT_EMULATOR"),
+        ("WECHAT_MINI_APP_SECRET", "", "WECHAT_MINI_APP_SECRET"),
+        ("WECHAT_MP_APP_ID", "", "WECHAT_MP_APP_ID"),
+        ("WECHAT_MP_TOKEN", "", "WECHAT_MP_TOKEN"),
+    ],
+)
+def test_production_refuses_unsafe_settings(production_env, key, value, complaint):
+    production_env.setenv(key, value)
+    with pytest.raises(ConfigError, match=complaint):
+        create_app("production")
+
+
+def test_malformed_numbers_are_startup_errors(monkeypatch):
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "five")
+    with pytest.raises(RuntimeError, match="LOGIN_MAX_FAILURES"):
+        get_config("development")
+
+
+def test_unknown_environment_name_is_refused():
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        get_config("staging-typo")

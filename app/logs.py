@@ -31,6 +31,8 @@ def configure_logging(app: Flask) -> None:
         )
         root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
+    # Alembic announces its plugins at INFO whenever it is imported; keep start-up quiet.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     @app.before_request
     def assign_request_id() -> None:

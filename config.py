@@ -103,6 +103,11 @@ class Config:
         self.S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
         self.S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
         self.S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
+        # The endpoint browsers reach, when the app talks to the store on an internal address.
+        self.S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
+        self.S3_CONNECT_TIMEOUT = env_int("S3_CONNECT_TIMEOUT", 5)
+        self.S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 30)
+        self.S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 3)
         self.MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 40_000_000)
         self.MEDIA_URL_TTL_SECONDS = env_int("MEDIA_URL_TTL_SECONDS", 300)
@@ -126,6 +131,10 @@ class Config:
             "我们会及时派遣处置并告知您结果。",
         )
         self.WECHAT_OAUTH_SCOPE = env_str("WECHAT_OAUTH_SCOPE", "snsapi_base")
+        # Redis key prefix of the shared access-token cache (one per deployment).
+        self.WECHAT_TOKEN_CACHE_PREFIX = env_str("WECHAT_TOKEN_CACHE_PREFIX", "zhcg:wechat")
+        # miniprogram_state of subscribe messages: formal | trial | developer.
+        self.WECHAT_MINIPROGRAM_STATE = env_str("WECHAT_MINIPROGRAM_STATE", "formal")
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 
@@ -139,7 +148,9 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
     def validate(self) -> None:
-        """Raise ConfigError when the settings are unusable; the base class accepts defaults."""
+        """Raise ConfigError when the settings are unusable in any environment."""
+        if self.STORAGE_BACKEND not in {"local", "s3"}:
+            raise ConfigError(f"STORAGE_BACKEND must be local or s3, got {self.STORAGE_BACKEND!r}")
 
 
 class DevelopmentConfig(Config):
@@ -177,6 +188,7 @@ class ProductionConfig(Config):
 
     def validate(self) -> None:
         """Refuse a default or short SECRET_KEY, the emulator, or missing WeChat credentials."""
+        super().validate()
         problems = []
         if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")

@@ -33,6 +33,8 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(app.config["LOG_LEVEL"])
     # Alembic announces its plugins at INFO whenever it is imported; keep start-up quiet.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # urllib3 logs full URLs at DEBUG, and sns/jscode2session carries the app secret in its query.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
 
     @app.before_request
     def assign_request_id() -> None:

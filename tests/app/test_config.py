@@ -70,3 +70,9 @@ def test_malformed_numbers_are_startup_errors(monkeypatch):
 def test_unknown_environment_name_is_refused():
     with pytest.raises(ConfigError, match="APP_ENV"):
         get_config("staging-typo")
+
+
+def test_unknown_storage_backend_is_refused(monkeypatch):
+    monkeypatch.setenv("STORAGE_BACKEND", "ftp")
+    with pytest.raises(ConfigError, match="STORAGE_BACKEND"):
+        create_app("development")

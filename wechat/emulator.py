@@ -1,0 +1,437 @@
+"""A small WeChat API emulator: the documented request and response shapes, WeChat's error codes.
+
+Used by the embedded default (mounted under ``/_wechat/`` and reached in-process by the client)
+and by the tests (served over real HTTP). Stateless where it matters so several gunicorn workers
+agree: access tokens are HMAC-signed values carrying their expiry. Counters and the list of sent
+messages live on the instance (per process) for tests to inspect.
+
+Test hooks (codes for ``sns/jscode2session`` and ``sns/oauth2/access_token``):
+
+- ``test:<openid>`` signs in as ``openid``; ``test:<openid>:<unionid>`` also returns the unionid;
+- ``snapshot:<openid>`` (OAuth) answers ``is_snapshotuser: 1`` (a Moments preview visitor);
+- ``test-error:<errcode>`` answers that WeChat error (45011, 40226, -1, ...);
+- anything else answers 40029 (invalid code).
+
+Message sends: ``touser`` starting with ``noquota`` answers 43101 (subscribe), ``unfollowed``
+answers 43004 (template), ``busy`` answers -1 (both).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, jsonify, render_template, request
+
+TOKEN_TTL = 7200
+# stable_token renews 5 minutes early and keeps the old token valid through the hand-over.
+STABLE_RENEW_BEFORE = 300
+
+ERRMSG: dict[int, str] = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40013: "invalid appid",
+    40029: "invalid code",
+    40037: "invalid template_id",
+    40125: "invalid appsecret",
+    40163: "code been used",
+    40226: "invalid user, high risk level",
+    41001: "access_token missing",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    41008: "missing code",
+    41009: "missing openid",
+    42001: "access_token expired",
+    43004: "require subscribe",
+    43101: "user refuse to accept the msg",
+    45011: "api minute-quota reach limit  mustslower  retry next minute",
+    47001: "data format error",
+    47003: "argument invalid! data is empty",
+    48001: "api unauthorized",
+}
+
+
+class EmulatorError(Exception):
+    """A WeChat error answer (HTTP 200 with errcode/errmsg, as WeChat does)."""
+
+    def __init__(self, errcode: int) -> None:
+        super().__init__(errcode)
+        self.errcode = errcode
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class WeChatEmulator:
+    """The emulator's state (apps, signing key, counters) and its WSGI app."""
+
+    def __init__(self, apps: Mapping[str, str]) -> None:
+        self.apps = dict(apps)
+        material = "|".join(f"{a}:{s}" for a, s in sorted(self.apps.items()))
+        # Same apps -> same key in every worker, so tokens verify across processes.
+        self._key = hashlib.sha256(f"wechat-emulator|{material}".encode()).digest()
+        self._lock = threading.Lock()
+        self._msgids = itertools.count(int(time.time()) % 100_000 * 1000 + 1)
+        self.token_issuances: Counter[str] = Counter()
+        self.sent_messages: deque[dict[str, Any]] = deque(maxlen=500)
+        self.app = _build_flask_app(self)
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+    # Signed values ---------------------------------------------------------------------------
+
+    def sign(self, payload: dict[str, Any]) -> str:
+        """An opaque signed value carrying ``payload``."""
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        mac = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+        return f"{body}.{mac}"
+
+    def unsign(self, value: str, kind: str) -> dict[str, Any]:
+        """The payload of a signed value of ``kind``; 40001 if forged, 42001 if expired."""
+        body, _, mac = value.partition(".")
+        good = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+        if not mac or not hmac.compare_digest(mac, good):
+            raise EmulatorError(40001)
+        try:
+            payload = json.loads(_unb64(body))
+        except ValueError:
+            raise EmulatorError(40001) from None
+        if payload.get("k") != kind:
+            raise EmulatorError(40001)
+        if payload["exp"] <= time.time():
+            raise EmulatorError(42001)
+        return payload
+
+    def make_access_token(self, appid: str, ttl: int = TOKEN_TTL, nonce: str | None = None) -> str:
+        """A server access token for ``appid``; tests use a negative ttl for an expired one."""
+        exp = int(time.time()) + ttl
+        return self.sign({"k": "at", "a": appid, "exp": exp, "n": nonce or secrets.token_hex(6)})
+
+    def _stable_token(self, appid: str) -> tuple[str, int]:
+        """Normal-mode stable token: the same value for everyone within a 2-hour window."""
+        now = int(time.time())
+        start = now - now % TOKEN_TTL
+        if start + TOKEN_TTL - now < STABLE_RENEW_BEFORE:
+            start += TOKEN_TTL
+        expires = start + TOKEN_TTL
+        token = self.sign(
+            {"k": "at", "a": appid, "exp": expires + STABLE_RENEW_BEFORE, "n": f"w{start}"}
+        )
+        return token, expires - now
+
+    # Checks ----------------------------------------------------------------------------------
+
+    def check_app(self, appid: str | None, secret: str | None) -> None:
+        """WeChat's credential checks, in its order."""
+        if not appid:
+            raise EmulatorError(41002)
+        if appid not in self.apps:
+            raise EmulatorError(40013)
+        if not secret:
+            raise EmulatorError(41004)
+        if not hmac.compare_digest(secret.encode(), self.apps[appid].encode()):
+            raise EmulatorError(40125)
+
+    def check_access_token(self, token: str | None) -> str:
+        """The appid an access token belongs to."""
+        if not token:
+            raise EmulatorError(41001)
+        return self.unsign(token, "at")["a"]
+
+    def record(self, kind: str, appid: str, body: dict[str, Any]) -> int:
+        """Keep a sent message for inspection; returns its msgid."""
+        with self._lock:
+            msgid = next(self._msgids)
+            self.sent_messages.append(
+                {"kind": kind, "appid": appid, "msgid": msgid, "at": time.time(), **body}
+            )
+        return msgid
+
+    def count_issue(self, appid: str) -> None:
+        """Count one access token handed out for ``appid``."""
+        with self._lock:
+            self.token_issuances[appid] += 1
+
+    def messages(self, kind: str | None = None, touser: str | None = None) -> list[dict[str, Any]]:
+        """Sent messages (this process), oldest first, optionally filtered."""
+        return [
+            m
+            for m in list(self.sent_messages)
+            if (kind is None or m["kind"] == kind) and (touser is None or m["touser"] == touser)
+        ]
+
+
+def parse_code(code: str | None, *, oauth: bool = False) -> dict[str, Any]:
+    """The identity behind a test code, or the WeChat error it stands for."""
+    if not code:
+        raise EmulatorError(41008)
+    if code.startswith("test-error:"):
+        try:
+            errcode = int(code.split(":", 1)[1])
+        except ValueError:
+            raise EmulatorError(40029) from None
+        raise EmulatorError(errcode)
+    prefix, _, rest = code.partition(":")
+    openid, _, unionid = rest.partition(":")
+    if not openid or len(openid) > 64 or len(unionid) > 64:
+        raise EmulatorError(40029)
+    if prefix == "test" or (oauth and prefix == "snapshot"):
+        return {"openid": openid, "unionid": unionid or None, "snapshot": prefix == "snapshot"}
+    raise EmulatorError(40029)
+
+
+def error_json(errcode: int) -> Response:
+    """WeChat's error shape: HTTP 200 with errcode and an errmsg ending in a request id."""
+    rid = f"{secrets.token_hex(4)}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
+    msg = ERRMSG.get(errcode, "unknown error")
+    return jsonify({"errcode": errcode, "errmsg": f"{msg} rid: {rid}"})
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise EmulatorError(47001)
+    return body
+
+
+def _check_message(body: dict[str, Any]) -> None:
+    """Required fields of a subscribe or template message."""
+    if not body.get("touser") or not isinstance(body["touser"], str):
+        raise EmulatorError(40003)
+    if not body.get("template_id") or not isinstance(body["template_id"], str):
+        raise EmulatorError(40037)
+    data = body.get("data")
+    if not isinstance(data, dict) or not data:
+        raise EmulatorError(47003)
+    for value in data.values():
+        if not isinstance(value, dict) or not isinstance(value.get("value"), str):
+            raise EmulatorError(47003)
+
+
+def _build_flask_app(emu: WeChatEmulator) -> Flask:
+    """The emulator's routes."""
+    app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    @app.errorhandler(EmulatorError)
+    def on_error(exc: EmulatorError) -> Response:
+        return error_json(exc.errcode)
+
+    _add_login_routes(app, emu)
+    _add_token_routes(app, emu)
+    _add_message_routes(app, emu)
+    _add_authorize_page(app, emu)
+    return app
+
+
+def _add_login_routes(app: Flask, emu: WeChatEmulator) -> None:
+    @app.get("/sns/jscode2session")
+    def jscode2session():
+        args = request.args
+        emu.check_app(args.get("appid"), args.get("secret"))
+        if args.get("grant_type") != "authorization_code":
+            raise EmulatorError(40002)
+        who = parse_code(args.get("js_code"))
+        digest = hmac.new(emu._key, args["js_code"].encode(), hashlib.sha256).digest()
+        answer = {"session_key": base64.b64encode(digest[:16]).decode(), "openid": who["openid"]}
+        if who["unionid"]:
+            answer["unionid"] = who["unionid"]
+        return jsonify(answer)
+
+    @app.get("/sns/oauth2/access_token")
+    def oauth_access_token():
+        args = request.args
+        emu.check_app(args.get("appid"), args.get("secret"))
+        if args.get("grant_type") != "authorization_code":
+            raise EmulatorError(40002)
+        who = parse_code(args.get("code"), oauth=True)
+        scope = "snsapi_userinfo" if who["unionid"] else "snsapi_base"
+        claims = {"a": args["appid"], "o": who["openid"], "u": who["unionid"], "s": scope}
+        exp = int(time.time()) + TOKEN_TTL
+        answer: dict[str, Any] = {
+            "access_token": emu.sign({"k": "ut", "exp": exp, **claims}),
+            "expires_in": TOKEN_TTL,
+            "refresh_token": emu.sign({"k": "rt", "exp": exp + 30 * 86400, **claims}),
+            "openid": who["openid"],
+            "scope": scope,
+        }
+        if who["unionid"]:
+            answer["unionid"] = who["unionid"]
+        if who["snapshot"]:
+            answer["is_snapshotuser"] = 1
+        return jsonify(answer)
+
+    @app.get("/sns/userinfo")
+    def userinfo():
+        token = request.args.get("access_token")
+        if not token:
+            raise EmulatorError(41001)
+        claims = emu.unsign(token, "ut")
+        openid = request.args.get("openid")
+        if not openid:
+            raise EmulatorError(41009)
+        if openid != claims["o"]:
+            raise EmulatorError(40003)
+        if claims["s"] != "snsapi_userinfo":
+            raise EmulatorError(48001)
+        answer: dict[str, Any] = {
+            "openid": openid,
+            "nickname": "微信用户",
+            "sex": 0,
+            "province": "",
+            "city": "",
+            "country": "",
+            "headimgurl": "",
+            "privilege": [],
+        }
+        if claims["u"]:
+            answer["unionid"] = claims["u"]
+        return jsonify(answer)
+
+
+def _add_token_routes(app: Flask, emu: WeChatEmulator) -> None:
+    @app.get("/cgi-bin/token")
+    def token():
+        args = request.args
+        if args.get("grant_type") != "client_credential":
+            raise EmulatorError(40002)
+        emu.check_app(args.get("appid"), args.get("secret"))
+        emu.count_issue(args["appid"])
+        return jsonify(
+            {"access_token": emu.make_access_token(args["appid"]), "expires_in": TOKEN_TTL}
+        )
+
+    @app.post("/cgi-bin/stable_token")
+    def stable_token():
+        body = _json_body()
+        if body.get("grant_type") != "client_credential":
+            raise EmulatorError(40002)
+        emu.check_app(body.get("appid"), body.get("secret"))
+        emu.count_issue(body["appid"])
+        if body.get("force_refresh") is True:
+            value, expires_in = emu.make_access_token(body["appid"]), TOKEN_TTL
+        else:
+            value, expires_in = emu._stable_token(body["appid"])
+        return jsonify({"access_token": value, "expires_in": expires_in})
+
+
+def _add_message_routes(app: Flask, emu: WeChatEmulator) -> None:
+    @app.post("/cgi-bin/message/subscribe/send")
+    def subscribe_send():
+        appid = emu.check_access_token(request.args.get("access_token"))
+        body = _json_body()
+        _check_message(body)
+        if body["touser"].startswith("busy"):
+            raise EmulatorError(-1)
+        if body["touser"].startswith("noquota"):
+            raise EmulatorError(43101)
+        msgid = emu.record("subscribe", appid, _pick(body, "page", "miniprogram_state", "lang"))
+        return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    @app.post("/cgi-bin/message/template/send")
+    def template_send():
+        appid = emu.check_access_token(request.args.get("access_token"))
+        body = _json_body()
+        _check_message(body)
+        if body["touser"].startswith("busy"):
+            raise EmulatorError(-1)
+        if body["touser"].startswith("unfollowed"):
+            raise EmulatorError(43004)
+        msgid = emu.record("template", appid, _pick(body, "url", "miniprogram"))
+        return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    @app.get("/_emulator/messages")
+    def list_messages():
+        """Debug: recent messages sent through this process, newest first."""
+        found = emu.messages(request.args.get("kind"), request.args.get("touser"))
+        return jsonify({"messages": found[::-1][:100], "token_issuances": emu.token_issuances})
+
+
+def _pick(body: dict[str, Any], *optional: str) -> dict[str, Any]:
+    kept = {k: body[k] for k in ("touser", "template_id", "data")}
+    kept.update({k: body[k] for k in optional if k in body})
+    return kept
+
+
+AUTHORIZE_ERRORS = {
+    "appid": "appid 参数错误",
+    "redirect_uri": "redirect_uri 参数错误",
+    "response_type": "response_type 参数错误",
+    "scope": "scope 参数错误或没有 scope 权限",
+}
+
+
+def _authorize_problem(args: Mapping[str, str], emu: WeChatEmulator) -> str | None:
+    if args.get("appid") not in emu.apps:
+        return AUTHORIZE_ERRORS["appid"]
+    if not args.get("redirect_uri", "").startswith(("http://", "https://")):
+        return AUTHORIZE_ERRORS["redirect_uri"]
+    if args.get("response_type") != "code":
+        return AUTHORIZE_ERRORS["response_type"]
+    if args.get("scope") not in {"snsapi_base", "snsapi_userinfo"}:
+        return AUTHORIZE_ERRORS["scope"]
+    return None
+
+
+def _add_authorize_page(app: Flask, emu: WeChatEmulator) -> None:
+    @app.get("/connect/oauth2/authorize")
+    def authorize():
+        """The page WeChat shows before redirecting back with ?code=...&state=..."""
+        args = request.args
+        problem = _authorize_problem(args, emu)
+        if problem:
+            return render_template("wechat_emulator/authorize_error.html", message=problem), 400
+        cookie = f"wxemu_openid_{args['appid']}"
+        openid = (args.get("openid") or request.cookies.get(cookie) or "").strip()[:64]
+        openid = openid or "o" + secrets.token_urlsafe(20)[:27]
+        unionid = (args.get("unionid") or "").strip()[:64]
+        code = f"test:{openid}:{unionid}" if unionid else f"test:{openid}"
+        back = args["redirect_uri"]
+        sep = "&" if "?" in back else "?"
+        html = render_template(
+            "wechat_emulator/authorize.html",
+            appid=args["appid"],
+            scope=args["scope"],
+            openid=openid,
+            unionid=unionid,
+            confirm_url=back + sep + urlencode({"code": code, "state": args.get("state", "")}),
+            deny_url=back + sep + urlencode({"state": args.get("state", "")}),
+            params={k: v for k, v in args.items() if k not in {"openid", "unionid"}},
+        )
+        resp = Response(html, mimetype="text/html")
+        resp.set_cookie(cookie, openid, max_age=365 * 86400, httponly=True, samesite="Lax")
+        return resp
+
+
+def create_emulator_app(apps: dict[str, str]) -> WeChatEmulator:
+    """An emulator (a WSGI app) for ``apps`` (appid -> secret)."""
+    return WeChatEmulator(apps)
+
+
+def emulator_from_config(config: Mapping[str, Any]) -> WeChatEmulator:
+    """An emulator knowing our mini-program and public account from the Flask config."""
+    return create_emulator_app(
+        {
+            config["WECHAT_MINI_APP_ID"]: config["WECHAT_MINI_APP_SECRET"],
+            config["WECHAT_MP_APP_ID"]: config["WECHAT_MP_APP_SECRET"],
+        }
+    )

@@ -1,9 +1,332 @@
-"""Public-account message callback (to be built)."""
+"""Public-account message callback at /wechat/mp (公众号服务器配置).
+
+GET is WeChat's URL check. POST carries messages and events in plain mode or safe mode
+(``encrypt_type=aes``). Every inbound message is stored once (WeChat retries three times when we
+take over 5 s), then answered inline with the welcome text or ``success``: nothing here calls the
+WeChat API, so the answer stays inside WeChat's 5-second budget.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import hashlib
+import hmac
+import logging
+import re
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+
+from app.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
+from app.extensions import db
+from wechat.models import MpInboundMessage
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("wechat_mp", __name__, url_prefix="/wechat")
+
+# Real pushes are a few KB; staying under 65535 bytes lets raw_xml be a plain TEXT on MariaDB.
+MAX_BODY_BYTES = 60_000
+# Any DTD is refused before an XML parser sees the body (XXE, entity expansion).
+_FORBIDDEN_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# openids, original ids (gh_...) and the test accounts' names.
+_USER_NAME = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")
+_MSG_ID = re.compile(r"[0-9]{1,32}")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The fields of one inbound message or event that we store and reply from."""
+
+    msg_type: str
+    event: str | None
+    from_user: str
+    to_user: str
+    msg_id: str | None
+    create_time: int | None
+    content: str | None
+    raw_xml: str
+
+
+# --- signatures and crypto ------------------------------------------------------------------
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 of the parts sorted and joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()  # noqa: S324 (protocol)
+
+
+def require_signature(
+    given: str | None, token: str, timestamp: str, nonce: str, *extra: str
+) -> None:
+    """Raise 403 unless ``given`` equals the signature over token, timestamp, nonce (+ extra)."""
+    if not (given and token and timestamp and nonce):
+        raise Forbidden("签名校验失败", code="invalid_signature")
+    expected = sign(token, timestamp, nonce, *extra)
+    if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8")):
+        raise Forbidden("签名校验失败", code="invalid_signature")
+
+
+def _crypto() -> WeChatCrypto:
+    """wechatpy's crypto for the configured account; 503 when the key is missing or malformed."""
+    cfg = current_app.config
+    aes_key = cfg.get("WECHAT_MP_AES_KEY") or ""
+    try:
+        if not aes_key:
+            raise ValueError("WECHAT_MP_AES_KEY is empty")
+        return WeChatCrypto(cfg["WECHAT_MP_TOKEN"], aes_key, cfg["WECHAT_MP_APP_ID"])
+    except (ValueError, AssertionError) as exc:
+        log.error("wechat mp safe-mode message refused: bad WECHAT_MP_AES_KEY (%s)", exc)
+        raise ServiceUnavailable(
+            "服务器未正确配置消息加解密密钥", code="aes_key_not_configured"
+        ) from None
+
+
+def _decrypt(encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
+    """Decrypt a verified Encrypt value; the appid inside must be ours."""
+    crypto = _crypto()
+    try:
+        return crypto.decrypt_message({"Encrypt": encrypt}, msg_signature, timestamp, nonce)
+    except InvalidAppIdException:
+        log.warning("wechat mp message for another appid refused")
+        raise Forbidden("消息不属于本公众号", code="invalid_appid") from None
+    except InvalidSignatureException:
+        raise Forbidden("签名校验失败", code="invalid_signature") from None
+    except (ValueError, TypeError, IndexError, struct.error):
+        # wechatpy surfaces bad base64, padding or length prefixes as assorted exceptions.
+        raise BadRequest("消息解密失败", code="decrypt_failed") from None
+
+
+# --- XML --------------------------------------------------------------------------------------
+
+
+def check_xml_bytes(data: bytes) -> str:
+    """Refuse DTDs (400) and anything but NUL-free UTF-8 (400); nothing has been parsed yet."""
+    if _FORBIDDEN_DECLARATION.search(data):
+        raise BadRequest(
+            "不接受包含 DOCTYPE 或 ENTITY 声明的 XML", code="xml_declaration_forbidden"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    # NUL is never valid XML; refusing it also stops UTF-16 bodies hiding a DTD from the check.
+    if not text or "\x00" in text:
+        raise BadRequest("XML 格式不正确", code="invalid_xml")
+    return text
+
+
+def parse_xml(text: str) -> dict:
+    """The children of the ``<xml>`` root as a dict; 400 on anything else."""
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except (ExpatError, ValueError):
+        raise BadRequest("XML 格式不正确", code="invalid_xml") from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise BadRequest("XML 格式不正确", code="invalid_xml")
+    return root
+
+
+def _text(fields: dict, name: str) -> str | None:
+    """A child element's text, or None when absent, empty or structured."""
+    value = fields.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def parse_inbound(xml_text: str) -> Inbound:
+    """Parse and validate a (decrypted) message; 400 when required fields are missing or odd."""
+    fields = parse_xml(xml_text)
+    msg_type = (_text(fields, "MsgType") or "").lower()
+    from_user = _text(fields, "FromUserName") or ""
+    to_user = _text(fields, "ToUserName") or ""
+    msg_id = _text(fields, "MsgId") or _text(fields, "MsgID")
+    event = _text(fields, "Event")
+    create_time = _text(fields, "CreateTime")
+    valid = (
+        0 < len(msg_type) <= 32
+        and _USER_NAME.fullmatch(from_user)
+        and _USER_NAME.fullmatch(to_user)
+        and (msg_id is None or _MSG_ID.fullmatch(msg_id))
+        and (event is None or len(event) <= 64)
+        and (create_time is None or (create_time.isdigit() and len(create_time) <= 12))
+    )
+    if not valid:
+        raise BadRequest("消息缺少必要字段或字段格式不正确", code="invalid_message")
+    content_field = "EventKey" if msg_type == "event" else "Content"
+    return Inbound(
+        msg_type=msg_type,
+        event=event,
+        from_user=from_user,
+        to_user=to_user,
+        msg_id=msg_id,
+        create_time=int(create_time) if create_time else None,
+        content=_text(fields, content_field),
+        raw_xml=xml_text,
+    )
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+def dedupe_key(msg: Inbound) -> str:
+    """Identity shared by WeChat's retries: MsgId for messages, sender + time + event for events."""
+    if msg.msg_type != "event" and msg.msg_id:
+        identity = f"msg|{msg.msg_id}"
+    else:
+        parts = (msg.from_user, msg.create_time, msg.msg_type, msg.event, msg.msg_id)
+        identity = "evt|" + "|".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+def find_existing(app_id: str, key: str) -> MpInboundMessage | None:
+    """The stored message with this dedupe key, if any."""
+    stmt = select(MpInboundMessage).where(
+        MpInboundMessage.app_id == app_id, MpInboundMessage.dedupe_key == key
+    )
+    return db.session.scalars(stmt).first()
+
+
+def record_inbound(app_id: str, msg: Inbound, *, replied: bool) -> bool:
+    """Store a message unless a retry of it is already stored; True when a row was added."""
+    key = dedupe_key(msg)
+    if find_existing(app_id, key) is not None:
+        log.info("wechat mp retry ignored: %s/%s from %s", msg.msg_type, msg.event, msg.from_user)
+        return False
+    row = MpInboundMessage(
+        app_id=app_id,
+        dedupe_key=key,
+        msg_type=msg.msg_type,
+        event=msg.event,
+        from_openid=msg.from_user,
+        to_user=msg.to_user,
+        msg_id=msg.msg_id,
+        create_time=datetime.fromtimestamp(msg.create_time, UTC) if msg.create_time else None,
+        content=msg.content,
+        raw_xml=msg.raw_xml,
+        replied=replied,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        # A concurrent retry inserted it first: the unique constraint is the real guard.
+        log.info("wechat mp concurrent retry ignored: %s from %s", msg.msg_type, msg.from_user)
+        return False
+    log.info("wechat mp %s/%s stored as %s from %s", msg.msg_type, msg.event, row.id, msg.from_user)
+    return True
+
+
+# --- replies ----------------------------------------------------------------------------------
+
+
+def welcome_for(msg: Inbound) -> str | None:
+    """The welcome text for text messages and subscribe events; None means answer ``success``."""
+    text = (current_app.config.get("WECHAT_MP_WELCOME") or "").strip()
+    if not text:
+        return None
+    if msg.msg_type == "text":
+        return text
+    if msg.msg_type == "event" and (msg.event or "").lower() == "subscribe":
+        return text
+    return None
+
+
+def render_reply(msg: Inbound, text: str | None, *, encrypted: bool, nonce: str) -> Response:
+    """A passive text reply (sender and recipient swapped), encrypted in safe mode, or success."""
+    if text is None:
+        return Response("success", mimetype="text/plain")
+    # wechatpy puts values in CDATA without escaping; split any "]]>" so the XML stays valid.
+    content = text.replace("]]>", "]]]]><![CDATA[>")
+    xml = TextReply(source=msg.to_user, target=msg.from_user, content=content).render()
+    if encrypted:
+        xml = _crypto().encrypt_message(xml, nonce)
+    return Response(xml, mimetype="application/xml")
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+@bp.get("/mp")
+def url_check() -> Response:
+    """WeChat's server URL check: echo ``echostr`` when the signature is ours."""
+    args = request.args
+    token = current_app.config.get("WECHAT_MP_TOKEN") or ""
+    require_signature(
+        args.get("signature"), token, args.get("timestamp", ""), args.get("nonce", "")
+    )
+    echostr = args.get("echostr")
+    if not echostr:
+        raise BadRequest("缺少 echostr 参数", code="missing_echostr")
+    return Response(echostr, mimetype="text/plain")
+
+
+def _read_body() -> bytes:
+    """The request body, at most MAX_BODY_BYTES (413 beyond), never empty (400)."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise PayloadTooLarge("消息体过大", code="payload_too_large")
+    data = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge("消息体过大", code="payload_too_large")
+    if not data:
+        raise BadRequest("消息体为空", code="empty_body")
+    return data
+
+
+def _is_safe_mode() -> bool:
+    """True for encrypt_type=aes, False for plain mode; 400 for anything else."""
+    encrypt_type = (request.args.get("encrypt_type") or "raw").lower()
+    if encrypt_type not in {"raw", "aes"}:
+        raise BadRequest("不支持的消息加密方式", code="unsupported_encrypt_type")
+    return encrypt_type == "aes"
+
+
+def _open_safe_mode(body: bytes, token: str, timestamp: str, nonce: str) -> str:
+    """Verify msg_signature over the envelope's Encrypt and return the decrypted XML."""
+    envelope = parse_xml(check_xml_bytes(body))
+    encrypt = _text(envelope, "Encrypt")
+    if not encrypt:
+        raise BadRequest("缺少 Encrypt 字段", code="missing_encrypt")
+    msg_signature = request.args.get("msg_signature")
+    require_signature(msg_signature, token, timestamp, nonce, encrypt)
+    plaintext = _decrypt(encrypt, msg_signature or "", timestamp, nonce)
+    return check_xml_bytes(plaintext.encode("utf-8"))
+
+
+@bp.post("/mp")
+def receive() -> Response:
+    """Store one pushed message or event and answer it inline (welcome text or success)."""
+    cfg = current_app.config
+    token = cfg.get("WECHAT_MP_TOKEN") or ""
+    timestamp = request.args.get("timestamp", "")
+    nonce = request.args.get("nonce", "")
+    safe_mode = _is_safe_mode()
+    if not safe_mode:
+        require_signature(request.args.get("signature"), token, timestamp, nonce)
+    body = _read_body()
+    if safe_mode:
+        xml_text = _open_safe_mode(body, token, timestamp, nonce)
+    else:
+        xml_text = check_xml_bytes(body)
+    msg = parse_inbound(xml_text)
+    text = welcome_for(msg)
+    record_inbound(cfg["WECHAT_MP_APP_ID"], msg, replied=text is not None)
+    db.session.commit()
+    return render_reply(msg, text, encrypted=safe_mode, nonce=nonce)
 
 
 def init_app(app: Flask) -> None:
-    """Register /wechat/mp."""
+    """Register /wechat/mp: WeChat's servers call it, so no CSRF check and no rate limit."""
+    from app.extensions import csrf, limiter
+
+    csrf.exempt(bp)
+    limiter.exempt(bp)
+    app.register_blueprint(bp)

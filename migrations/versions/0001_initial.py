@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 20:07:41.398826
+Create Date: 2026-11-21 20:23:57.677815
 
 """
 
@@ -56,6 +56,36 @@ def upgrade():
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_unicode_ci",
     )
+    op.create_table(
+        "wechat_mp_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=64), nullable=False),
+        sa.Column("msg_type", sa.String(length=32), nullable=False),
+        sa.Column("event", sa.String(length=64), nullable=True),
+        sa.Column("from_openid", sa.String(length=64), nullable=False),
+        sa.Column("to_user", sa.String(length=64), nullable=False),
+        sa.Column("msg_id", sa.String(length=32), nullable=True),
+        sa.Column("create_time", sa.DateTime(), nullable=True),
+        sa.Column("content", sa.Text(), nullable=True),
+        sa.Column("raw_xml", sa.Text(), nullable=False),
+        sa.Column("received_at", sa.DateTime(), nullable=False),
+        sa.Column("replied", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wechat_mp_messages")),
+        sa.UniqueConstraint(
+            "app_id", "dedupe_key", name=op.f("uq_wechat_mp_messages_app_id_dedupe_key")
+        ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
+    )
+    with op.batch_alter_table("wechat_mp_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_wechat_mp_messages_from_openid"), ["from_openid"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_wechat_mp_messages_received_at"), ["received_at"], unique=False
+        )
+
     op.create_table(
         "staff_users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -222,6 +252,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_staff_users_department_id"))
 
     op.drop_table("staff_users")
+    with op.batch_alter_table("wechat_mp_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_wechat_mp_messages_received_at"))
+        batch_op.drop_index(batch_op.f("ix_wechat_mp_messages_from_openid"))
+
+    op.drop_table("wechat_mp_messages")
     op.drop_table("users")
     with op.batch_alter_table("departments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_departments_parent_id"))

@@ -93,6 +93,8 @@ class Config:
         self.RATELIMIT_PUBLIC = env_str("RATELIMIT_PUBLIC", "120/minute")
         self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20/minute")
         self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "zhcg")
 
         # Photo storage (app/storage).
         self.STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")  # local | s3
@@ -160,7 +162,7 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
-    """The test suite: SQLite in memory unless TEST_DATABASE_URL, no rate limits unless asked."""
+    """The test suite: SQLite in memory unless TEST_DATABASE_URL; rate limits tests can lower."""
 
     ENV_NAME = "testing"
     TESTING = True
@@ -169,7 +171,10 @@ class TestingConfig(Config):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-0123456789abcdef"  # noqa: S105
         self.SQLALCHEMY_DATABASE_URI = env_str("TEST_DATABASE_URL", "sqlite://")
-        self.RATELIMIT_ENABLED = False
+        # The real limiter runs, in memory, with limits no test reaches unless it lowers them.
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.RATELIMIT_PUBLIC = "100000/minute"
+        self.RATELIMIT_LOGIN = "100000/minute"
         self.STORAGE_BACKEND = "local"
         self.PUBLIC_BASE_URL = "http://localhost"
         self.LOG_LEVEL = "WARNING"

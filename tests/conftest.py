@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.globals import app_ctx
 from flask.testing import FlaskClient
+from flask_limiter import Limiter
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -24,7 +25,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from app import create_app
 from app.auth import service as auth_service
 from app.auth.models import Department, Role, StaffUser, User, WechatApp
-from app.extensions import db
+from app.extensions import db, limiter
 
 TEST_PASSWORD = "correct-horse-battery"
 
@@ -96,6 +97,20 @@ def app(tmp_path_factory) -> Iterator[Flask]:
         with server_engine.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{make_url(db_url).database}`"))
         server_engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def rate_limiter(app) -> Iterator[Limiter]:
+    """The shared limiter, emptied before each test and bound to the session app after it.
+
+    Flask-Limiter keeps one configuration per extension object: a test that builds another app
+    (say, a production one) re-binds it, so it is bound back here.
+    """
+    limiter.reset()
+    bound = limiter._storage
+    yield limiter
+    if limiter._storage is not bound or not limiter.enabled:
+        limiter.init_app(app)
 
 
 @pytest.fixture(autouse=True)

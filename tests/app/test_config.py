@@ -76,3 +76,10 @@ def test_unknown_storage_backend_is_refused(monkeypatch):
     monkeypatch.setenv("STORAGE_BACKEND", "ftp")
     with pytest.raises(ConfigError, match="STORAGE_BACKEND"):
         create_app("development")
+
+
+def test_rate_limits_are_shared_through_redis_when_configured(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    assert get_config("development").RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/3"
+    monkeypatch.delenv("REDIS_URL")
+    assert get_config("development").RATELIMIT_STORAGE_URI == "memory://"

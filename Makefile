@@ -31,6 +31,7 @@ run: $(VENV)/.installed
 
 ## make test: install the test extras and run the whole suite
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

@@ -12,7 +12,7 @@ cd "$work/app"
 start=$(date +%s.%N)
 PORT=$port make run >"$work/run.log" 2>&1 &
 runner=$!
-cleanup() { pkill -P "$runner" 2>/dev/null || true; pkill -f "gunicorn.*$work" 2>/dev/null || true;
+cleanup() { pkill -P "$runner" 2>/dev/null || true; pkill -f "$work/app/.venv/bin/python" 2>/dev/null || true;
             kill "$runner" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 installed=""

@@ -87,6 +87,9 @@ class Config:
         self.STAFF_TOKEN_TTL_HOURS = env_int("STAFF_TOKEN_TTL_HOURS", 12)
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+        # argon2id cost (argon2-cffi's defaults: 3 passes over 64 MiB).
+        self.ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+        self.ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
 
         # Rate limits (Flask-Limiter): in Redis, shared by every worker, when REDIS_URL is set.
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
@@ -138,6 +141,16 @@ class Config:
         # miniprogram_state of subscribe messages: formal | trial | developer.
         self.WECHAT_MINIPROGRAM_STATE = env_str("WECHAT_MINIPROGRAM_STATE", "formal")
 
+        self.WECHAT_SUBSCRIBE_TEMPLATE_ID = env_str(
+            "WECHAT_SUBSCRIBE_TEMPLATE_ID", "emulator-subscribe-report-progress"
+        )
+        self.WECHAT_MP_TEMPLATE_ID = env_str("WECHAT_MP_TEMPLATE_ID", "emulator-template-progress")
+
+        # Reports (issue 3).
+        self.REPORT_DUPLICATE_RADIUS_M = env_int("REPORT_DUPLICATE_RADIUS_M", 50)
+        self.REPORT_MACHINE_THRESHOLD = float(env_str("REPORT_MACHINE_THRESHOLD", "0.8"))
+        self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "10/hour;30/day")
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 
     # OpenAPI (flask-smorest); the docs UI assets are served locally (app/apidocs.py).
@@ -175,6 +188,8 @@ class TestingConfig(Config):
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.RATELIMIT_PUBLIC = "100000/minute"
         self.RATELIMIT_LOGIN = "100000/minute"
+        self.RATELIMIT_REPORTS = "100000/minute"
+        self.ARGON2_TIME_COST, self.ARGON2_MEMORY_KIB = 1, 1024  # fast hashes in tests only
         self.STORAGE_BACKEND = "local"
         self.PUBLIC_BASE_URL = "http://localhost"
         self.LOG_LEVEL = "WARNING"

@@ -73,6 +73,9 @@ def register_blueprints(app: Flask) -> None:
     from app import media
 
     media.init_app(app)
+    import reports
+
+    reports.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -5,34 +5,20 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.auth import service
-from app.auth.models import Department, Role, StaffUser
+from app.auth.models import Role, StaffUser
 from app.errors import ValidationFailed
 from app.extensions import db
 
 users_cli = AppGroup("users", help="Staff accounts.")
 seed_cli = AppGroup("seed", help="Demo data.")
 
-# The demo city: Shenyang, its bureau and district bureaus (codes follow the adcode).
+# The demo city is Shenyang: its organisation, regions and demo points live in reports/seed.py.
+# Staff scopes use department codes from there: SY (city-wide bureau), SY-<adcode> (district
+# 城管局), SY-210106-HX (滑翔街道办事处).
 DEMO_CITY = "沈阳市"
-DEMO_DEPARTMENTS = [
-    ("SY", "沈阳市城市管理综合行政执法局", "bureau", None),
-    ("SY-210102", "和平区城管局", "district", "SY"),
-    ("SY-210103", "沈河区城管局", "district", "SY"),
-    ("SY-210104", "大东区城管局", "district", "SY"),
-    ("SY-210105", "皇姑区城管局", "district", "SY"),
-    ("SY-210106", "铁西区城管局", "district", "SY"),
-    ("SY-210111", "苏家屯区城管局", "district", "SY"),
-    ("SY-210112", "浑南区城管局", "district", "SY"),
-    ("SY-210113", "沈北新区城管局", "district", "SY"),
-    ("SY-210114", "于洪区城管局", "district", "SY"),
-    ("SY-210115", "辽中区城管局", "district", "SY"),
-    ("SY-210123", "康平县城管局", "district", "SY"),
-    ("SY-210124", "法库县城管局", "district", "SY"),
-    ("SY-210181", "新民市城管局", "district", "SY"),
-]
 DEMO_PASSWORD = "zhcg-demo-2026"  # noqa: S105 - demo only; `seed demo` refuses production
 DEMO_STAFF = [
     ("admin", "系统管理员", [Role.ADMIN], None),
@@ -41,6 +27,8 @@ DEMO_STAFF = [
     ("heping_handler", "和平区处置员", [Role.HANDLER], "SY-210102"),
     ("reviewer", "审核员", [Role.REVIEWER], None),
     ("finance", "财务人员", [Role.FINANCE], None),
+    ("inspector", "城市管理监督员", [Role.INSPECTOR], None),
+    ("huaxiang_handler", "滑翔街道处置员", [Role.HANDLER], "SY-210106-HX"),
 ]
 
 
@@ -73,16 +61,15 @@ def create_staff_command(username, roles, department_code, display_name, phone, 
 
 
 def seed_demo_city() -> bool:
-    """Seed the demo departments and staff if the database has no staff yet; True if seeded."""
-    if db.session.scalar(select(func.count()).select_from(StaffUser)):
-        return False
-    by_code: dict[str, Department] = {}
-    for code, name, kind, parent in DEMO_DEPARTMENTS:
-        dept = Department(code=code, name=name, kind=kind, parent=by_code.get(parent))
-        db.session.add(dept)
-        by_code[code] = dept
-    db.session.flush()
+    """Seed (upsert) the demo city's reference data, departments and regions, then create the
+    demo staff accounts that do not exist yet; True if any account was created."""
+    from reports.seed import seed_demo
+
+    seed_demo()
+    created = False
     for username, display, roles, dept_code in DEMO_STAFF:
+        if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
+            continue
         service.create_staff(
             username,
             DEMO_PASSWORD,
@@ -91,17 +78,22 @@ def seed_demo_city() -> bool:
             department_code=dept_code,
             actor_label="seed",
         )
-    return True
+        created = True
+    return created
 
 
 @seed_cli.command("demo")
 def seed_demo_command():
-    """Seed the demo city (idempotent: does nothing if staff accounts exist)."""
+    """Seed the demo city (idempotent: upserts reference data, creates missing accounts)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("refusing to seed demo accounts in production")
     seeded = seed_demo_city()
     db.session.commit()
-    click.echo("demo city seeded" if seeded else "database already has data; demo seed skipped")
+    click.echo(
+        "demo city seeded"
+        if seeded
+        else "demo staff already exist; staff seed skipped (reference data and regions refreshed)"
+    )
     click.echo(f"demo staff logins (password {DEMO_PASSWORD}):")
     for username, display, roles, dept_code in DEMO_STAFF:
         scope = dept_code or "全市"

@@ -10,6 +10,11 @@ def public_limit() -> str:
     return current_app.config["RATELIMIT_PUBLIC"]
 
 
+def report_limit() -> str:
+    """Limit on report submissions per citizen."""
+    return current_app.config["RATELIMIT_REPORTS"]
+
+
 def login_limit() -> str:
     """Limit for sign-in endpoints (per client address)."""
     return current_app.config["RATELIMIT_LOGIN"]

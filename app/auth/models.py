@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     HANDLER = "handler"
     REVIEWER = "reviewer"
     FINANCE = "finance"
+    INSPECTOR = "inspector"
 
     @property
     def label(self) -> str:
@@ -32,6 +33,7 @@ ROLE_LABELS = {
     Role.HANDLER: "处置人员",
     Role.REVIEWER: "审核员",
     Role.FINANCE: "财务人员",
+    Role.INSPECTOR: "监督员",
 }
 
 
@@ -93,6 +95,8 @@ class Department(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32), default="bureau")
+    # Department types of the categories it handles, comma-separated ("municipal,street").
+    handles: Mapped[str] = mapped_column(String(200), default="")
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("departments.id", ondelete="RESTRICT"), index=True
     )
@@ -100,6 +104,10 @@ class Department(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     parent: Mapped[Department | None] = relationship(remote_side=[id])
+
+    @property
+    def handled_types(self) -> set[str]:
+        return {t for t in self.handles.split(",") if t}
 
     def ancestor_ids(self) -> list[int]:
         """Ids from this department up to the root (itself first)."""

@@ -36,9 +36,18 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so timing does not reveal which names exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the configured cost, and a dummy hash of the same cost (built once)."""
+    cfg = current_app.config
+    params = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_KIB"])
+    cache = current_app.extensions.setdefault("argon2", {})
+    if cache.get("params") != params:
+        hasher = PasswordHasher(time_cost=params[0], memory_cost=params[1])
+        # Verified against when the username is unknown: timing does not reveal which exist.
+        cache.update(params=params, hasher=hasher, dummy=hasher.hash("not-a-real-password-0"))
+    return cache["hasher"]
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "zc_"  # noqa: S105 - a prefix, not a secret
@@ -109,7 +118,7 @@ def hash_password(password: str) -> str:
     """argon2id hash, refusing passwords that are too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(fields={"password": [f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"]})
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def authenticate_staff(username: str, password: str) -> StaffUser:
@@ -119,12 +128,12 @@ def authenticate_staff(username: str, password: str) -> StaffUser:
     now = utcnow()
     if staff is None or not staff.is_active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher().verify(current_app.extensions["argon2"]["dummy"], password)
         raise LoginFailed()
     if staff.locked_until is not None and staff.locked_until > now:
         raise AccountLocked()
     try:
-        _hasher.verify(staff.password_hash, password)
+        _hasher().verify(staff.password_hash, password)
     except (VerificationError, InvalidHashError):
         staff.failed_logins += 1
         if staff.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
@@ -134,8 +143,8 @@ def authenticate_staff(username: str, password: str) -> StaffUser:
             log.warning("staff account %s locked after repeated failures", staff.username)
         db.session.flush()
         raise LoginFailed() from None
-    if _hasher.check_needs_rehash(staff.password_hash):
-        staff.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(staff.password_hash):
+        staff.password_hash = _hasher().hash(password)
     staff.failed_logins = 0
     staff.locked_until = None
     staff.last_login_at = now

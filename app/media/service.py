@@ -34,8 +34,10 @@ class SignedUrl:
     expires_at: datetime
 
 
-def store_upload(file_bytes: bytes, owner: Owner) -> Media:
-    """Validate, clean and store an upload; add its row (flushed). Raises 413/415/422/503."""
+def store_upload(file_bytes: bytes, owner: Owner | None) -> Media:
+    """Validate, clean and store an upload; add its row (flushed). Raises 413/415/422/503.
+
+    ``owner`` None: a device's evidence image, owned by nobody (only staff views show it)."""
     cfg = current_app.config
     clean = images.process_upload(
         file_bytes, max_bytes=cfg["MEDIA_MAX_BYTES"], max_pixels=cfg["MEDIA_MAX_PIXELS"]
@@ -54,11 +56,11 @@ def store_upload(file_bytes: bytes, owner: Owner) -> Media:
     except Exception:
         discard_stored(key)
         raise
-    log.info("media %s stored by %s %s", public_id, type(owner).__name__, owner.id)
+    log.info("media %s stored by %s %s", public_id, type(owner).__name__, getattr(owner, "id", "-"))
     return media
 
 
-def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner) -> Media:
+def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner | None) -> Media:
     """The row describing a stored clean copy."""
     return Media(
         public_id=public_id,

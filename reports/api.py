@@ -1,0 +1,198 @@
+"""Citizen API: submit a report, follow it, rate it; category list and suggestions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy.exc import IntegrityError
+
+from app.apispec import document_errors
+from app.auth.current import citizen_required, current_citizen
+from app.auth.models import WechatApp
+from app.errors import PayloadTooLarge, ValidationFailed
+from app.extensions import db, limiter
+from app.media import service as media_service
+from app.ratelimits import public_limit, report_limit
+from reports import classifier, present, queries, reference, service
+from reports.models import Channel
+from reports.schemas import (
+    ClassifyIn,
+    CoordArgs,
+    PageArgs,
+    RatingIn,
+    ReportIn,
+    ReportListOut,
+    ReportOut,
+    SuggestionOut,
+)
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="市民问题上报")
+
+IDEMPOTENCY_DOC = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "Retries with the same key return the first report (200), never a second one.",
+}
+BODY_DOC = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ReportIn},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "description": {"type": "string"}, "lat": {"type": "number"},
+            "lng": {"type": "number"}, "coord_sys": {"type": "string"},
+            "address": {"type": "string"}, "category": {"type": "string"},
+            "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+    },
+}  # fmt: skip
+
+
+def citizen_key() -> str:
+    """Rate-limit key: the signed-in citizen, else the client address."""
+    user = current_citizen()
+    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
+
+
+def load_body(schema: ma.Schema) -> dict[str, Any]:
+    """JSON or form fields through one schema; 422 with field errors."""
+    if request.mimetype == "multipart/form-data":
+        raw: dict[str, Any] = {k: v for k, v in request.form.items() if v != ""}
+        raw.pop("photos", None)
+    else:
+        raw = request.get_json(silent=True)
+        if not isinstance(raw, dict):
+            raise ValidationFailed(fields={"_body": ["请求体应为 JSON 对象"]})
+    try:
+        return schema.load(raw)
+    except ma.ValidationError as err:
+        raise ValidationFailed(fields=err.normalized_messages()) from None
+
+
+def idempotency_key() -> str | None:
+    """The Idempotency-Key header, validated."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return None
+    if len(key) > 64 or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(fields={"Idempotency-Key": ["最多64个可见ASCII字符"]})
+    return key
+
+
+def _uploaded_photo_ids(citizen) -> list[str]:
+    """Photos sent in the same multipart request: validated, cleaned and stored first."""
+    files = request.files.getlist("photos")
+    if len(files) > service.MAX_PHOTOS:
+        raise ValidationFailed(fields={"photos": [f"最多{service.MAX_PHOTOS}张照片"]})
+    ids = []
+    for item in files:
+        data = item.read(current_app.config["MEDIA_MAX_BYTES"] + 1)
+        if len(data) > current_app.config["MEDIA_MAX_BYTES"]:
+            raise PayloadTooLarge("照片过大", code="image_too_large")
+        ids.append(media_service.store_upload(data, citizen).public_id)
+    return ids
+
+
+def _channel(citizen) -> Channel:
+    """Bearer tokens come from the mini-program; cookie sessions from public-account pages."""
+    if request.headers.get("Authorization"):
+        return Channel.MINIPROGRAM
+    return Channel.MP_H5 if any(i.app_kind == WechatApp.MP for i in citizen.identities) \
+        else Channel.MINIPROGRAM  # fmt: skip
+
+
+@blp.route("")
+class Reports(MethodView):
+    decorators = [limiter.limit(report_limit, key_func=citizen_key, methods=["POST"])]
+
+    @blp.doc(requestBody=BODY_DOC, parameters=[IDEMPOTENCY_DOC])
+    @blp.response(201, ReportOut)
+    @blp.alt_response(200, schema=ReportOut, description="A retry: the report this key created")
+    @document_errors(blp, 401, 413, 415, 422, 429)
+    @citizen_required
+    def post(self, citizen):
+        """Report a problem with 1-9 photos and a point (gcj02, wgs84 or bd09) or an address."""
+        data = load_body(ReportIn())
+        key = idempotency_key()
+        replay = service.find_by_idempotency_key(f"user:{citizen.id}:{key}" if key else None)
+        if replay is not None:
+            return present.citizen_view(replay, data["coord_sys"]), 200
+        photo_ids = data["photos"] + _uploaded_photo_ids(citizen)
+        sub = service.Submission(
+            description=data["description"], channel=_channel(citizen), lat=data.get("lat"),
+            lng=data.get("lng"), coord_sys=data["coord_sys"], address=data.get("address"),
+            category_code=data.get("category"), photo_ids=photo_ids,
+            shop_id=data.get("shop_id"), idempotency_key=key)  # fmt: skip
+        return _commit_submission(sub, citizen, data["coord_sys"])
+
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ReportListOut)
+    @document_errors(blp, 401, 422)
+    @citizen_required
+    def get(self, args, citizen):
+        """My reports, newest first."""
+        items, total = queries.citizen_reports(citizen, args["page"], args["per_page"])
+        return {"items": [present.list_item(r) for r in items], "total": total,
+                "page": args["page"], "per_page": args["per_page"]}  # fmt: skip
+
+
+def _commit_submission(sub: service.Submission, citizen, coord_sys: str):
+    """Submit and commit once; a concurrent retry with the same key returns the first report."""
+    try:
+        report, created = service.submit_report(sub, owner_key=f"user:{citizen.id}",
+                                                citizen=citizen)  # fmt: skip
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        report = service.find_by_idempotency_key(service.scoped_key(sub, f"user:{citizen.id}"))
+        if report is None:
+            raise
+        created = False
+    return present.citizen_view(report, coord_sys), 201 if created else 200
+
+
+@blp.route("/<number>")
+class ReportDetail(MethodView):
+    @blp.arguments(CoordArgs, location="query")
+    @blp.response(200, ReportOut)
+    @document_errors(blp, 401, 404)
+    @citizen_required
+    def get(self, args, number, citizen):
+        """One of my reports with its timeline (merged reports point to the surviving case)."""
+        return present.citizen_view(queries.citizen_report(citizen, number), args["coord_sys"])
+
+
+@blp.route("/<number>/rating")
+class ReportRating(MethodView):
+    @blp.arguments(RatingIn)
+    @blp.response(200, ReportOut)
+    @document_errors(blp, 401, 404, 409, 422)
+    @citizen_required
+    def post(self, body, number, citizen):
+        """Rate how the problem was handled (回访), once, after it was closed."""
+        report = queries.citizen_report(citizen, number)
+        service.rate_report(report, citizen, body["rating"], body.get("comment"))
+        db.session.commit()
+        return present.citizen_view(report)
+
+
+@blp.route("/classify")
+class Classify(MethodView):
+    decorators = [limiter.limit(public_limit)]
+
+    @blp.arguments(ClassifyIn)
+    @blp.response(200, SuggestionOut(many=True))
+    @document_errors(blp, 422, 429)
+    def post(self, body):
+        """Category suggestions for the text typed so far (best first, with confidence)."""
+        out = []
+        for s in classifier.get_model(current_app).predict(body["description"], k=3):
+            category = reference.category_by_code(s.code)
+            if category is not None:
+                out.append({"code": s.code, "name": category.name,
+                            "full_name": category.full_name,
+                            "confidence": s.confidence})  # fmt: skip
+        return out

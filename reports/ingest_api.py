@@ -1,0 +1,122 @@
+"""Machine detections (cameras, patrol vehicles): an authenticated ingest endpoint.
+
+A device posts a detection with a category, a confidence and an evidence image; confident ones
+are routed like any report, the rest wait for a dispatcher. Devices authenticate with their own
+key (`Authorization: Bearer dk_...`, created by `flask reports create-device`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+import marshmallow as ma
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import validate
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.apispec import document_errors
+from app.db import utcnow
+from app.errors import Unauthorized, ValidationFailed
+from app.extensions import db
+from app.media import service as media_service
+from reports import reference, service
+from reports.api import load_body
+from reports.models import Channel, IngestDevice
+from reports.schemas import LocationMixin
+
+blp = Blueprint("ingest", __name__, url_prefix="/api/v1/ingest", description="智能识别接入")
+KEY_PREFIX = "dk_"
+
+
+class DetectionIn(LocationMixin):
+    """A detection: multipart with an `evidence` image."""
+
+    category = ma.fields.String(required=True, validate=validate.Length(max=16))
+    confidence = ma.fields.Float(required=True, validate=validate.Range(0, 1))
+    event_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    description = ma.fields.String(validate=validate.Length(max=500), allow_none=True)
+
+
+class DetectionOut(ma.Schema):
+    """What happened to the detection."""
+
+    number = ma.fields.String()
+    state = ma.fields.String()
+    triage_reason = ma.fields.String(allow_none=True)
+
+
+def create_device(name: str) -> tuple[IngestDevice, str]:
+    """Register a device; returns it and its key (shown once)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    device = IngestDevice(name=name, key_hash=hashlib.sha256(key.encode()).hexdigest())
+    db.session.add(device)
+    db.session.flush()
+    return device, key
+
+
+def current_device() -> IngestDevice:
+    """The device named by the bearer key; 401 otherwise."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX):
+        raise Unauthorized("设备密钥无效", code="invalid_device_key")
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    device = db.session.scalar(select(IngestDevice).where(IngestDevice.key_hash == digest))
+    if device is None or not device.is_active or not hmac.compare_digest(device.key_hash, digest):
+        raise Unauthorized("设备密钥无效", code="invalid_device_key")
+    device.last_seen_at = utcnow()
+    return device
+
+
+@blp.route("/detections")
+class Detections(MethodView):
+    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": {
+            "category": {"type": "string"}, "confidence": {"type": "number"},
+            "event_id": {"type": "string"}, "lat": {"type": "number"}, "lng": {"type": "number"},
+            "coord_sys": {"type": "string"}, "evidence": {"type": "string", "format": "binary"}},
+    }}}})  # fmt: skip
+    @blp.response(201, DetectionOut)
+    @blp.alt_response(200, schema=DetectionOut, description="A retry of the same event_id")
+    @document_errors(blp, 401, 413, 415, 422)
+    def post(self):
+        """Post a detection with its evidence image; event_id makes retries safe."""
+        device = current_device()
+        data = load_body(DetectionIn())
+        owner_key = f"device:{device.id}"
+        replay = service.find_by_idempotency_key(f"{owner_key}:{data['event_id']}")
+        if replay is not None:
+            return _out(replay), 200
+        category = reference.category_by_code(data["category"])
+        if category is None:
+            raise ValidationFailed(fields={"category": [f"问题类别不存在：{data['category']}"]})
+        evidence = request.files.get("evidence")
+        if evidence is None:
+            raise ValidationFailed(fields={"evidence": ["请附上取证图片"]})
+        limit = current_app.config["MEDIA_MAX_BYTES"]
+        media = media_service.store_upload(evidence.read(limit + 1), None)
+        sub = service.Submission(
+            description=data.get("description") or f"智能识别：{category.name}（{device.name}）",
+            channel=Channel.MACHINE, lat=data.get("lat"), lng=data.get("lng"),
+            coord_sys=data["coord_sys"], address=data.get("address"),
+            category_code=category.code, photo_ids=[media.public_id],
+            idempotency_key=data["event_id"], machine_confidence=data["confidence"])  # fmt: skip
+        try:
+            report, created = service.submit_report(sub, owner_key=owner_key)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            report = service.find_by_idempotency_key(f"{owner_key}:{data['event_id']}")
+            if report is None:
+                raise
+            created = False
+        return _out(report), 201 if created else 200
+
+
+def _out(report) -> dict:
+    return {"number": report.number, "state": report.state.value,
+            "triage_reason": report.triage_reason}  # fmt: skip

@@ -1,0 +1,141 @@
+"""Citizen notifications through an outbox: written in the same transaction as the change,
+delivered by `flask worker` as a WeChat subscribe message (mini-program) or template message
+(public account). Quota errors (43101) and other permanent errors are recorded, not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.auth.models import WechatApp, WechatIdentity
+from app.db import utcnow
+from app.extensions import db
+from reports.models import OutboxMessage, OutboxStatus, Report
+
+log = logging.getLogger(__name__)
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+MAX_ATTEMPTS = 8
+
+
+def enqueue_state_change(report: Report, text: str | None) -> OutboxMessage | None:
+    """Queue a message telling the reporter what happened (nothing for reports without one)."""
+    if report.reporter_id is None or not text:
+        return None
+    msg = OutboxMessage(
+        kind="wechat_notice",
+        status=OutboxStatus.PENDING,
+        report_id=report.id,
+        payload={
+            "user_id": report.reporter_id,
+            "number": report.number,
+            "state": report.state.label,
+            "text": text,
+            "at": utcnow().isoformat(),
+        },
+    )
+    db.session.add(msg)
+    return msg
+
+
+def _claim(batch: int) -> list[OutboxMessage]:
+    """Lock due messages; SKIP LOCKED lets several workers share the table on MariaDB."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING,
+               OutboxMessage.next_attempt_at <= utcnow())
+        .order_by(OutboxMessage.id)
+        .limit(batch)
+    )  # fmt: skip
+    if db.session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    return list(db.session.scalars(query))
+
+
+def deliver_due(batch: int = 50) -> dict[str, int]:
+    """Deliver one batch of due messages; commits per message. Returns counts by outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for msg in _claim(batch):
+        outcome = _deliver(msg)
+        counts[outcome] += 1
+        db.session.commit()
+    return counts
+
+
+def _deliver(msg: OutboxMessage) -> str:
+    from wechat import service as wx
+
+    msg.attempts += 1
+    try:
+        _send(msg, wx)
+    except wx.MessageSendFailed as exc:
+        msg.errcode, msg.last_error = exc.errcode, str(exc.message)[:500]
+        if exc.retryable and msg.attempts < MAX_ATTEMPTS:
+            msg.next_attempt_at = utcnow() + timedelta(seconds=30 * 2**msg.attempts)
+            return "retry"
+        msg.status = OutboxStatus.FAILED
+        log.warning("notice %s for report %s not delivered: errcode %s", msg.id,
+                    msg.payload.get("number"), exc.errcode)  # fmt: skip
+        return "failed"
+    except _NoRecipient as exc:
+        msg.status, msg.last_error = OutboxStatus.FAILED, str(exc)
+        return "failed"
+    msg.status, msg.sent_at = OutboxStatus.SENT, utcnow()
+    return "sent"
+
+
+class _NoRecipient(Exception):
+    """The reporter has no WeChat identity we can message."""
+
+
+def _send(msg: OutboxMessage, wx) -> None:
+    cfg = current_app.config
+    p = msg.payload
+    identities = {i.app_kind: i for i in db.session.scalars(
+        select(WechatIdentity).where(WechatIdentity.user_id == p["user_id"]))}  # fmt: skip
+    when = _local(p["at"])
+    if WechatApp.MINIPROGRAM in identities:
+        data = {
+            "character_string1": {"value": p["number"]},
+            "phrase2": {"value": p["state"][:5]},
+            "thing3": {"value": p["text"][:20]},
+            "time4": {"value": when},
+        }
+        wx.send_subscribe_message(identities[WechatApp.MINIPROGRAM].openid,
+                                  cfg["WECHAT_SUBSCRIBE_TEMPLATE_ID"], data,
+                                  page=f"pages/report/detail?number={p['number']}")  # fmt: skip
+    elif WechatApp.MP in identities:
+        data = {
+            "character_string1": {"value": p["number"]},
+            "phrase2": {"value": p["state"][:5]},
+            "thing3": {"value": p["text"][:20]},
+            "time4": {"value": when},
+        }
+        url = f"{cfg['PUBLIC_BASE_URL']}/h5/reports/{p['number']}"
+        wx.send_template_message(identities[WechatApp.MP].openid,
+                                 cfg["WECHAT_MP_TEMPLATE_ID"], data, url=url)  # fmt: skip
+    else:
+        raise _NoRecipient("reporter has no WeChat identity")
+
+
+def _local(iso: str) -> str:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def run_worker(once: bool = False, interval: float = 2.0) -> None:
+    """The `flask worker` loop: deliver due messages, sleep when idle."""
+    while True:
+        counts = deliver_due()
+        if any(counts.values()):
+            log.info("outbox: %s", counts)
+        if once:
+            return
+        if not any(counts.values()):
+            time.sleep(interval)

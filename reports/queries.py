@@ -1,0 +1,122 @@
+"""Lists and lookups: a citizen's reports, staff queues filtered and scoped, one case."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.auth.models import Department, Role, StaffUser, User
+from app.db import utcnow
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from reports.models import OPEN_STATES, Category, Region, Report, ReportState
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LIST_LOADS = (selectinload(Report.category), selectinload(Report.department))
+
+
+def department_subtree_ids(root_id: int) -> list[int]:
+    """The department and every unit below it (the table is small: one query, walked here)."""
+    rows = db.session.execute(select(Department.id, Department.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for dept_id, parent_id in rows:
+        children.setdefault(parent_id, []).append(dept_id)
+    found, frontier = [], [root_id]
+    while frontier:
+        found.extend(frontier)
+        frontier = [c for d in frontier for c in children.get(d, [])]
+    return found
+
+
+def scoped(query: Select, staff: StaffUser) -> Select:
+    """Limit a report query to what this staff account may see."""
+    if staff.department_id is None or Role.ADMIN in staff.roles:
+        return query
+    ids = department_subtree_ids(staff.department_id)
+    region_ids = select(Region.id).where(Region.department_id.in_(ids))
+    return query.where(
+        or_(
+            Report.department_id.in_(ids),
+            Report.department_id.is_(None) & Report.region_id.in_(region_ids),
+        )
+    )
+
+
+def paginate(query: Select, page: int, per_page: int) -> tuple[list[Report], int]:
+    """A page of a query and the total count."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = db.session.scalars(query.options(*LIST_LOADS).limit(per_page)
+                               .offset((page - 1) * per_page)).all()  # fmt: skip
+    return list(items), total or 0
+
+
+def citizen_reports(user: User, page: int, per_page: int) -> tuple[list[Report], int]:
+    """The citizen's own reports, newest first."""
+    query = select(Report).where(Report.reporter_id == user.id).order_by(Report.id.desc())
+    return paginate(query, page, per_page)
+
+
+def citizen_report(user: User, number: str) -> Report:
+    """One of the citizen's reports (404 for anyone else's: existence is not revealed)."""
+    report = db.session.scalar(select(Report).where(Report.number == number))
+    if report is None or report.reporter_id != user.id:
+        raise NotFound("未找到该问题", code="report_not_found")
+    return report
+
+
+def staff_report(staff: StaffUser, number: str) -> Report:
+    """A case this staff account may see: 404 if it does not exist, 403 if out of scope."""
+    report = db.session.scalar(select(Report).where(Report.number == number))
+    if report is None:
+        raise NotFound("未找到该案件", code="report_not_found")
+    visible = db.session.scalar(scoped(select(Report.id).where(Report.id == report.id), staff))
+    if visible is None:
+        raise Forbidden("该案件不属于您所在部门", code="out_of_scope")
+    return report
+
+
+def staff_queue(staff: StaffUser, args: dict) -> tuple[list[Report], int]:
+    """A filtered, scoped page of cases: triage, by state, department, district, overdue..."""
+    query = scoped(select(Report), staff)
+    if args.get("state"):
+        try:
+            query = query.where(Report.state == ReportState(args["state"]))
+        except ValueError:
+            raise ValidationFailed(fields={"state": ["未知的状态"]}) from None
+    if args.get("triage"):
+        query = query.where(Report.state == ReportState.REPORTED)
+    if args.get("overdue"):
+        query = query.where(Report.state.in_([s.value for s in OPEN_STATES]),
+                            Report.state != ReportState.HANDLED,
+                            Report.due_at < utcnow())  # fmt: skip
+    if args.get("department_id"):
+        query = query.where(Report.department_id.in_(department_subtree_ids(args["department_id"])))
+    if args.get("district"):
+        query = query.where(Report.district_code == args["district"])
+    if args.get("category"):
+        query = query.where(Report.category_id.in_(
+            select(Category.id).where(Category.code == args["category"])))  # fmt: skip
+    if args.get("channel"):
+        query = query.where(Report.channel == args["channel"])
+    if args.get("q"):
+        query = query.where(or_(Report.number == args["q"],
+                                Report.description.contains(args["q"])))  # fmt: skip
+    query = _date_range(query, args.get("date_from"), args.get("date_to"))
+    order = Report.due_at.asc() if args.get("overdue") else Report.id.desc()
+    return paginate(query.order_by(order, Report.id.desc()), args["page"], args["per_page"])
+
+
+def _date_range(query: Select, first, last) -> Select:
+    """Created between two local days, inclusive."""
+    if first:
+        query = query.where(Report.created_at >= _local_midnight(first))
+    if last:
+        query = query.where(Report.created_at < _local_midnight(last + timedelta(days=1)))
+    return query
+
+
+def _local_midnight(day) -> datetime:
+    return datetime.combine(day, time(0), LOCAL_TZ)

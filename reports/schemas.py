@@ -1,0 +1,248 @@
+"""Report schemas: what comes in, and separate citizen and staff views of what goes out."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+COORD_SYSTEMS = ("gcj02", "wgs84", "bd09")
+
+
+class LocationMixin(ma.Schema):
+    """A point with its coordinate system, or an address."""
+
+    lat = ma.fields.Float(validate=validate.Range(-90, 90), allow_none=True)
+    lng = ma.fields.Float(validate=validate.Range(-180, 180), allow_none=True)
+    coord_sys = ma.fields.String(load_default="gcj02", validate=validate.OneOf(COORD_SYSTEMS))
+    address = ma.fields.String(validate=validate.Length(max=200), allow_none=True)
+
+    @ma.validates_schema
+    def point_or_address(self, data, **_kwargs):
+        """Both coordinates or neither; an address if there is no point."""
+        has_lat, has_lng = data.get("lat") is not None, data.get("lng") is not None
+        if has_lat != has_lng:
+            raise ma.ValidationError("纬度和经度需同时提供", "location")
+        if not has_lat and not (data.get("address") or "").strip():
+            raise ma.ValidationError("请提供位置（经纬度）或详细地址", "location")
+
+
+class ReportIn(LocationMixin):
+    """A citizen's report (JSON with ids of uploaded photos, or multipart with the photos)."""
+
+    description = ma.fields.String(required=True, validate=validate.Length(min=5, max=500))
+    category = ma.fields.String(validate=validate.Length(max=16), allow_none=True)
+    photos = ma.fields.List(ma.fields.String(validate=validate.Length(max=64)),
+                            load_default=list, validate=validate.Length(max=9))  # fmt: skip
+    shop_id = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1))
+
+
+class StaffReportIn(ReportIn):
+    """A report entered by staff: hotline calls (dispatchers) or patrols (inspectors)."""
+
+    channel = ma.fields.String(required=True, validate=validate.OneOf(("hotline", "inspector")))
+    contact_phone = ma.fields.String(validate=validate.Regexp(r"^[0-9+\-]{5,20}$"),
+                                     allow_none=True)  # fmt: skip
+
+
+class ClassifyIn(ma.Schema):
+    """Text typed so far."""
+
+    description = ma.fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class RatingIn(ma.Schema):
+    """回访: satisfaction after closing."""
+
+    rating = ma.fields.Integer(required=True, validate=validate.Range(1, 5))
+    comment = ma.fields.String(validate=validate.Length(max=500), allow_none=True)
+
+
+class ExtensionIn(ma.Schema):
+    """How much longer a department asks for."""
+
+    amount = ma.fields.Integer(required=True, validate=validate.Range(1, 60))
+    unit = ma.fields.String(required=True, validate=validate.OneOf(("hours", "days")))
+
+
+class ActionIn(ma.Schema):
+    """Parameters of a workflow action (which ones are needed depends on the action)."""
+
+    note = ma.fields.String(validate=validate.Length(max=1000), allow_none=True)
+    reason = ma.fields.String(validate=validate.Length(max=32), allow_none=True)
+    department_id = ma.fields.Integer(allow_none=True)
+    category = ma.fields.String(validate=validate.Length(max=16), allow_none=True)
+    photos = ma.fields.List(ma.fields.String(), load_default=list,
+                            validate=validate.Length(max=9))  # fmt: skip
+    extension = ma.fields.Nested(ExtensionIn, allow_none=True)
+    target = ma.fields.String(validate=validate.Length(max=20), allow_none=True)
+    version = ma.fields.Integer(allow_none=True, metadata={"description": "409 if stale"})
+
+
+class QueueArgs(ma.Schema):
+    """Filters of a staff queue."""
+
+    state = ma.fields.String(validate=validate.Length(max=16))
+    department_id = ma.fields.Integer()
+    district = ma.fields.String(validate=validate.Length(max=32))
+    category = ma.fields.String(validate=validate.Length(max=16))
+    channel = ma.fields.String(validate=validate.Length(max=16))
+    overdue = ma.fields.Boolean()
+    triage = ma.fields.Boolean(metadata={"description": "only cases waiting for a dispatcher"})
+    q = ma.fields.String(validate=validate.Length(max=50))
+    date_from = ma.fields.Date(data_key="from")
+    date_to = ma.fields.Date(data_key="to")
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 100000))
+    per_page = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class PageArgs(ma.Schema):
+    """Pagination and the coordinate system the caller wants points in."""
+
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 100000))
+    per_page = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    coord_sys = ma.fields.String(load_default="gcj02", validate=validate.OneOf(COORD_SYSTEMS))
+
+
+class CoordArgs(ma.Schema):
+    """The coordinate system the caller wants points in."""
+
+    coord_sys = ma.fields.String(load_default="gcj02", validate=validate.OneOf(COORD_SYSTEMS))
+
+
+class NamedRef(ma.Schema):
+    """A category or department reference."""
+
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+
+
+class PhotoOut(ma.Schema):
+    """A photo with a short-lived URL."""
+
+    id = ma.fields.String()
+    stage = ma.fields.String()
+    url = ma.fields.String()
+
+
+class TimelineOut(ma.Schema):
+    """A step as the citizen sees it: no staff names."""
+
+    action = ma.fields.String()
+    state = ma.fields.String()
+    state_label = ma.fields.String()
+    text = ma.fields.String()
+    department = ma.fields.String(allow_none=True)
+    at = ma.fields.AwareDateTime()
+    photos = ma.fields.List(ma.fields.Nested(PhotoOut))
+
+
+class StaffTimelineOut(TimelineOut):
+    """A step with who did it and the internal note."""
+
+    actor = ma.fields.String()
+    note = ma.fields.String(allow_none=True)
+    public = ma.fields.Boolean()
+    data = ma.fields.Dict()
+
+
+class SuggestionOut(ma.Schema):
+    """A category proposed by the classifier."""
+
+    code = ma.fields.String()
+    name = ma.fields.String()
+    full_name = ma.fields.String()
+    confidence = ma.fields.Float()
+
+
+class ReportOut(ma.Schema):
+    """A report as its citizen sees it."""
+
+    number = ma.fields.String()
+    state = ma.fields.String()
+    state_label = ma.fields.String()
+    channel = ma.fields.String()
+    description = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    lng = ma.fields.Float(allow_none=True)
+    coord_sys = ma.fields.String()
+    category = ma.fields.Nested(NamedRef, allow_none=True)
+    department = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    closed_at = ma.fields.AwareDateTime(allow_none=True)
+    photos = ma.fields.List(ma.fields.Nested(PhotoOut))
+    timeline = ma.fields.List(ma.fields.Nested(TimelineOut))
+    rating = ma.fields.Integer(allow_none=True)
+    can_rate = ma.fields.Boolean()
+    merged_into = ma.fields.String(allow_none=True)
+
+
+class ReportListItem(ma.Schema):
+    """One line of a citizen's list."""
+
+    number = ma.fields.String()
+    state = ma.fields.String()
+    state_label = ma.fields.String()
+    description = ma.fields.String()
+    category = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+
+
+class ReportListOut(ma.Schema):
+    """A page of reports."""
+
+    items = ma.fields.List(ma.fields.Nested(ReportListItem))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+
+
+class StaffReportOut(ReportOut):
+    """A case as staff see it."""
+
+    id = ma.fields.Integer()
+    version = ma.fields.Integer()
+    reporter = ma.fields.String(allow_none=True)
+    contact_phone = ma.fields.String(allow_none=True)
+    department_id = ma.fields.Integer(allow_none=True)
+    district = ma.fields.String(allow_none=True)
+    region = ma.fields.String(allow_none=True)
+    suggested_category = ma.fields.Nested(NamedRef, allow_none=True)
+    suggested_confidence = ma.fields.Float(allow_none=True)
+    triage_reason = ma.fields.String(allow_none=True)
+    triage_label = ma.fields.String(allow_none=True)
+    possible_duplicate_of = ma.fields.String(allow_none=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    overdue = ma.fields.Boolean()
+    rework_count = ma.fields.Integer()
+    extension_count = ma.fields.Integer()
+    pending_extension = ma.fields.Dict(allow_none=True)
+    allowed_actions = ma.fields.List(ma.fields.Dict())
+    timeline = ma.fields.List(ma.fields.Nested(StaffTimelineOut))
+
+
+class StaffQueueItem(ma.Schema):
+    """One line of a staff queue."""
+
+    number = ma.fields.String()
+    state = ma.fields.String()
+    state_label = ma.fields.String()
+    channel = ma.fields.String()
+    description = ma.fields.String()
+    category = ma.fields.String(allow_none=True)
+    department = ma.fields.String(allow_none=True)
+    district = ma.fields.String(allow_none=True)
+    triage_reason = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+    overdue = ma.fields.Boolean()
+
+
+class StaffQueueOut(ma.Schema):
+    """A page of a staff queue."""
+
+    items = ma.fields.List(ma.fields.Nested(StaffQueueItem))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()

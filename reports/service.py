@@ -1,0 +1,264 @@
+"""Report submission: validate, convert the point, classify, route, flag duplicates, dispatch.
+
+Services flush, never commit: the view commits once. A confident classification inside a region
+whose department handles the category is registered and dispatched by the system at once;
+anything doubtful waits in the dispatcher's triage queue with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.auth.models import StaffUser, User
+from app.db import utcnow
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.geo import coords
+from app.media.models import Media
+from reports import reference, timeline
+from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState
+from reports.numbers import next_report_number
+
+log = logging.getLogger(__name__)
+
+MAX_PHOTOS = 9
+
+
+@dataclass
+class Submission:
+    """What a report carries in, whatever the channel."""
+
+    description: str
+    channel: Channel
+    lat: float | None = None
+    lng: float | None = None
+    coord_sys: str = "gcj02"
+    address: str | None = None
+    category_code: str | None = None
+    photo_ids: list[str] = field(default_factory=list)
+    shop_id: int | None = None
+    idempotency_key: str | None = None
+    contact_phone: str | None = None
+    machine_confidence: float | None = None
+    photos_required: bool = True
+
+
+def scoped_key(sub: Submission, owner: str) -> str | None:
+    """Idempotency keys are per submitter, so two people's keys never collide."""
+    return f"{owner}:{sub.idempotency_key}" if sub.idempotency_key else None
+
+
+def find_by_idempotency_key(key: str | None) -> Report | None:
+    """The report a retried submission already created."""
+    if key is None:
+        return None
+    return db.session.scalar(select(Report).where(Report.idempotency_key == key))
+
+
+def submit_report(
+    sub: Submission, *, owner_key: str, citizen: User | None = None, staff: StaffUser | None = None
+) -> tuple[Report, bool]:
+    """Create a report (or return the one this idempotency key created); (report, created)."""
+    key = scoped_key(sub, owner_key)
+    existing = find_by_idempotency_key(key)
+    if existing is not None:
+        return existing, False
+    citizen_category = _citizen_category(sub.category_code)
+    media = _resolve_photos(sub, citizen, staff)
+    lat, lng = _canonical_point(sub)
+    report = Report(
+        number=next_report_number(),
+        idempotency_key=key,
+        channel=sub.channel,
+        state=ReportState.REPORTED,
+        reporter=citizen,
+        created_by_staff=staff,
+        contact_phone=sub.contact_phone,
+        description=sub.description.strip(),
+        address=sub.address,
+        lat=lat,
+        lng=lng,
+        coord_sys_in=sub.coord_sys,
+        citizen_category_id=citizen_category.id if citizen_category else None,
+        shop_id=sub.shop_id,
+        machine_confidence=sub.machine_confidence,
+    )
+    _classify(report, citizen_category)
+    _locate(report)
+    for position, item in enumerate(media):
+        report.photos.append(ReportPhoto(media=item, stage=PhotoStage.REPORT, position=position))
+    db.session.add(report)
+    db.session.flush()
+    timeline.add(report, "submit", None, citizen=citizen, staff=staff,
+                 public_note=f"问题已提交（编号{report.number}），等待受理")  # fmt: skip
+    report.possible_duplicate_of_id = find_possible_duplicate(report)
+    _route(report)
+    db.session.flush()
+    log.info("report %s submitted via %s: state=%s triage=%s", report.number,
+             report.channel.value, report.state.value, report.triage_reason)  # fmt: skip
+    return report, True
+
+
+def _citizen_category(code: str | None):
+    if not code:
+        return None
+    category = reference.category_by_code(code)
+    if category is None:
+        raise ValidationFailed(fields={"category": [f"问题类别不存在：{code}"]})
+    return category
+
+
+def _resolve_photos(sub: Submission, citizen: User | None, staff: StaffUser | None) -> list[Media]:
+    """The submitter's own uploaded photos, in the order given."""
+    ids = list(dict.fromkeys(sub.photo_ids))
+    if len(ids) > MAX_PHOTOS or (sub.photos_required and not ids):
+        raise ValidationFailed(fields={"photos": [f"请上传1至{MAX_PHOTOS}张照片"]})
+    if not ids:
+        return []
+    if citizen is not None:
+        owner = Media.user_id == citizen.id
+    elif staff is not None:
+        owner = Media.staff_id == staff.id
+    else:  # a device's evidence, stored just before
+        owner = Media.user_id.is_(None) & Media.staff_id.is_(None)
+    found = {m.public_id: m for m in db.session.scalars(
+        select(Media).where(Media.public_id.in_(ids), owner))}  # fmt: skip
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationFailed(fields={"photos": [f"照片不存在或不属于您：{', '.join(missing)}"]})
+    return [found[i] for i in ids]
+
+
+def _canonical_point(sub: Submission) -> tuple[float | None, float | None]:
+    if sub.lat is None or sub.lng is None:
+        if not sub.address:
+            raise ValidationFailed(fields={"location": ["请提供位置（经纬度）或详细地址"]})
+        return None, None
+    try:
+        return coords.convert(sub.lat, sub.lng, sub.coord_sys, coords.CANONICAL)
+    except ValueError as exc:
+        raise ValidationFailed(fields={"location": [str(exc)]}) from None
+
+
+def _classify(report: Report, citizen_category) -> None:
+    """Store the model's suggestion; the category is the citizen's choice or a confident guess."""
+    from reports import classifier
+
+    suggestions = classifier.get_model(current_app).predict(report.description, k=1)
+    if suggestions:
+        best = suggestions[0]
+        suggested = reference.category_by_code(best.code)
+        report.suggested_category_id = suggested.id if suggested else None
+        report.suggested_confidence = round(best.confidence, 4)
+        if citizen_category is None and suggested and best.confidence >= _threshold():
+            report.category_id = suggested.id
+    if citizen_category is not None:
+        report.category_id = citizen_category.id
+
+
+def _threshold() -> float:
+    from reports import classifier
+
+    return current_app.config.get("REPORT_CLASSIFIER_THRESHOLD", classifier.CONFIDENCE_THRESHOLD)
+
+
+def _locate(report: Report) -> None:
+    if report.lat is None:
+        return
+    region = reference.locate(report.lat, report.lng)
+    if region is not None:
+        report.region_id = region.id
+        district = reference.district_of(region)
+        report.district_code = district.code if district else None
+
+
+def find_possible_duplicate(report: Report) -> int | None:
+    """An open case of the same category within REPORT_DUPLICATE_RADIUS_M (bbox, then distance)."""
+    category_id = report.category_id or report.suggested_category_id
+    if report.lat is None or category_id is None:
+        return None
+    radius = current_app.config.get("REPORT_DUPLICATE_RADIUS_M", 50)
+    dlat = radius / 111_320
+    dlng = radius / (111_320 * max(math.cos(math.radians(report.lat)), 0.01))
+    rows = db.session.execute(
+        select(Report.id, Report.lat, Report.lng)
+        .where(
+            Report.id != report.id,
+            Report.lat.between(report.lat - dlat, report.lat + dlat),
+            Report.lng.between(report.lng - dlng, report.lng + dlng),
+            Report.category_id == category_id,
+            Report.state.in_([s.value for s in DUPLICATE_STATES]),
+        )
+        .order_by(Report.id)
+    ).all()
+    for row_id, lat, lng in rows:
+        if coords.haversine_m(report.lat, report.lng, lat, lng) <= radius:
+            return row_id
+    return None
+
+
+DUPLICATE_STATES = (
+    ReportState.REPORTED,
+    ReportState.REGISTERED,
+    ReportState.DISPATCHED,
+    ReportState.IN_PROGRESS,
+    ReportState.HANDLED,
+)
+
+
+def _route(report: Report) -> None:
+    """Dispatch without a human when everything is certain; else say why it waits in triage."""
+    from reports import transitions
+
+    reason, department = _triage_reason(report)
+    report.triage_reason = reason
+    if reason is None:
+        transitions.system_dispatch(report, department)
+
+
+def _triage_reason(report: Report):
+    if report.lat is None:
+        return "no_location", None
+    if report.category_id is None:
+        return "low_confidence", None
+    machine_min = current_app.config.get("REPORT_MACHINE_THRESHOLD", 0.8)
+    if report.channel == Channel.MACHINE and (report.machine_confidence or 0) < machine_min:
+        return "low_confidence", None
+    if report.region_id is None:
+        return "outside_regions", None
+    if report.possible_duplicate_of_id is not None:
+        return "possible_duplicate", None
+    region = next(r for r in reference.region_shapes() if r.id == report.region_id)
+    department = reference.responsible_department(region, report.category.department_type)
+    if department is None:
+        return "no_department", None
+    return None, department
+
+
+TRIAGE_LABELS = {
+    "no_location": "缺少位置",
+    "low_confidence": "类别待确认",
+    "outside_regions": "不在辖区范围内",
+    "possible_duplicate": "疑似重复",
+    "no_department": "无对应处置部门",
+}
+
+
+def rate_report(report: Report, citizen: User, rating: int, comment: str | None) -> Report:
+    """The citizen's satisfaction rating (回访) after closing; once."""
+    from app.errors import Conflict
+
+    if report.state not in (ReportState.CLOSED, ReportState.ARCHIVED):
+        raise Conflict("案件结案后才能评价", code="not_closed")
+    if report.rating is not None:
+        raise Conflict("您已评价过该案件", code="already_rated")
+    report.rating, report.rating_comment, report.rated_at = rating, comment, utcnow()
+    timeline.add(report, "rate", report.state, citizen=citizen,
+                 public_note=f"市民评价：{'★' * rating}", data={"rating": rating})  # fmt: skip
+    db.session.flush()
+    return report

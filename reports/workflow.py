@@ -1,0 +1,100 @@
+"""The case workflow (GB/T 30428 / CJ/T 315): the ONE table of allowed transitions.
+
+Each action says which states it leaves, where it goes, who may make it (roles, and whether the
+actor must be in the scope of the case's department), what it requires, and what the citizen sees.
+reports.service.transition() is the only code that applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.auth.models import Role
+from reports.models import ReportState as S
+
+REJECT_REASONS = {
+    "invalid": "无效信息",
+    "duplicate": "重复上报",
+    "out_of_scope": "不属于城管职责范围",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One allowed move."""
+
+    name: str
+    label: str  # what staff read on the button and in the timeline
+    sources: frozenset[S]
+    target: S | None  # None: decided by the action (resume returns to where it was)
+    roles: frozenset[Role]
+    department_scope: bool  # the actor must be in scope of the case's department
+    requires: frozenset[str] = frozenset()  # reason, note, department, category, after_photo, ...
+    public_text: str | None = None  # timeline text for the citizen; None = not shown
+    notify: bool = False  # send the citizen a WeChat message
+
+    def allows_role(self, staff) -> bool:
+        """True if the staff account holds one of this action's roles (admins hold all)."""
+        return staff.has_role(*self.roles)
+
+
+OPEN_WORK = frozenset({S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS})
+DISPATCHERS = frozenset({Role.DISPATCHER})
+HANDLERS = frozenset({Role.HANDLER})
+VERIFIERS = frozenset({Role.INSPECTOR, Role.DISPATCHER})
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action("register", "立案", frozenset({S.REPORTED}), S.REGISTERED, DISPATCHERS, False,
+               frozenset({"category"}), "您反映的问题已受理立案", True),
+        Action("reject", "不予立案", frozenset({S.REPORTED}), S.REJECTED, DISPATCHERS, False,
+               frozenset({"reason"}), "经核实，您反映的问题不予立案：{reason}", True),
+        Action("dispatch", "派遣", frozenset({S.REPORTED, S.REGISTERED}), S.DISPATCHED,
+               DISPATCHERS, False, frozenset({"category", "department"}),
+               "已派遣至{department}处置", True),
+        Action("accept", "签收", frozenset({S.DISPATCHED}), S.IN_PROGRESS, HANDLERS, True,
+               frozenset(), "{department}已签收，正在处置", False),
+        Action("return", "回退", frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.REGISTERED,
+               HANDLERS, True, frozenset({"note"}), None, False),
+        Action("feedback", "处置反馈", frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.HANDLED,
+               HANDLERS, True, frozenset({"note", "after_photo"}),
+               "{department}已处置完成，等待核查", True),
+        Action("verify_pass", "核查通过", frozenset({S.HANDLED}), S.CLOSED, VERIFIERS, False,
+               frozenset(), "经现场核查，问题已解决，案件结案", True),
+        Action("verify_fail", "核查不通过（返工）", frozenset({S.HANDLED}), S.IN_PROGRESS,
+               VERIFIERS, False, frozenset({"note"}), "经核查仍需处置，已要求返工", False),
+        Action("request_extension", "申请延期", frozenset({S.DISPATCHED, S.IN_PROGRESS}), None,
+               HANDLERS, True, frozenset({"note", "extension"}), None, False),
+        Action("approve_extension", "批准延期", frozenset({S.DISPATCHED, S.IN_PROGRESS}), None,
+               DISPATCHERS, False, frozenset({"pending_extension"}), "处置时限已延长", False),
+        Action("deny_extension", "驳回延期", frozenset({S.DISPATCHED, S.IN_PROGRESS}), None,
+               DISPATCHERS, False, frozenset({"pending_extension"}), None, False),
+        Action("suspend", "挂账", OPEN_WORK, S.SUSPENDED, DISPATCHERS, False,
+               frozenset({"note"}), "该问题需较长时间协调解决，已挂账跟踪", True),
+        Action("resume", "恢复办理", frozenset({S.SUSPENDED}), None, DISPATCHERS, False,
+               frozenset(), "已恢复办理", False),
+        Action("void", "作废", OPEN_WORK | {S.REPORTED, S.HANDLED, S.SUSPENDED}, S.VOIDED,
+               DISPATCHERS, False, frozenset({"note"}), "该问题已作废：{note}", True),
+        Action("merge", "合并", frozenset({S.REPORTED, S.REGISTERED}), S.MERGED, DISPATCHERS,
+               False, frozenset({"target"}), "您反映的问题与已有案件相同，已合并办理", True),
+        Action("archive", "归档", frozenset({S.CLOSED}), S.ARCHIVED, DISPATCHERS, False,
+               frozenset(), None, False),
+    )
+}  # fmt: skip
+
+
+def allowed_actions(report, staff) -> list[Action]:
+    """The actions this staff account may take on this case now (for buttons and API hints)."""
+    return [a for a in ACTIONS.values() if report.state in a.sources and a.allows_role(staff)
+            and (not a.department_scope or staff.in_scope(report.department_id))
+            and not _blocked(a, report)]  # fmt: skip
+
+
+def _blocked(action: Action, report) -> bool:
+    """State-dependent conditions beyond the source state."""
+    if action.name == "request_extension":
+        return report.pending_extension is not None
+    if "pending_extension" in action.requires:
+        return report.pending_extension is None
+    return False

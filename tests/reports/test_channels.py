@@ -1,0 +1,104 @@
+"""Channels other than the mini-program: multipart uploads, hotline, patrol, machine detection."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import select
+
+from app.extensions import db
+from reports.ingest_api import create_device
+from reports.models import Channel, Report
+from tests.reports.conftest import INSIDE_WEST, jpeg_bytes
+
+
+def report(number: str) -> Report:
+    return db.session.scalar(select(Report).where(Report.number == number))
+
+
+def test_multipart_report_with_photos(client, city, make_citizen, auth_header):
+    citizen = make_citizen("o-multipart")
+    data = {
+        "description": "测试一区小北一路雨水井盖破损了，很危险",
+        "lat": str(INSIDE_WEST[0]), "lng": str(INSIDE_WEST[1]), "category": "BJ0103",
+        "photos": [(io.BytesIO(jpeg_bytes()), "a.jpg"),
+                   (io.BytesIO(jpeg_bytes((9, 9, 9))), "b.jpg")],
+    }  # fmt: skip
+    resp = client.post("/api/v1/reports", data=data, content_type="multipart/form-data",
+                       headers=auth_header(citizen))  # fmt: skip
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert len(body["photos"]) == 2 and body["state"] == "dispatched"
+    assert report(body["number"]).channel == Channel.MINIPROGRAM
+
+
+def test_multipart_with_a_fake_image_stores_nothing(client, city, make_citizen, auth_header):
+    citizen = make_citizen("o-fake")
+    data = {"description": "测试一区小北一路雨水井盖破损了", "lat": "41.8", "lng": "123.35",
+            "photos": [(io.BytesIO(b"not an image at all"), "x.jpg")]}  # fmt: skip
+    resp = client.post("/api/v1/reports", data=data, content_type="multipart/form-data",
+                       headers=auth_header(citizen))  # fmt: skip
+    assert resp.status_code == 415
+    assert db.session.scalar(select(Report.id)) is None
+
+
+def test_hotline_entry_by_a_dispatcher(client, city, auth_header):
+    body = {"channel": "hotline", "description": "市民来电：测试一区某路口雨水井盖丢失",
+            "lat": INSIDE_WEST[0], "lng": INSIDE_WEST[1], "category": "BJ0103",
+            "contact_phone": "13800138000"}  # fmt: skip
+    resp = client.post("/api/v1/staff/reports", json=body, headers=auth_header(city.dispatcher))
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["contact_phone"] == "13800138000"
+    assert report(resp.get_json()["number"]).channel == Channel.HOTLINE
+    handler = client.post("/api/v1/staff/reports", json=body,
+                          headers=auth_header(city.west_handler))  # fmt: skip
+    assert handler.status_code == 403
+
+
+def test_patrol_entry_by_an_inspector_needs_a_photo(client, city, auth_header, photo):
+    body = {"channel": "inspector", "description": "巡查发现测试一区道路两侧暴露垃圾",
+            "lat": INSIDE_WEST[0], "lng": INSIDE_WEST[1], "category": "SJ0102"}  # fmt: skip
+    headers = auth_header(city.inspector)
+    assert client.post("/api/v1/staff/reports", json=body, headers=headers).status_code == 422
+    body["photos"] = [photo(city.inspector)]
+    resp = client.post("/api/v1/staff/reports", json=body, headers=headers)
+    assert resp.status_code == 201
+    assert resp.get_json()["department"] == "测试一区环卫中心"
+    hotline = client.post("/api/v1/staff/reports", json=body | {"channel": "hotline"},
+                          headers=headers)  # fmt: skip
+    assert hotline.status_code == 403
+
+
+def _detect(client, key, **fields):
+    data = {"category": "SJ0503", "confidence": "0.93", "event_id": "cam7-0001",
+            "lat": str(INSIDE_WEST[0]), "lng": str(INSIDE_WEST[1]),
+            "evidence": (io.BytesIO(jpeg_bytes()), "frame.jpg")} | fields  # fmt: skip
+    return client.post("/api/v1/ingest/detections", data=data, content_type="multipart/form-data",
+                       headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+
+
+def test_machine_detection_is_routed_and_retries_are_safe(client, city):
+    _, key = create_device("铁西3号路口摄像头")
+    first = _detect(client, key)
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["state"] == "dispatched"
+    again = _detect(client, key)
+    assert again.status_code == 200 and again.get_json()["number"] == first.get_json()["number"]
+    saved = report(first.get_json()["number"])
+    assert saved.channel == Channel.MACHINE and saved.machine_confidence == 0.93
+    assert [p.stage.value for p in saved.photos] == ["report"]
+
+
+def test_unsure_detection_waits_for_a_dispatcher(client, city):
+    _, key = create_device("巡逻车A")
+    resp = _detect(client, key, confidence="0.41", event_id="car-a-77")
+    assert resp.get_json() | {"number": None} == {
+        "number": None, "state": "reported", "triage_reason": "low_confidence"}
+
+
+def test_detections_need_a_valid_device_key(client, city):
+    assert _detect(client, "dk_forged").status_code == 401
+    assert _detect(client, "zc_not_a_device").status_code == 401
+    _, key = create_device("camera-x")
+    missing = _detect(client, key, evidence="")
+    assert missing.status_code == 422

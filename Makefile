@@ -25,6 +25,7 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
+	$(BIN)/flask reports train-classifier
 	$(BIN)/flask seed demo
 	@$(BIN)/flask urls
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import extract, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload
 
 from app import audit
@@ -34,6 +35,15 @@ def _changed(obj: Any, changes: dict[str, Any]) -> dict[str, Any]:
             diff[key] = [old, value]
             setattr(obj, key, value)
     return diff
+
+
+def _insert(obj: Any, conflict_message: str) -> None:
+    """Add and flush in a savepoint: a concurrent insert of the same code is a 409, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(obj)
+    except IntegrityError:
+        raise Conflict(conflict_message, code="duplicate_code") from None
 
 
 # -- categories ----------------------------------------------------------------------------------
@@ -71,8 +81,7 @@ def create_category(data: dict[str, Any], actor: StaffUser) -> Category:
         raise Conflict(f"分类编码 {data['code']} 已存在", code="duplicate_code")
     _check_department_type(data["department_type"])
     category = Category(**data)
-    db.session.add(category)
-    db.session.flush()
+    _insert(category, f"分类编码 {data['code']} 已存在")
     audit.record("category.create", "category", category.id, actor=actor, **_jsonable(data))
     return category
 
@@ -133,8 +142,7 @@ def create_department(data: dict[str, Any], actor: StaffUser) -> Department:
     _check_parent(None, data.get("parent_id"))
     values = dict(data, handles=",".join(dict.fromkeys(data.get("handles") or [])))
     dept = Department(**values)
-    db.session.add(dept)
-    db.session.flush()
+    _insert(dept, f"部门编码 {data['code']} 已存在")
     audit.record("department.create", "department", dept.id, actor=actor, **values)
     return dept
 

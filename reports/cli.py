@@ -34,8 +34,11 @@ def create_device_command(name: str) -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands."""
+    from reports.classifier import train_classifier_command
+
     app.cli.add_command(reports_cli)
     app.cli.add_command(worker_command)
+    reports_cli.add_command(train_classifier_command)
 
 
 # -- reference data (reports/seed.py, reports/regions.py) ----------------------------------------

@@ -35,9 +35,9 @@ def _cache(name: str) -> dict[str, Any]:
     return current_app.extensions.setdefault("reports_cache", {}).setdefault(name, {})
 
 
-def _fingerprint(model, column) -> tuple[Any, ...]:
-    """(row count, newest change) of a table: changes whenever an admin edits it."""
-    query = select(func.count(), func.max(column)).select_from(model)
+def _fingerprint(model, *columns) -> tuple[Any, ...]:
+    """Row count and the max of each column: changes whenever an admin edits the table."""
+    query = select(func.count(), *(func.max(c) for c in columns)).select_from(model)
     return tuple(db.session.execute(query).one())
 
 
@@ -45,6 +45,7 @@ def work_calendar() -> WorkCalendar:
     """The working calendar from calendar_days, rebuilt when the table changes."""
     cache = _cache("calendar")
     fp = _fingerprint(CalendarDay, CalendarDay.day) + (
+        db.session.scalar(select(func.min(CalendarDay.day))),
         db.session.scalar(select(func.count()).where(CalendarDay.kind == "holiday")),
     )
     if cache.get("fp") != fp:
@@ -73,7 +74,7 @@ class RegionShape:
 def region_shapes() -> list[RegionShape]:
     """Active regions with parsed polygons, re-read when the regions table changes."""
     cache = _cache("regions")
-    fp = _fingerprint(Region, Region.updated_at)
+    fp = _fingerprint(Region, Region.id, Region.updated_at)
     if cache.get("fp") != fp:
         rows = db.session.scalars(select(Region).where(Region.is_active.is_(True))).all()
         value = [

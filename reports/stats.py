@@ -322,10 +322,10 @@ def _labels(group_by: str, keys: set[Any]) -> dict[Any, str]:
     if group_by == "department" and present:
         rows = db.session.execute(select(Department.id, Department.name)
                                   .where(Department.id.in_(present)))  # fmt: skip
-        labels.update(dict(rows.tuples().all()))
+        labels.update(dict(rows.all()))
     elif group_by == "district" and present:
         rows = db.session.execute(select(Region.code, Region.name).where(Region.code.in_(present)))
-        labels.update(dict(rows.tuples().all()))
+        labels.update(dict(rows.all()))
     elif group_by == "category":
         labels.update({c.id: c.full_name for c in _categories(present)})
     elif group_by == "major_category":

@@ -114,6 +114,15 @@ def rate_limiter(app) -> Iterator[Limiter]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_reference_caches(app) -> Iterator[None]:
+    """Per-process caches of regions and the calendar start empty in every test (rolled-back
+    rows would otherwise linger where ids and timestamps happen to repeat)."""
+    app.extensions.pop("reports_cache", None)
+    yield
+    app.extensions.pop("reports_cache", None)
+
+
+@pytest.fixture(autouse=True)
 def db_session(app, monkeypatch) -> Iterator[scoped_session]:
     """Each test in a transaction rolled back at the end."""
     with app.app_context():

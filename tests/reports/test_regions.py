@@ -71,8 +71,11 @@ def test_the_converted_polygon_contains_the_converted_point(db_session):
 
 
 def test_one_bad_feature_rejects_the_whole_file(db_session):
-    bad_ring = {"type": "Feature", "properties": {"code": "G3", "name": "坏网格"},
-                "geometry": {"type": "Polygon", "coordinates": [[[123.3, 41.8], [123.31, 41.8]]]}}  # fmt: skip
+    bad_ring = {
+        "type": "Feature",
+        "properties": {"code": "G3", "name": "坏网格"},
+        "geometry": {"type": "Polygon", "coordinates": [[[123.3, 41.8], [123.31, 41.8]]]},
+    }
     no_code = feature("", "无编码", shifted(SQUARE_WGS, dlat=0.02))
     fc = collection(
         feature("G1", "网格一", SQUARE_WGS),
@@ -95,12 +98,16 @@ def test_one_bad_feature_rejects_the_whole_file(db_session):
 
 def test_reimport_updates_by_code_and_keeps_admin_choices(db_session, make_department):
     dept = make_department("SY-GRID", "网格中心")
-    import_regions(collection(feature("G1", "旧名", SQUARE_WGS, dept="SY-GRID")),
-                   ImportOptions(**{**STREET.__dict__, "department_prop": "dept"}))  # fmt: skip
+    import_regions(
+        collection(feature("G1", "旧名", SQUARE_WGS, dept="SY-GRID")),
+        ImportOptions(**{**STREET.__dict__, "department_prop": "dept"}),
+    )
     row = region("G1")
     row.is_active = False
     db.session.flush()
-    again = import_regions(collection(feature("G1", "新名", shifted(SQUARE_WGS, dlat=0.001))), STREET)
+    again = import_regions(
+        collection(feature("G1", "新名", shifted(SQUARE_WGS, dlat=0.001))), STREET
+    )
     assert again.updated == ["G1"] and count_regions() == 1
     assert row.name == "新名" and row.department_id == dept.id and row.is_active is False
 
@@ -111,12 +118,14 @@ def test_parents_from_the_file_or_the_table(db_session):
         feature("D1", "区", big),
         feature("S1", "街道", SQUARE_WGS, parent="D1"),
     )
-    import_regions(fc, ImportOptions(level="street", coord_sys="wgs84", code_prop="code",
-                                     parent_prop="parent"))  # fmt: skip
+    import_regions(
+        fc, ImportOptions(level="street", coord_sys="wgs84", code_prop="code", parent_prop="parent")
+    )
     assert region("S1").parent_id == region("D1").id
     more = collection(feature("S2", "街道二", shifted(SQUARE_WGS, dlng=0.02)))
-    import_regions(more, ImportOptions(level="street", coord_sys="wgs84", code_prop="code",
-                                       parent_code="D1"))  # fmt: skip
+    import_regions(
+        more, ImportOptions(level="street", coord_sys="wgs84", code_prop="code", parent_code="D1")
+    )
     assert region("S2").parent_id == region("D1").id
 
 
@@ -128,8 +137,13 @@ def test_unknown_parent_department_and_cycles_are_row_errors(db_session):
         feature("C", "丙", shifted(SQUARE_WGS, dlng=0.02), parent="NOPE"),
         feature("D", "丁", shifted(SQUARE_WGS, dlng=0.04), dept="NO-DEPT"),
     )
-    options = ImportOptions(level="grid", coord_sys="wgs84", code_prop="code",
-                            parent_prop="parent", department_prop="dept")  # fmt: skip
+    options = ImportOptions(
+        level="grid",
+        coord_sys="wgs84",
+        code_prop="code",
+        parent_prop="parent",
+        department_prop="dept",
+    )
     with pytest.raises(RegionImportFailed) as caught:
         import_regions(fc, options)
     reasons = {e.index: e.reason for e in caught.value.errors}
@@ -149,8 +163,19 @@ def test_cli_import_regions(app, tmp_path):
     path = tmp_path / "grid.geojson"
     path.write_text(json.dumps(collection(feature("G9", "网格九", SQUARE_WGS))), encoding="utf-8")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["reports", "import-regions", str(path), "--level", "grid",
-                                 "--coord-sys", "wgs84", "--code-prop", "code"])  # fmt: skip
+    result = runner.invoke(
+        args=[
+            "reports",
+            "import-regions",
+            str(path),
+            "--level",
+            "grid",
+            "--coord-sys",
+            "wgs84",
+            "--code-prop",
+            "code",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "created 1" in result.output
     assert region("G9").level == "grid"

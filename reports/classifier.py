@@ -228,6 +228,19 @@ def load_or_train(model_path: str | os.PathLike, csv_path: str | os.PathLike = C
     return model
 
 
+def _is_current(model_path: Path, csv_path: str | os.PathLike) -> bool:
+    """True if the stored model was trained on this CSV with this scikit-learn."""
+    if not model_path.exists():
+        return False
+    try:
+        model = load(model_path)
+    except Exception:  # noqa: BLE001 - unreadable means not current
+        return False
+    return model.csv_sha256 == file_sha256(csv_path) and (
+        model.sklearn_version == sklearn.__version__
+    )
+
+
 def model_path_for(app: Flask) -> Path:
     """Where the app keeps its trained model."""
     return Path(app.config.get("INSTANCE_DIR") or app.instance_path) / MODEL_RELPATH
@@ -279,10 +292,17 @@ def holdout_split(
     help="Model file (default: {INSTANCE_DIR}/models/report_classifier.pkl).",
 )
 @click.option("--seed", default=42, show_default=True, help="Seed of the held-out split.")
+@click.option("--force", is_flag=True, help="Retrain even if the stored model is current.")
 @with_appcontext
-def train_classifier_command(csv_path: str | None, output: str | None, seed: int) -> None:
+def train_classifier_command(
+    csv_path: str | None, output: str | None, seed: int, force: bool
+) -> None:
     """Train the report classifier, print held-out accuracy, store the model."""
     csv_path = csv_path or str(current_app.config.get("REPORT_CLASSIFIER_CSV") or CSV_PATH)
+    path = Path(output) if output else model_path_for(current_app)
+    if not force and _is_current(path, csv_path):
+        click.echo(f"report classifier at {path} is current (use --force to retrain)")
+        return
     texts, codes = read_examples(csv_path)
     train_x, test_x, train_y, test_y = holdout_split(texts, codes, seed=seed)
     held_out = fit(train_x, train_y)
@@ -292,7 +312,6 @@ def train_classifier_command(csv_path: str | None, output: str | None, seed: int
     started = time.perf_counter()
     model = train(csv_path)
     seconds = time.perf_counter() - started
-    path = Path(output) if output else model_path_for(current_app)
     model.save(path)
     current_app.extensions[EXTENSION_KEY] = model
     click.echo(f"trained on {model.n_examples} examples in {seconds:.1f} s, saved to {path}")

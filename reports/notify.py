@@ -23,24 +23,24 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_ATTEMPTS = 8
 
 
-def enqueue_state_change(report: Report, text: str | None) -> OutboxMessage | None:
-    """Queue a message telling the reporter what happened (nothing for reports without one)."""
-    if report.reporter_id is None or not text:
-        return None
-    msg = OutboxMessage(
-        kind="wechat_notice",
-        status=OutboxStatus.PENDING,
-        report_id=report.id,
-        payload={
-            "user_id": report.reporter_id,
-            "number": report.number,
-            "state": report.state.label,
-            "text": text,
-            "at": utcnow().isoformat(),
-        },
-    )
-    db.session.add(msg)
-    return msg
+def enqueue_state_change(report: Report, text: str | None) -> list[OutboxMessage]:
+    """Queue a message to the reporter, and to reporters whose reports were merged into this
+    case (they follow it). Nothing for cases without a citizen behind them."""
+    if not text:
+        return []
+    followers = db.session.scalars(select(Report.reporter_id).where(
+        Report.merged_into_id == report.id, Report.reporter_id.is_not(None)))  # fmt: skip
+    users = dict.fromkeys([report.reporter_id, *followers])
+    users.pop(None, None)
+    messages = [
+        OutboxMessage(kind="wechat_notice", status=OutboxStatus.PENDING, report_id=report.id,
+                      payload={"user_id": user_id, "number": report.number,
+                               "state": report.state.label, "text": text,
+                               "at": utcnow().isoformat()})
+        for user_id in users
+    ]  # fmt: skip
+    db.session.add_all(messages)
+    return messages
 
 
 def _claim(batch: int) -> list[OutboxMessage]:

@@ -63,14 +63,20 @@ def _common(report: Report, coord_sys: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def citizen_view(report: Report, coord_sys: str = "gcj02") -> dict[str, Any]:
-    """The citizen's own report with its public timeline."""
+def citizen_view(report: Report, coord_sys: str = "gcj02", own: bool = True) -> dict[str, Any]:
+    """The citizen's own report with its public timeline. A case they follow through a merge
+    shows no one else's photos or words: only the handling and the after photos."""
     view = _common(report, coord_sys)
-    view["photos"] = [photo_view(p) for p in report.photos if p.stage.value != "verify"]
+    shown = ("report", "after") if own else ("after",)
+    view["photos"] = [photo_view(p) for p in report.photos if p.stage.value in shown]
+    if not own:
+        view["description"] = "（与您反映的问题合并办理）"
     view["timeline"] = [
-        _entry_base(e) | {"text": e.public_note} for e in report.timeline if e.is_public
+        _entry_base(e) | {"text": e.public_note}
+        for e in report.timeline
+        if e.is_public and (own or e.action not in ("submit", "rate"))
     ]
-    view["can_rate"] = report.rating is None and report.state in (
+    view["can_rate"] = own and report.rating is None and report.state in (
         ReportState.CLOSED, ReportState.ARCHIVED)  # fmt: skip
     view["merged_into"] = report.merged_into.number if report.merged_into_id else None
     return view

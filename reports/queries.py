@@ -59,12 +59,17 @@ def citizen_reports(user: User, page: int, per_page: int) -> tuple[list[Report],
     return paginate(query, page, per_page)
 
 
-def citizen_report(user: User, number: str) -> Report:
-    """One of the citizen's reports (404 for anyone else's: existence is not revealed)."""
+def citizen_report(user: User, number: str) -> tuple[Report, bool]:
+    """One of the citizen's reports, or a case one of them was merged into (they follow it);
+    (report, own). 404 for anything else: existence is not revealed."""
     report = db.session.scalar(select(Report).where(Report.number == number))
-    if report is None or report.reporter_id != user.id:
-        raise NotFound("未找到该问题", code="report_not_found")
-    return report
+    if report is not None and report.reporter_id == user.id:
+        return report, True
+    if report is not None and db.session.scalar(
+        select(Report.id).where(Report.merged_into_id == report.id, Report.reporter_id == user.id)
+    ):
+        return report, False
+    raise NotFound("未找到该问题", code="report_not_found")
 
 
 def staff_report(staff: StaffUser, number: str) -> Report:

@@ -255,6 +255,22 @@ def test_duplicates_are_flagged_and_merged(client, city, make_citizen, auth_head
                       headers=auth_header(second_citizen)).get_json()  # fmt: skip
     assert seen["merged_into"] == first["number"]
     assert seen["timeline"][-1]["text"] == "您反映的问题与已有案件相同，已合并办理"
+    followed = client.get(f"/api/v1/reports/{first['number']}",
+                          headers=auth_header(second_citizen)).get_json()  # fmt: skip
+    assert followed["state"] == "dispatched" and followed["department"] == "测试一区城管局"
+    assert followed["photos"] == [] and followed["can_rate"] is False
+    assert COVER not in str(followed)  # not the first citizen's words
+    stranger = auth_header(make_citizen("o-third"))
+    assert client.get(f"/api/v1/reports/{first['number']}", headers=stranger).status_code == 404
+    from reports.models import OutboxMessage
+    from sqlalchemy import delete
+
+    db.session.execute(delete(OutboxMessage))
+    act(client, auth_header(city.west_handler), first["number"], "feedback", note="已更换",
+        photos=[photo(city.west_handler)])  # fmt: skip
+    told = db.session.scalars(select(OutboxMessage)).all()
+    assert sorted(m.payload["user_id"] for m in told) == sorted([first_citizen.id,
+                                                                  second_citizen.id])
 
 
 def test_reject_needs_a_known_reason(client, city, citizen, auth_header, photo):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from reports.models import OutboxMessage, Report, ReportState, TimelineEntry
@@ -262,9 +262,6 @@ def test_duplicates_are_flagged_and_merged(client, city, make_citizen, auth_head
     assert COVER not in str(followed)  # not the first citizen's words
     stranger = auth_header(make_citizen("o-third"))
     assert client.get(f"/api/v1/reports/{first['number']}", headers=stranger).status_code == 404
-    from reports.models import OutboxMessage
-    from sqlalchemy import delete
-
     db.session.execute(delete(OutboxMessage))
     act(client, auth_header(city.west_handler), first["number"], "feedback", note="已更换",
         photos=[photo(city.west_handler)])  # fmt: skip

@@ -245,9 +245,7 @@ class Report(db.Model):
     reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
     created_by_staff: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_staff_id])
     category: Mapped[Category | None] = relationship(foreign_keys=[category_id])
-    suggested_category: Mapped[Category | None] = relationship(
-        foreign_keys=[suggested_category_id]
-    )
+    suggested_category: Mapped[Category | None] = relationship(foreign_keys=[suggested_category_id])
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     region: Mapped[Region | None] = relationship()
     merged_into: Mapped[Report | None] = relationship(

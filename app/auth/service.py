@@ -37,7 +37,6 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 
-
 def _hasher() -> PasswordHasher:
     """argon2id with the configured cost, and a dummy hash of the same cost (built once)."""
     cfg = current_app.config
@@ -48,6 +47,7 @@ def _hasher() -> PasswordHasher:
         # Verified against when the username is unknown: timing does not reveal which exist.
         cache.update(params=params, hasher=hasher, dummy=hasher.hash("not-a-real-password-0"))
     return cache["hasher"]
+
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "zc_"  # noqa: S105 - a prefix, not a secret

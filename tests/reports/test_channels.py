@@ -93,7 +93,10 @@ def test_unsure_detection_waits_for_a_dispatcher(client, city):
     _, key = create_device("巡逻车A")
     resp = _detect(client, key, confidence="0.41", event_id="car-a-77")
     assert resp.get_json() | {"number": None} == {
-        "number": None, "state": "reported", "triage_reason": "low_confidence"}
+        "number": None,
+        "state": "reported",
+        "triage_reason": "low_confidence",
+    }
 
 
 def test_detections_need_a_valid_device_key(client, city):

@@ -33,9 +33,7 @@ def citizen(make_citizen):
     return make_citizen("o-reporter-1")
 
 
-def test_confident_report_is_dispatched_without_a_human(
-    client, city, citizen, auth_header, photo
-):
+def test_confident_report_is_dispatched_without_a_human(client, city, citizen, auth_header, photo):
     resp = submit(client, auth_header(citizen), [photo(citizen)], category="BJ0103")
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
@@ -131,9 +129,7 @@ def test_wgs84_point_is_stored_in_gcj02_and_returned_in_the_callers_system(
     assert coords.haversine_m(back["lat"], back["lng"], *wgs) < 0.5
 
 
-def test_full_workflow_and_the_citizens_public_timeline(
-    client, city, citizen, auth_header, photo
-):
+def test_full_workflow_and_the_citizens_public_timeline(client, city, citizen, auth_header, photo):
     number = submit(client, auth_header(citizen), [photo(citizen)], category="BJ0103"
                     ).get_json()["number"]  # fmt: skip
     handler = auth_header(city.west_handler)
@@ -153,7 +149,13 @@ def test_full_workflow_and_the_citizens_public_timeline(
     page = str(mine)
     assert "west_handler" not in page and "inspector" not in page and "现场核查合格" not in page
     assert [e["state"] for e in mine["timeline"]] == [
-        "reported", "registered", "dispatched", "in_progress", "handled", "closed"]
+        "reported",
+        "registered",
+        "dispatched",
+        "in_progress",
+        "handled",
+        "closed",
+    ]
     assert mine["timeline"][4]["department"] == "测试一区城管局"
     assert [p["stage"] for p in mine["timeline"][4]["photos"]] == ["after"]
     assert {p["stage"] for p in mine["photos"]} == {"report", "after"}
@@ -246,8 +248,13 @@ def test_duplicates_are_flagged_and_merged(client, city, make_citizen, auth_head
     detail = client.get(f"/api/v1/staff/reports/{second['number']}", headers=dispatcher).get_json()
     assert detail["triage_reason"] == "possible_duplicate"
     assert detail["possible_duplicate_of"] == first["number"]
-    far = submit(client, auth_header(second_citizen), [photo(second_citizen)],
-                 category="BJ0103", point=(INSIDE_WEST[0] + 0.002, INSIDE_WEST[1])).get_json()
+    far = submit(
+        client,
+        auth_header(second_citizen),
+        [photo(second_citizen)],
+        category="BJ0103",
+        point=(INSIDE_WEST[0] + 0.002, INSIDE_WEST[1]),
+    ).get_json()
     assert far["state"] == "dispatched"  # 220 m away: a different cover
     merged = act(client, dispatcher, second["number"], "merge", target=first["number"])
     assert merged.get_json()["state"] == "merged"
@@ -266,8 +273,9 @@ def test_duplicates_are_flagged_and_merged(client, city, make_citizen, auth_head
     act(client, auth_header(city.west_handler), first["number"], "feedback", note="已更换",
         photos=[photo(city.west_handler)])  # fmt: skip
     told = db.session.scalars(select(OutboxMessage)).all()
-    assert sorted(m.payload["user_id"] for m in told) == sorted([first_citizen.id,
-                                                                  second_citizen.id])
+    assert sorted(m.payload["user_id"] for m in told) == sorted(
+        [first_citizen.id, second_citizen.id]
+    )
 
 
 def test_reject_needs_a_known_reason(client, city, citizen, auth_header, photo):

@@ -113,10 +113,15 @@ def test_get_model_is_cached_per_app(app, tmp_path, monkeypatch):
     csv_path.write_text("text,code\n路灯不亮了,BJ0109\n井盖碎了,BJ0103\n", encoding="utf-8")
     monkeypatch.setitem(app.config, "INSTANCE_DIR", str(tmp_path))
     monkeypatch.setitem(app.config, "REPORT_CLASSIFIER_CSV", str(csv_path))
-    monkeypatch.delitem(app.extensions, clf.EXTENSION_KEY, raising=False)
-    model = clf.get_model(app)
-    assert clf.get_model(app) is model
-    assert (tmp_path / "models" / "report_classifier.pkl").exists()
+    real = app.extensions.pop(clf.EXTENSION_KEY, None)
+    try:
+        model = clf.get_model(app)
+        assert clf.get_model(app) is model
+        assert (tmp_path / "models" / "report_classifier.pkl").exists()
+    finally:  # put the real model back: the app is shared by the whole session
+        app.extensions.pop(clf.EXTENSION_KEY, None)
+        if real is not None:
+            app.extensions[clf.EXTENSION_KEY] = real
 
 
 def test_labelled_codes_exist_and_cover_every_subcategory():

@@ -41,12 +41,12 @@ def free_port() -> int:
 def photo_1mb(seed: int) -> bytes:
     """A noisy JPEG of about 1 MB, like a phone photo after WeChat's compression."""
     rnd = random.Random(seed)
-    img = Image.effect_noise((1280, 960), 60).convert("RGB")
+    img = Image.effect_noise((1440, 1080), 60).convert("RGB")
     img = Image.blend(img, Image.new("RGB", img.size, (rnd.randrange(255), 120, 90)), 0.3)
-    for quality in (92, 88, 84, 80, 75):
+    for quality in range(95, 60, -2):
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=quality)
-        if buf.tell() <= 1_150_000:
+        if buf.tell() <= 1_100_000:
             return buf.getvalue()
     return buf.getvalue()
 
@@ -56,22 +56,31 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+    log = open(Path(env["INSTANCE_DIR"]) / "gunicorn.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([str(PY / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                            cwd=ROOT, env=env | {"PORT": str(port), "GUNICORN_ACCESS_LOG": ""},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    for _ in range(200):
+                            cwd=ROOT, env=env | {"PORT": str(port), "GUNICORN_ACCESS_LOG": "/dev/null"},
+                            stdout=log, stderr=log)  # fmt: skip
+    for _ in range(600):
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
                 return proc
         except requests.RequestException:
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit("server did not start")
+    raise SystemExit(f"server did not start; see {log.name}")
 
 
 def worker_pids(master: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (preloaded code, the classifier) split among users."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -169,6 +178,7 @@ def main() -> None:
                                      args.seconds, 5000)  # fmt: skip
         workers = worker_pids(proc.pid)
         peaks = [peak_rss_mb(p) for p in workers]
+        pss = [pss_mb(p) for p in workers]
         size_mb = sum(len(p) for p in photos) / 1e6
         print(f"database: {'SQLite' if args.sqlite else 'MariaDB'}; gunicorn "
               f"{len(workers)} workers x {os.environ.get('GUNICORN_THREADS', '4')} threads; "
@@ -179,7 +189,8 @@ def main() -> None:
               f"{pct(lat_ref, 50):.1f} | {pct(lat_ref, 99):.1f} |")  # fmt: skip
         print(f"| POST /api/v1/reports (2 photos) | {n_sub} | {n_sub / t_sub:.1f} | "
               f"{pct(lat_sub, 50):.0f} | {pct(lat_sub, 99):.0f} |")  # fmt: skip
-        print("peak RSS per worker (MB): " + ", ".join(f"{p:.0f}" for p in peaks))
+        print("peak RSS per worker (MB): " + ", ".join(f"{p:.0f}" for p in peaks)
+              + "; PSS after the run (MB): " + ", ".join(f"{p:.0f}" for p in pss))  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(timeout=30)

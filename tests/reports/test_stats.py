@@ -7,7 +7,7 @@ from itertools import accumulate, count
 from typing import Any
 
 import pytest
-from sqlalchemy import String, cast, insert, literal, null, select, true
+from sqlalchemy import String, cast, insert, literal, null, select
 from sqlalchemy import case as sql_case
 
 from app.auth.models import Role
@@ -112,7 +112,8 @@ def seed_xiangtan() -> None:
     n = a.c.d * 10_000 + b.c.d * 100 + c.c.d  # 0 .. 999,999 (MariaDB caps recursion at 1000)
     ends = list(accumulate(XIANGTAN.values()))  # closed | overdue | running | waiting
     columns = _xiangtan_columns(n, ends)
-    rows = select(*columns.values()).select_from(a).join(b, true()).join(c, true())
+    cross = a.join(b, b.c.d > a.c.d - 100).join(c, c.c.d > b.c.d - 100)  # always true: a cross join
+    rows = select(*columns.values()).select_from(cross)
     stmt = insert(Report.__table__).from_select(list(columns), rows.where(n < ends[-1]))
     db.session.execute(stmt)
     db.session.flush()

@@ -57,9 +57,9 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     log = open(Path(env["INSTANCE_DIR"]) / "gunicorn.log", "w")  # noqa: SIM115
+    server_env = env | {"PORT": str(port), "GUNICORN_ACCESS_LOG": "/dev/null"}
     proc = subprocess.Popen([str(PY / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                            cwd=ROOT, env=env | {"PORT": str(port), "GUNICORN_ACCESS_LOG": "/dev/null"},
-                            stdout=log, stderr=log)  # fmt: skip
+                            cwd=ROOT, env=server_env, stdout=log, stderr=log)  # fmt: skip
     for _ in range(600):
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:

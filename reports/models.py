@@ -190,7 +190,13 @@ class Report(db.Model):
         Index("ix_reports_category_state", "category_id", "state"),
         Index("ix_reports_state_due", "state", "due_at"),
         Index("ix_reports_lat_lng", "lat", "lng"),
-    )
+        # Covering indexes for the statistics (docs/benchmarks.md): a year city-wide goes from
+        # 35.7 s to 0.23 s at 1.34 million cases, because the table itself is never read.
+        Index("ix_reports_stats_registered", "registered_at", "state", "dispatched_at", "due_at",
+              "closed_at", "handled_at", "rework_count", "extension_count", "department_id",
+              "category_id"),
+        Index("ix_reports_stats_created", "created_at", "state", "department_id", "category_id"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from app.apispec import document_errors
 from app.auth import service
-from app.auth.current import bearer_token, citizen_required, current_citizen, current_staff
+from app.auth.current import bearer_token, citizen_required, staff_required
 from app.auth.models import WechatApp
 from app.auth.schemas import (
     CitizenOut,
@@ -17,7 +17,7 @@ from app.auth.schemas import (
     StaffOut,
     StaffTokenOut,
 )
-from app.errors import BadRequest, Unauthorized
+from app.errors import BadRequest
 from app.extensions import db, limiter
 from app.ratelimits import login_limit, public_limit
 
@@ -119,13 +119,11 @@ class Me(MethodView):
 @blp.route("/staff/me")
 class StaffMe(MethodView):
     @blp.response(200, StaffOut)
-    @document_errors(blp, 401)
-    def get(self):
+    @document_errors(blp, 401, 403)
+    @staff_required()
+    def get(self, staff):
         """The signed-in staff account."""
-        staff = current_staff()
-        if staff is None:
-            raise Unauthorized()
         return staff
 
 
-__all__ = ["blp", "current_citizen"]
+__all__ = ["blp"]

@@ -91,6 +91,8 @@ def staff_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             staff = current_staff()
             if staff is None:
+                if current_citizen() is not None:  # signed in, but as a citizen
+                    raise Forbidden("仅限工作人员使用", code="staff_only")
                 raise Unauthorized()
             if roles and not staff.has_role(*roles):
                 raise Forbidden()

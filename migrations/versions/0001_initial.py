@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 20:39:00.482436
+Create Date: 2026-11-21 21:03:55.783107
 
 """
 
@@ -481,6 +481,27 @@ def upgrade():
             "ix_reports_state_department", ["state", "department_id"], unique=False
         )
         batch_op.create_index("ix_reports_state_due", ["state", "due_at"], unique=False)
+        batch_op.create_index(
+            "ix_reports_stats_created",
+            ["created_at", "state", "department_id", "category_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_reports_stats_registered",
+            [
+                "registered_at",
+                "state",
+                "dispatched_at",
+                "due_at",
+                "closed_at",
+                "handled_at",
+                "rework_count",
+                "extension_count",
+                "department_id",
+                "category_id",
+            ],
+            unique=False,
+        )
 
     op.create_table(
         "staff_roles",
@@ -624,6 +645,8 @@ def downgrade():
     op.drop_table("outbox")
     op.drop_table("staff_roles")
     with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_reports_stats_registered")
+        batch_op.drop_index("ix_reports_stats_created")
         batch_op.drop_index("ix_reports_state_due")
         batch_op.drop_index("ix_reports_state_department")
         batch_op.drop_index(batch_op.f("ix_reports_shop_id"))

@@ -98,7 +98,9 @@ def test_logout_revokes_the_token(client, make_staff, auth_header):
 
 def test_citizen_token_is_not_a_staff_token(client, make_citizen, auth_header):
     headers = auth_header(make_citizen())
-    assert client.get("/api/v1/auth/staff/me", headers=headers).status_code == 401
+    resp = client.get("/api/v1/auth/staff/me", headers=headers)
+    assert resp.status_code == 403
+    assert resp.get_json()["error"]["code"] == "staff_only"
 
 
 def test_login_is_audited(client, make_staff):

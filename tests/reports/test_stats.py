@@ -323,7 +323,7 @@ def test_needs_a_staff_token(client, make_citizen, auth_header):
     assert resp.get_json()["error"]["code"] == "unauthorized"
     resp = client.get(URL, headers=auth_header(make_citizen()))
     assert resp.status_code == 403
-    assert resp.get_json()["error"]["code"] == "forbidden"
+    assert resp.get_json()["error"]["code"] == "staff_only"
 
 
 @pytest.mark.parametrize(

@@ -189,7 +189,7 @@ def test_illegal_moves_and_wrong_department_are_refused(
     stranger = auth_header(make_citizen("o-stranger"))
     assert client.get(f"/api/v1/reports/{number}", headers=stranger).status_code == 404
     assert client.get(f"/api/v1/staff/reports/{number}",
-                      headers=auth_header(citizen)).status_code == 401  # fmt: skip
+                      headers=auth_header(citizen)).status_code == 403  # fmt: skip
 
 
 def test_return_and_redispatch(client, city, citizen, auth_header, photo):

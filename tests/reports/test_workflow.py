@@ -320,3 +320,18 @@ def test_my_reports_lists_only_mine(client, city, make_citizen, auth_header, pho
            point=INSIDE_EAST)  # fmt: skip
     mine = client.get("/api/v1/reports", headers=auth_header(me)).get_json()
     assert mine["total"] == 1 and mine["items"][0]["category"] == "雨水井盖"
+
+
+def test_submissions_are_rate_limited_per_citizen(
+    app, client, city, make_citizen, auth_header, photo, monkeypatch
+):
+    monkeypatch.setitem(app.config, "RATELIMIT_REPORTS", "2/hour")
+    busy, other = make_citizen("o-busy"), make_citizen("o-calm")
+    statuses = [
+        submit(client, auth_header(busy), [photo(busy)], category="BJ0103",
+               point=(INSIDE_WEST[0] + i * 0.01, INSIDE_WEST[1])).status_code
+        for i in range(3)
+    ]  # fmt: skip
+    assert statuses == [201, 201, 429]
+    assert submit(client, auth_header(other), [photo(other)], category="BJ0103",
+                  point=INSIDE_EAST).status_code == 201  # fmt: skip

@@ -18,7 +18,7 @@ from app.extensions import db, limiter
 from app.media import service as media_service
 from app.ratelimits import public_limit, report_limit
 from reports import classifier, present, queries, reference, service
-from reports.models import Channel
+from reports.models import Channel, Report
 from reports.schemas import (
     ClassifyIn,
     CoordArgs,
@@ -126,7 +126,8 @@ class Reports(MethodView):
             lng=data.get("lng"), coord_sys=data["coord_sys"], address=data.get("address"),
             category_code=data.get("category"), photo_ids=photo_ids,
             shop_id=data.get("shop_id"), idempotency_key=key)  # fmt: skip
-        return _commit_submission(sub, citizen, data["coord_sys"])
+        report, created = commit_submission(sub, f"user:{citizen.id}", citizen=citizen)
+        return present.citizen_view(report, data["coord_sys"]), 201 if created else 200
 
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, ReportListOut)
@@ -139,19 +140,19 @@ class Reports(MethodView):
                 "page": args["page"], "per_page": args["per_page"]}  # fmt: skip
 
 
-def _commit_submission(sub: service.Submission, citizen, coord_sys: str):
-    """Submit and commit once; a concurrent retry with the same key returns the first report."""
+def commit_submission(sub: service.Submission, owner_key: str, **who) -> tuple[Report, bool]:
+    """Submit and commit once; a concurrent retry with the same key returns the first report.
+    Used by every channel's view: (report, created)."""
     try:
-        report, created = service.submit_report(sub, owner_key=f"user:{citizen.id}",
-                                                citizen=citizen)  # fmt: skip
+        report, created = service.submit_report(sub, owner_key=owner_key, **who)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        report = service.find_by_idempotency_key(service.scoped_key(sub, f"user:{citizen.id}"))
+        report = service.find_by_idempotency_key(service.scoped_key(sub, owner_key))
         if report is None:
             raise
         created = False
-    return present.citizen_view(report, coord_sys), 201 if created else 200
+    return report, created
 
 
 @blp.route("/<number>")

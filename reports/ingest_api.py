@@ -17,7 +17,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import validate
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.apispec import document_errors
 from app.db import utcnow
@@ -25,7 +24,7 @@ from app.errors import Unauthorized, ValidationFailed
 from app.extensions import db
 from app.media import service as media_service
 from reports import reference, service
-from reports.api import load_body
+from reports.api import commit_submission, load_body
 from reports.models import Channel, IngestDevice
 from reports.schemas import LocationMixin
 
@@ -105,15 +104,7 @@ class Detections(MethodView):
             coord_sys=data["coord_sys"], address=data.get("address"),
             category_code=category.code, photo_ids=[media.public_id],
             idempotency_key=data["event_id"], machine_confidence=data["confidence"])  # fmt: skip
-        try:
-            report, created = service.submit_report(sub, owner_key=owner_key)
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            report = service.find_by_idempotency_key(f"{owner_key}:{data['event_id']}")
-            if report is None:
-                raise
-            created = False
+        report, created = commit_submission(sub, owner_key)
         return _out(report), 201 if created else 200
 
 

@@ -98,24 +98,18 @@ def _send(msg: OutboxMessage, wx) -> None:
     p = msg.payload
     identities = {i.app_kind: i for i in db.session.scalars(
         select(WechatIdentity).where(WechatIdentity.user_id == p["user_id"]))}  # fmt: skip
-    when = _local(p["at"])
+    # Both templates carry: case number, state, what happened, when (WeChat's field limits).
+    data = {
+        "character_string1": {"value": p["number"]},
+        "phrase2": {"value": p["state"][:5]},
+        "thing3": {"value": p["text"][:20]},
+        "time4": {"value": _local(p["at"])},
+    }
     if WechatApp.MINIPROGRAM in identities:
-        data = {
-            "character_string1": {"value": p["number"]},
-            "phrase2": {"value": p["state"][:5]},
-            "thing3": {"value": p["text"][:20]},
-            "time4": {"value": when},
-        }
         wx.send_subscribe_message(identities[WechatApp.MINIPROGRAM].openid,
                                   cfg["WECHAT_SUBSCRIBE_TEMPLATE_ID"], data,
                                   page=f"pages/report/detail?number={p['number']}")  # fmt: skip
     elif WechatApp.MP in identities:
-        data = {
-            "character_string1": {"value": p["number"]},
-            "phrase2": {"value": p["state"][:5]},
-            "thing3": {"value": p["text"][:20]},
-            "time4": {"value": when},
-        }
         url = f"{cfg['PUBLIC_BASE_URL']}/h5/reports/{p['number']}"
         wx.send_template_message(identities[WechatApp.MP].openid,
                                  cfg["WECHAT_MP_TEMPLATE_ID"], data, url=url)  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.apispec import document_errors
@@ -13,7 +12,7 @@ from app.auth.models import Role
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from reports import present, queries, service
-from reports.api import BODY_DOC, IDEMPOTENCY_DOC, idempotency_key, load_body
+from reports.api import BODY_DOC, IDEMPOTENCY_DOC, commit_submission, idempotency_key, load_body
 from reports.models import Channel
 from reports.schemas import (
     ActionIn,
@@ -59,16 +58,7 @@ class StaffReports(MethodView):
             shop_id=data.get("shop_id"), idempotency_key=idempotency_key(),
             contact_phone=data.get("contact_phone"),
             photos_required=channel == Channel.INSPECTOR)  # fmt: skip
-        try:
-            report, created = service.submit_report(sub, owner_key=f"staff:{staff.id}",
-                                                    staff=staff)  # fmt: skip
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            report = service.find_by_idempotency_key(service.scoped_key(sub, f"staff:{staff.id}"))
-            if report is None:
-                raise
-            created = False
+        report, created = commit_submission(sub, f"staff:{staff.id}", staff=staff)
         return present.staff_view(report, staff, data["coord_sys"]), 201 if created else 200
 
 

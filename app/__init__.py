@@ -74,8 +74,10 @@ def register_blueprints(app: Flask) -> None:
 
     media.init_app(app)
     import reports
+    import shops
 
     reports.init_app(app)
+    shops.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

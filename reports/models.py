@@ -221,7 +221,7 @@ class Report(db.Model):
     suggested_confidence: Mapped[float | None] = mapped_column(Double)
     triage_reason: Mapped[str | None] = mapped_column(String(32))
     machine_confidence: Mapped[float | None] = mapped_column(Double)
-    shop_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
 
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))

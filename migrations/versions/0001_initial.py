@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 21:03:55.783107
+Create Date: 2026-11-21 21:10:09.017514
 
 """
 
@@ -72,6 +72,17 @@ def upgrade():
     with op.batch_alter_table("departments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_departments_parent_id"), ["parent_id"], unique=False)
 
+    op.create_table(
+        "industries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_industries")),
+        sa.UniqueConstraint("code", name=op.f("uq_industries_code")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
+    )
     op.create_table(
         "ingest_devices",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -339,6 +350,68 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_media_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "shops",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("industry_id", sa.Integer(), nullable=False),
+        sa.Column("credit_code", sa.String(length=18), nullable=False),
+        sa.Column("address", sa.String(length=200), nullable=False),
+        sa.Column("lat", sa.Double(), nullable=False),
+        sa.Column("lng", sa.Double(), nullable=False),
+        sa.Column("coord_sys_in", sa.String(length=8), nullable=False),
+        sa.Column("district_code", sa.String(length=32), nullable=True),
+        sa.Column("street_region_id", sa.Integer(), nullable=True),
+        sa.Column("owner_name", sa.String(length=64), nullable=False),
+        sa.Column("owner_phone", sa.String(length=20), nullable=False),
+        sa.Column("business_hours", sa.String(length=100), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active", "suspended", "closed", name="shopstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("duties", sa.JSON(), nullable=False),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["industry_id"], ["industries.id"], name=op.f("fk_shops_industry_id_industries")
+        ),
+        sa.ForeignKeyConstraint(
+            ["street_region_id"], ["regions.id"], name=op.f("fk_shops_street_region_id_regions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shops")),
+        sa.UniqueConstraint("credit_code", name=op.f("uq_shops_credit_code")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
+    )
+    with op.batch_alter_table("shops", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_shops_district_code"), ["district_code"], unique=False)
+        batch_op.create_index(
+            "ix_shops_industry_district", ["industry_id", "district_code"], unique=False
+        )
+        batch_op.create_index("ix_shops_lat_lng", ["lat", "lng"], unique=False)
+        batch_op.create_index(batch_op.f("ix_shops_name"), ["name"], unique=False)
+        batch_op.create_index(batch_op.f("ix_shops_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_shops_updated_at"), ["updated_at"], unique=False)
+
+    op.create_table(
+        "staff_roles",
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff_users.id"],
+            name=op.f("fk_staff_roles_staff_id_staff_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("staff_id", "role", name=op.f("pk_staff_roles")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
+    )
+    op.create_table(
         "reports",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.String(length=20), nullable=False),
@@ -445,6 +518,7 @@ def upgrade():
         sa.ForeignKeyConstraint(
             ["reporter_id"], ["users.id"], name=op.f("fk_reports_reporter_id_users")
         ),
+        sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], name=op.f("fk_reports_shop_id_shops")),
         sa.ForeignKeyConstraint(
             ["suggested_category_id"],
             ["categories.id"],
@@ -504,19 +578,36 @@ def upgrade():
         )
 
     op.create_table(
-        "staff_roles",
-        sa.Column("staff_id", sa.Integer(), nullable=False),
-        sa.Column("role", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["staff_id"],
-            ["staff_users.id"],
-            name=op.f("fk_staff_roles_staff_id_staff_users"),
-            ondelete="CASCADE",
+        "shop_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("shop_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("active", "revoked", name="codestatus", native_enum=False, length=8),
+            nullable=False,
         ),
-        sa.PrimaryKeyConstraint("staff_id", "role", name=op.f("pk_staff_roles")),
+        sa.Column("issued_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("revoke_reason", sa.String(length=200), nullable=True),
+        sa.Column("replaced_by_id", sa.Integer(), nullable=True),
+        sa.Column("wxacode_key", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["replaced_by_id"],
+            ["shop_codes.id"],
+            name=op.f("fk_shop_codes_replaced_by_id_shop_codes"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"], ["shops.id"], name=op.f("fk_shop_codes_shop_id_shops")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shop_codes")),
+        sa.UniqueConstraint("code", name=op.f("uq_shop_codes_code")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_unicode_ci",
     )
+    with op.batch_alter_table("shop_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_shop_codes_shop_id"), ["shop_id"], unique=False)
+
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -643,7 +734,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_outbox_report_id"))
 
     op.drop_table("outbox")
-    op.drop_table("staff_roles")
+    with op.batch_alter_table("shop_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shop_codes_shop_id"))
+
+    op.drop_table("shop_codes")
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_index("ix_reports_stats_registered")
         batch_op.drop_index("ix_reports_stats_created")
@@ -663,6 +757,16 @@ def downgrade():
         batch_op.drop_index("ix_reports_category_state")
 
     op.drop_table("reports")
+    op.drop_table("staff_roles")
+    with op.batch_alter_table("shops", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shops_updated_at"))
+        batch_op.drop_index(batch_op.f("ix_shops_status"))
+        batch_op.drop_index(batch_op.f("ix_shops_name"))
+        batch_op.drop_index("ix_shops_lat_lng")
+        batch_op.drop_index("ix_shops_industry_district")
+        batch_op.drop_index(batch_op.f("ix_shops_district_code"))
+
+    op.drop_table("shops")
     with op.batch_alter_table("media", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_media_user_id"))
         batch_op.drop_index(batch_op.f("ix_media_staff_id"))
@@ -703,6 +807,7 @@ def downgrade():
     op.drop_table("users")
     op.drop_table("report_number_sequences")
     op.drop_table("ingest_devices")
+    op.drop_table("industries")
     with op.batch_alter_table("departments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_departments_parent_id"))
 

@@ -351,17 +351,3 @@ def top_categories(accepted_by_category: dict[Any, int]) -> list[dict[str, Any]]
     return [{"key": cid, "code": names[cid].code if cid in names else None,
              "label": names[cid].full_name if cid in names else str(cid), "accepted": n,
              "share": percent(n, total)} for n, cid in ranked]  # fmt: skip
-
-
-def department_subtree(root_id: int) -> tuple[int, ...]:
-    """The department and every unit below it (the departments table is small)."""
-    children: dict[int | None, list[int]] = {}
-    for dept_id, parent_id in db.session.execute(select(Department.id, Department.parent_id)):
-        children.setdefault(parent_id, []).append(dept_id)
-    found, stack = [], [root_id]
-    while stack:
-        dept_id = stack.pop()
-        if dept_id not in found:
-            found.append(dept_id)
-            stack.extend(children.get(dept_id, []))
-    return tuple(sorted(found))

@@ -18,6 +18,7 @@ from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from reports import stats
 from reports.models import Category
+from reports.queries import department_subtree_ids
 
 blp = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats", description="统计分析")
 
@@ -133,10 +134,10 @@ def _scope(staff: StaffUser, department_id: int | None) -> tuple[int, ...] | Non
         raise ValidationFailed(fields={"department_id": ["部门不存在"]})
     city_wide = staff.department_id is None or Role.ADMIN in staff.roles
     if department_id is None:
-        return None if city_wide else stats.department_subtree(staff.department_id)
+        return None if city_wide else tuple(department_subtree_ids(staff.department_id))
     if not staff.in_scope(department_id):
         raise Forbidden("只能查看本部门及下级单位的统计")
-    return stats.department_subtree(department_id)
+    return tuple(department_subtree_ids(department_id))
 
 
 def _category_id(code: str | None) -> int | None:

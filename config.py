@@ -151,6 +151,27 @@ class Config:
         self.REPORT_MACHINE_THRESHOLD = float(env_str("REPORT_MACHINE_THRESHOLD", "0.8"))
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "10/hour;30/day")
 
+        # Shop plates (issue 4, shops/codes.py, qr.py, printsheet.py, wechat/wxacode.py).
+        # Plate URLs in capitals when PUBLIC_BASE_URL allows it (QR alphanumeric mode).
+        self.SHOP_QR_UPPERCASE = env_bool("SHOP_QR_UPPERCASE", True)
+        self.SHOP_LABEL_FONT = env_str(
+            "SHOP_LABEL_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+        )
+        self.WECHAT_WXACODE_ENABLED = env_bool("WECHAT_WXACODE_ENABLED", False)
+        self.WECHAT_WXACODE_PAGE = env_str("WECHAT_WXACODE_PAGE", "pages/shop/index")
+        self.WECHAT_WXACODE_PER_MINUTE = env_int("WECHAT_WXACODE_PER_MINUTE", 3000)
+
+        # Shops: public lookups (issue 4).
+        self.RATELIMIT_SHOP_LOOKUP = env_str("RATELIMIT_SHOP_LOOKUP", "120/minute")
+        self.SHOP_CACHE_CHECK_SECONDS = float(env_str("SHOP_CACHE_CHECK_SECONDS", "1"))
+        self.SHOP_CACHE_MAX_AGE_SECONDS = float(env_str("SHOP_CACHE_MAX_AGE_SECONDS", "300"))
+        self.SHOP_CACHE_PREFILL = env_bool("SHOP_CACHE_PREFILL", True)
+        self.SHOP_VIEW_CACHE_SIZE = env_int("SHOP_VIEW_CACHE_SIZE", 60_000)
+        self.SHOP_BOUNDARY_CITY = env_str("SHOP_BOUNDARY_CITY", "shenyang")
+        # Map tiles for staff maps (Tianditu or Amap in production); empty = boundaries only.
+        self.MAP_TILE_URL = env_str("MAP_TILE_URL")
+        self.MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION")
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 
     # OpenAPI (flask-smorest); the docs UI assets are served locally (app/apidocs.py).
@@ -190,6 +211,8 @@ class TestingConfig(Config):
         self.RATELIMIT_LOGIN = "100000/minute"
         self.RATELIMIT_REPORTS = "100000/minute"
         self.ARGON2_TIME_COST, self.ARGON2_MEMORY_KIB = 1, 1024  # fast hashes in tests only
+        self.RATELIMIT_SHOP_LOOKUP = "100000/minute"
+        self.SHOP_CACHE_CHECK_SECONDS, self.SHOP_CACHE_PREFILL = 0.0, False
         self.STORAGE_BACKEND = "local"
         self.PUBLIC_BASE_URL = "http://localhost"
         self.LOG_LEVEL = "WARNING"

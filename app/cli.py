@@ -61,11 +61,16 @@ def create_staff_command(username, roles, department_code, display_name, phone, 
 
 
 def seed_demo_city() -> bool:
-    """Seed (upsert) the demo city's reference data, departments and regions, then create the
-    demo staff accounts that do not exist yet; True if any account was created."""
+    """Seed (upsert) the demo city's reference data, departments and regions, the shop
+    industries and (once) the 50,366 GENERATED demo shops, then create the demo staff accounts
+    that do not exist yet; True if any account was created."""
     from reports.seed import seed_demo
+    from shops.generate import seed_generated_shops
+    from shops.service import seed_industries
 
     seed_demo()
+    seed_industries()
+    seed_generated_shops()  # skipped when any shop exists
     created = False
     for username, display, roles, dept_code in DEMO_STAFF:
         if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):

@@ -69,6 +69,10 @@ def submit_report(
     if existing is not None:
         return existing, False
     citizen_category = _citizen_category(sub.category_code)
+    if sub.shop_id is not None:
+        from shops.public import shop_for_report  # a shop-bound report (一店一码)
+
+        shop_for_report(sub.shop_id)
     media = _resolve_photos(sub, citizen, staff)
     lat, lng = _canonical_point(sub)
     report = Report(

@@ -11,3 +11,140 @@ shops_cli = AppGroup("shops", help="Shops: import, QR plates and print sheets.")
 def register(app: Flask) -> None:
     """Attach the commands."""
     app.cli.add_command(shops_cli)
+
+
+# -- the registry: import (shops/importer.py) ---------------------------------------------------
+# (imports kept in this section so parallel edits to the file do not collide; hoist them freely)
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+
+from app.extensions import db  # noqa: E402
+
+
+@shops_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--errors", "errors_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the row-level errors to this CSV file.")  # fmt: skip
+@click.option("--all-or-nothing", is_flag=True, help="Reject the whole file if any row is bad.")
+def import_command(file: Path, errors_file: Path | None, all_or_nothing: bool) -> None:
+    """Import shops from a CSV or XLSX file, upserting by credit code."""
+    from shops.importer import ImportFileError, import_shops, write_error_report
+
+    bars: dict[str, Any] = {}
+
+    def start(total: int) -> None:
+        bars["total"] = total
+
+    def step(name: str, label: str) -> Callable[[int], None]:
+        def advance(n: int) -> None:
+            if name not in bars:
+                bars[name] = click.progressbar(length=bars["total"], label=label, file=sys.stderr)
+                bars[name].__enter__()
+            bars[name].update(n)
+
+        return advance
+
+    try:
+        result = import_shops(
+            file,
+            all_or_nothing=all_or_nothing,
+            on_rows=start,
+            on_validate=step("check", "校验"),
+            on_write=step("write", "写入"),
+        )
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        for name in ("check", "write"):
+            if name in bars:
+                bars[name].__exit__(None, None, None)
+    _report_import(result, errors_file, write_error_report)
+
+
+def _report_import(result: Any, errors_file: Path | None, write_report: Callable) -> None:
+    """Print the outcome and the row-level errors; commit unless the file was rejected."""
+    for error in result.errors[:200]:
+        click.echo(f"第 {error.row} 行 {error.field}: {error.reason}", err=True)
+    if len(result.errors) > 200:
+        click.echo(f"... 另有 {len(result.errors) - 200} 条错误", err=True)
+    if errors_file is not None:
+        write_report(result.errors, errors_file)
+        click.echo(f"错误报告已写入 {errors_file}", err=True)
+    if result.rejected:
+        db.session.rollback()
+        click.echo(f"{result.bad_rows} 行有错误，整个文件未导入（--all-or-nothing）", err=True)
+        raise SystemExit(1)
+    db.session.commit()
+    click.echo(
+        f"共 {result.total} 行：新增 {result.created}，更新 {result.updated}，"
+        f"未变 {result.unchanged}，错误 {result.bad_rows} 行"
+    )
+    if result.errors:
+        raise SystemExit(1)
+
+
+# -- plates: codes, QR images, print sheets, mini-program codes (shops/codes.py, printsheet.py) --
+
+
+@shops_cli.command("issue-codes")
+def issue_codes_command() -> None:
+    """Give every shop without an active plate code one."""
+    from shops.codes import issue_missing
+
+    count = issue_missing()
+    db.session.commit()
+    click.echo(f"已为 {count} 家商户发放二维码编号")
+
+
+@shops_cli.command("qr")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG and SVG files (default: instance/shop-qr).")  # fmt: skip
+@click.option("--pdf", "pdf_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The A4 label PDF (default: <out>/labels.pdf).")  # fmt: skip
+@click.option("--district", help="Only this district (region code or name).")
+@click.option("--zip", "zip_images", is_flag=True,
+              help="Images in one <out>/qr-images.zip, not loose files (faster).")  # fmt: skip
+@click.option("--workers", type=int, default=2, show_default=True, help="Processes (0: none).")
+def qr_command(out_dir: Path | None, pdf_file: Path | None, district: str | None,
+               zip_images: bool, workers: int) -> None:  # fmt: skip
+    """Write every active shop's QR (PNG, SVG) and the print-ready label PDF."""
+    from flask import current_app
+
+    from shops.printsheet import font_path, load_labels, write_all
+
+    out_dir = out_dir or Path(current_app.config["INSTANCE_DIR"]) / "shop-qr"
+    pdf_file = pdf_file or out_dir / "labels.pdf"
+    try:
+        font = font_path()
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    labels = load_labels(district)
+    if not labels:
+        raise click.ClickException("没有需要生成二维码的商户（正常营业且有有效编号）")
+    with click.progressbar(length=len(labels), label="生成二维码标签", file=sys.stderr) as bar:
+        count = write_all(labels, out_dir, pdf_file, font=font, workers=workers,
+                          progress=bar.update, zip_images=zip_images)  # fmt: skip
+    click.echo(f"已生成 {count} 个二维码：图片在 {out_dir}，标签 PDF {pdf_file}")
+
+
+@shops_cli.command("wxacodes")
+@click.option("--limit", type=int, default=0, help="Stop after this many (0: all).")
+def wxacodes_command(limit: int) -> None:
+    """Fetch and store mini-program codes for active plate codes that have none (rate-limited)."""
+    from flask import current_app
+
+    from shops.codes import generate_missing_wxacodes
+
+    if not current_app.config.get("WECHAT_WXACODE_ENABLED"):
+        raise click.ClickException("未启用小程序码（WECHAT_WXACODE_ENABLED=0）")
+    result = generate_missing_wxacodes(
+        limit=limit or None, on_error=lambda msg: click.echo(msg, err=True)
+    )
+    click.echo(f"小程序码：新生成 {result.stored}，失败 {result.failed}，剩余 {result.remaining}")
+    if result.stopped:
+        click.echo(f"已暂停：{result.stopped}", err=True)
+        raise SystemExit(1)

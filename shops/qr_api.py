@@ -1,5 +1,102 @@
-"""(staff QR endpoints: being built.)"""
+"""Staff API for plates: one shop's QR as PNG or SVG, and revoke-and-reissue of its code."""
 
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
-blp = Blueprint("shops_qr", __name__, url_prefix="/api/v1/staff/shops")
+from app.apispec import document_errors
+from app.auth.current import staff_required
+from app.auth.models import Role
+from app.errors import NotFound
+from app.extensions import db
+from shops import codes, qr
+from shops.models import Shop, ShopCode
+
+blp = Blueprint("shops_qr", __name__, url_prefix="/api/v1/staff/shops",
+                description="商户二维码（工作人员）")  # fmt: skip
+
+IMAGE_DOC = {"200": {"description": "The plate QR image (encodes the plate URL)."}}
+
+
+class ReissueIn(ma.Schema):
+    """Why the plate is replaced (lost, damaged, moved ...)."""
+
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+
+
+class CodeOut(ma.Schema):
+    """A plate code and the URL its QR encodes."""
+
+    code = ma.fields.String()
+    url = ma.fields.String()
+    status = ma.fields.String()
+    issued_at = ma.fields.DateTime()
+    replaced = ma.fields.List(ma.fields.String(), metadata={"description": "Codes revoked now"})
+
+
+def _shop_and_code(shop_id: int) -> tuple[Shop, ShopCode]:
+    shop = db.session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound("商户不存在", code="shop_not_found")
+    code = codes.active_code(shop)
+    if code is None:
+        raise NotFound("该商户没有有效的二维码编号", code="no_active_code")
+    return shop, code
+
+
+def _image(data: bytes | str, mimetype: str, code: str, ext: str) -> Response:
+    resp = Response(data, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'inline; filename="shop-{code}.{ext}"'
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+@blp.route("/<int:shop_id>/qr.png")
+class ShopQrPng(MethodView):
+    @blp.doc(responses=IMAGE_DOC)
+    @document_errors(blp, 401, 403, 404)
+    @staff_required()
+    def get(self, shop_id: int, staff):
+        """The shop's plate QR as a PNG (10 px a module, quiet zone of 4)."""
+        _, code = _shop_and_code(shop_id)
+        modules = qr.matrix(codes.plate_url(code.code))
+        return _image(qr.png_bytes(modules), "image/png", code.code, "png")
+
+
+@blp.route("/<int:shop_id>/qr.svg")
+class ShopQrSvg(MethodView):
+    @blp.doc(responses=IMAGE_DOC)
+    @document_errors(blp, 401, 403, 404)
+    @staff_required()
+    def get(self, shop_id: int, staff):
+        """The shop's plate QR as an SVG (vector, for print shops)."""
+        _, code = _shop_and_code(shop_id)
+        modules = qr.matrix(codes.plate_url(code.code))
+        return _image(qr.svg_text(modules), "image/svg+xml", code.code, "svg")
+
+
+@blp.route("/<int:shop_id>/codes/reissue")
+class ShopCodeReissue(MethodView):
+    @blp.arguments(ReissueIn)
+    @blp.response(200, CodeOut)
+    @document_errors(blp, 401, 403, 404, 409, 422)
+    @staff_required(Role.ADMIN, Role.DISPATCHER)
+    def post(self, body, shop_id: int, staff):
+        """Revoke the shop's plate code and issue a new one (the old one answers "replaced").
+        409 if the shop is closed. Audited."""
+        shop = db.session.get(Shop, shop_id)
+        if shop is None:
+            raise NotFound("商户不存在", code="shop_not_found")
+        old = codes.active_code(shop)
+        new = codes.revoke_and_reissue(shop, body["reason"], staff)
+        db.session.commit()
+        return {
+            "code": new.code,
+            "url": codes.plate_url(new.code),
+            "status": new.status.value,
+            "issued_at": new.issued_at,
+            "replaced": [old.code] if old is not None else [],
+        }

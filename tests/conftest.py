@@ -117,9 +117,12 @@ def rate_limiter(app) -> Iterator[Limiter]:
 def fresh_reference_caches(app) -> Iterator[None]:
     """Per-process caches of regions and the calendar start empty in every test (rolled-back
     rows would otherwise linger where ids and timestamps happen to repeat)."""
-    app.extensions.pop("reports_cache", None)
+    caches = ("reports_cache", "shops_public", "shops_heatmap")
+    for name in caches:
+        app.extensions.pop(name, None)
     yield
-    app.extensions.pop("reports_cache", None)
+    for name in caches:
+        app.extensions.pop(name, None)
 
 
 @pytest.fixture(autouse=True)

@@ -240,6 +240,7 @@ def _build_flask_app(emu: WeChatEmulator) -> Flask:
     _add_token_routes(app, emu)
     _add_message_routes(app, emu)
     _add_authorize_page(app, emu)
+    _add_wxacode_routes(app, emu)  # defined at the end of this module
     return app
 
 
@@ -435,3 +436,44 @@ def emulator_from_config(config: Mapping[str, Any]) -> WeChatEmulator:
             config["WECHAT_MP_APP_ID"]: config["WECHAT_MP_APP_SECRET"],
         }
     )
+
+
+# -- wxa/getwxacodeunlimit (mini-program codes for shop plates) -----------------------------------
+# Test hooks: a scene starting with "ratelimit" answers 45009; a scene WeChat would refuse
+# (empty, over 32 characters, other characters) answers 40169. Otherwise a small PNG.
+
+ERRMSG.update({40169: "invalid length for scene, or the data is not json string",
+               45009: "reach max api daily quota limit"})  # fmt: skip
+_SCENE_CHARS = set(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$&'()*+,/:;=?@-._~"
+)
+
+
+def _wxacode_png(scene: str, width: int) -> bytes:
+    """A small stand-in image (a grey square with a scene-dependent shade)."""
+    import io
+
+    from PIL import Image
+
+    side = max(32, min(int(width or 430), 1280)) // 8
+    shade = int(hashlib.sha256(scene.encode()).hexdigest()[:2], 16) // 2
+    buf = io.BytesIO()
+    Image.new("L", (side, side), shade).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _add_wxacode_routes(app: Flask, emu: WeChatEmulator) -> None:
+    @app.post("/wxa/getwxacodeunlimit")
+    def getwxacodeunlimit():
+        emu.check_access_token(request.args.get("access_token"))
+        body = _json_body()
+        scene = body.get("scene")
+        if not isinstance(scene, str) or not 0 < len(scene) <= 32 or set(scene) - _SCENE_CHARS:
+            raise EmulatorError(40169)
+        if scene.startswith("ratelimit"):
+            raise EmulatorError(45009)
+        try:
+            width = int(body.get("width") or 430)
+        except (TypeError, ValueError):
+            raise EmulatorError(47001) from None
+        return Response(_wxacode_png(scene, width), mimetype="image/png")

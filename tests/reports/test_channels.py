@@ -105,3 +105,31 @@ def test_detections_need_a_valid_device_key(client, city):
     _, key = create_device("camera-x")
     missing = _detect(client, key, evidence="")
     assert missing.status_code == 422
+
+
+def test_reports_about_unknown_or_suspended_shops_are_refused(
+    client, city, make_citizen, auth_header, photo
+):
+    from shops.models import Industry, Shop, ShopStatus
+
+    citizen = make_citizen("o-shop-reporter")
+    industry = Industry(code="food", name="餐饮")
+    shop = Shop(name="老边饺子馆", industry=industry, credit_code="91350100M000100Y43",
+                address="测试一区某路1号", lat=INSIDE_WEST[0], lng=INSIDE_WEST[1],
+                owner_name="张三", owner_phone="13800138000",
+                status=ShopStatus.SUSPENDED)  # fmt: skip
+    db.session.add(shop)
+    db.session.flush()
+    body = {"description": "这家饭店门口油烟很大，呛得人受不了", "lat": INSIDE_WEST[0],
+            "lng": INSIDE_WEST[1], "category": "SJ0602", "photos": [photo(citizen)]}  # fmt: skip
+    for shop_id in (shop.id, 999999):
+        resp = client.post("/api/v1/reports", json=body | {"shop_id": shop_id},
+                           headers=auth_header(citizen))  # fmt: skip
+        assert resp.status_code == 422
+        assert "shop_id" in resp.get_json()["error"]["fields"]
+    shop.status = ShopStatus.ACTIVE
+    db.session.flush()
+    ok = client.post("/api/v1/reports", json=body | {"shop_id": shop.id},
+                     headers=auth_header(citizen))  # fmt: skip
+    assert ok.status_code == 201
+    assert report(ok.get_json()["number"]).shop_id == shop.id

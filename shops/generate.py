@@ -1,0 +1,218 @@
+"""A GENERATED demo registry: 50,366 invented shops inside the real Shenyang district boundaries.
+
+Nothing here describes a real shop: names, owners, phones, addresses and credit codes are drawn
+from fixed lists with a fixed seed (the credit codes are valid by GB 32100 but invented; the phone
+numbers are random). Rows carry ``source="generated"``. Shops are denser in the urban districts
+和平/沈河/铁西/皇姑/大东; in the large outer districts they cluster around the district's centre.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from app.db import utcnow
+from app.extensions import db
+from app.geo import shapes
+from shops import credit_code, service
+from shops.models import Shop, ShopStatus
+
+SHENYANG_SHOPS = 50_366  # the figure Shenyang published for its 一店一码 plates
+SEED = 20_260_504
+SOURCE = "generated"
+URBAN = ("210102", "210103", "210104", "210105", "210106")
+# District adcode -> (relative weight, roads). Urban districts are sampled uniformly inside their
+# polygon; the others around their representative point (towns), spread by SPREAD_DEG.
+DISTRICTS: dict[str, tuple[float, tuple[str, ...]]] = {
+    "210102": (11, ("太原街", "中华路", "南京北街", "北二马路", "三好街", "南五马路", "长白南路")),
+    "210103": (11, ("中街路", "青年大街", "北站路", "正阳街", "市府大路", "文艺路", "五爱街")),
+    "210104": (8, ("东北大马路", "小河沿路", "滂江街", "大东路", "东陵路", "长安路", "津桥路")),
+    "210105": (9, ("黄河南大街", "北陵大街", "昆山西路", "崇山中路", "长江街", "岐山路")),
+    "210106": (12, ("兴华北街", "北二西路", "建设大路", "云峰北街", "兴工北街", "卫工街")),
+    "210112": (9, ("浑南中路", "全运路", "富民街", "天赐街", "营盘西街", "金卡路")),
+    "210114": (7, ("黑山路", "迎宾路", "沈新路", "杨士街", "鸭绿江东街")),
+    "210113": (6, ("道义南大街", "蒲河路", "虎石台大街", "正良街")),
+    "210111": (5, ("雪莲街", "枫杨路", "海棠街", "迎春街")),
+    "210115": (2.5, ("辽中大街", "蒲东街", "茨榆坨街")),
+    "210181": (3.5, ("新柳街", "辽河大街", "中央路")),
+    "210123": (1.5, ("康平大街", "胜利街")),
+    "210124": (1.5, ("法库大街", "东湖街")),
+}  # fmt: skip
+SPREAD_DEG = 0.035
+# Industry code -> (weight, name endings, business hours).
+INDUSTRIES: dict[str, tuple[float, tuple[str, ...], str]] = {
+    "catering": (26, ("饺子馆", "抻面馆", "烧烤", "麻辣烫", "鸡架店", "家常菜馆", "冷面馆",
+                      "包子铺", "火锅", "快餐"), "10:00-22:00"),
+    "retail": (10, ("百货商店", "日杂店", "文具店", "礼品店", "精品店"), "08:30-20:00"),
+    "supermarket": (5, ("超市", "生活超市", "购物广场"), "07:30-21:30"),
+    "convenience": (8, ("便利店", "24小时便利店"), "00:00-24:00"),
+    "fresh_produce": (7, ("水果店", "果蔬超市", "生鲜店", "粮油店"), "06:30-20:30"),
+    "auto_repair": (5, ("汽车维修中心", "汽修厂", "汽车快修", "轮胎店", "洗车行"), "08:00-18:00"),
+    "beauty": (9, ("美发沙龙", "理发店", "美容院", "美甲店"), "09:00-21:00"),
+    "laundry": (2, ("干洗店", "洗衣房"), "08:00-19:00"),
+    "hardware": (5, ("五金店", "建材商店", "水暖五金", "装饰材料店"), "07:30-17:30"),
+    "pharmacy": (4, ("大药房", "药店", "医药连锁"), "08:00-21:00"),
+    "internet_cafe": (1, ("网吧", "网咖", "电竞馆"), "00:00-24:00"),
+    "hotel": (3, ("宾馆", "快捷酒店", "旅店", "公寓"), "00:00-24:00"),
+    "clothing": (6, ("服装店", "鞋店", "童装店"), "09:30-21:00"),
+    "electronics": (3, ("手机店", "通讯城", "数码店"), "09:00-20:30"),
+    "appliance_repair": (1, ("家电维修部", "维修部"), "08:30-18:00"),
+    "tobacco_liquor": (3, ("烟酒行", "茶行", "名烟名酒"), "08:00-21:00"),
+    "bakery": (2, ("面包房", "蛋糕店", "糕点铺"), "07:00-20:00"),
+    "express": (1, ("快递驿站", "菜鸟驿站"), "08:00-20:00"),
+}  # fmt: skip
+PREFIXES = (
+    "鑫源", "福满", "宏达", "金鼎", "顺发", "佳佳", "兴隆", "百顺", "盛京", "老北市", "天和",
+    "聚德", "万家", "新世纪", "好运来", "恒丰", "永和", "瑞祥", "大众", "友谊", "金丰", "福瑞",
+    "安康", "嘉禾", "隆盛", "众鑫", "富民", "君悦", "东顺", "德胜", "龙城", "北方", "辽沈",
+)  # fmt: skip
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华玉萍红鹏辉玲宇浩凯健俊帆志淑珍丹亮成"
+STATUS_WEIGHTS = ((ShopStatus.ACTIVE, 96.5), (ShopStatus.SUSPENDED, 2.5), (ShopStatus.CLOSED, 1.0))
+
+
+@dataclass(frozen=True)
+class District:
+    """A district as the generator samples it."""
+
+    code: str
+    name: str
+    shape: shapes.Shape
+    roads: tuple[str, ...]
+    centre: tuple[float, float] | None  # None: sample uniformly (urban)
+
+
+def load_districts() -> list[District]:
+    """The real Shenyang districts from the bundled boundary file (GCJ-02)."""
+    pairs = shapes.load_feature_collection(shapes.boundary_path("shenyang"))
+    return [
+        District(
+            props["adcode"],
+            props["name"],
+            shape,
+            DISTRICTS[props["adcode"]][1],
+            None if props["adcode"] in URBAN else shapes.representative_point(shape),
+        )
+        for props, shape in pairs
+        if props.get("level") == "district"
+    ]
+
+
+def district_counts(total: int) -> dict[str, int]:
+    """How many shops each district gets: proportional to its weight, summing to ``total``."""
+    weight = sum(w for w, _ in DISTRICTS.values())
+    exact = {code: total * w / weight for code, (w, _) in DISTRICTS.items()}
+    counts = {code: int(x) for code, x in exact.items()}
+    by_remainder = sorted(exact, key=lambda c: exact[c] - counts[c], reverse=True)
+    for code in by_remainder[: total - sum(counts.values())]:
+        counts[code] += 1
+    return counts
+
+
+def _point(rng: random.Random, d: District) -> tuple[float, float]:
+    """A GCJ-02 point inside the district: uniform in town, around the centre outside it."""
+    min_lat, min_lng, max_lat, max_lng = d.shape.bbox
+    centre = d.centre
+    while True:
+        if centre is None:
+            lat, lng = rng.uniform(min_lat, max_lat), rng.uniform(min_lng, max_lng)
+        else:
+            lat, lng = rng.gauss(centre[0], SPREAD_DEG), rng.gauss(centre[1], SPREAD_DEG * 1.3)
+        if shapes.contains(d.shape, lat, lng):
+            return round(lat, 6), round(lng, 6)
+
+
+class _Names:
+    """Draws invented names, owners, phones and credit codes from one seeded generator."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.codes: set[str] = set()
+        self.industries = list(INDUSTRIES)
+        self.industry_weights = [INDUSTRIES[c][0] for c in self.industries]
+
+    def industry(self) -> str:
+        return self.rng.choices(self.industries, self.industry_weights)[0]
+
+    def shop_name(self, industry: str, road: str) -> str:
+        ending = self.rng.choice(INDUSTRIES[industry][1])
+        if self.rng.random() < 0.35:
+            head = f"{self.rng.choice(SURNAMES)}记"
+        else:
+            head = self.rng.choice(PREFIXES)
+        branch = f"（{road}店）" if self.rng.random() < 0.15 else ""
+        return f"{head}{ending}{branch}"
+
+    def owner(self) -> tuple[str, str]:
+        given = "".join(self.rng.choice(GIVEN) for _ in range(self.rng.choice((1, 2, 2))))
+        phone = f"1{self.rng.choice('3456789')}{self.rng.randrange(10**9):09d}"
+        return self.rng.choice(SURNAMES) + given, phone
+
+    def credit_code(self, division: str) -> str:
+        kind = "2" if self.rng.random() < 0.72 else "1"  # 个体工商户 or 企业
+        while True:
+            body = "MA" + "".join(self.rng.choices(credit_code.ALPHABET, k=6))
+            code = credit_code.build("9", kind, division, body)
+            if code not in self.codes:
+                self.codes.add(code)
+                return code
+
+
+def generate_shops(total: int = SHENYANG_SHOPS, seed: int = SEED) -> list[dict[str, Any]]:
+    """``total`` invented shops as plain dicts (industry by code, GCJ-02 points); deterministic."""
+    rng = random.Random(seed)
+    names = _Names(rng)
+    statuses, status_weights = zip(*STATUS_WEIGHTS, strict=True)
+    counts = district_counts(total)
+    rows = []
+    for d in sorted(load_districts(), key=lambda x: x.code):
+        for _ in range(counts[d.code]):
+            industry, road = names.industry(), rng.choice(d.roads)
+            owner_name, owner_phone = names.owner()
+            lat, lng = _point(rng, d)
+            rows.append({
+                "name": names.shop_name(industry, road),
+                "industry": industry,
+                "credit_code": names.credit_code(d.code),
+                "address": f"沈阳市{d.name}{road}{rng.randint(1, 320)}号",
+                "lat": lat, "lng": lng, "coord_sys": "gcj02", "district_code": d.code,
+                "owner_name": owner_name, "owner_phone": owner_phone,
+                "business_hours": INDUSTRIES[industry][2],
+                "status": rng.choices(statuses, status_weights)[0],
+            })  # fmt: skip
+    return rows
+
+
+def seed_generated_shops(
+    total: int = SHENYANG_SHOPS, seed: int = SEED, progress: Callable[[int], None] | None = None
+) -> int:
+    """Insert the generated registry unless any shop exists; how many were inserted. Flushes."""
+    if db.session.scalar(select(func.count()).select_from(Shop)):
+        return 0
+    service.seed_industries()
+    industry_ids = service.industry_lookup()
+    locator, now, duties = service.Locator(), utcnow(), service.default_duties()
+    rows = []
+    for shop in generate_shops(total, seed):
+        place = locator.place(shop["lat"], shop["lng"]) if locator.has_regions else None
+        rows.append({
+            **{k: shop[k] for k in ("name", "credit_code", "address", "owner_name",
+                                    "owner_phone", "business_hours", "status")},
+            "industry_id": industry_ids[shop["industry"]],
+            "lat": shop["lat"], "lng": shop["lng"], "coord_sys_in": "gcj02",
+            "district_code": place.district_code if place else shop["district_code"],
+            "street_region_id": place.street_region_id if place else None,
+            "duties": duties, "source": SOURCE, "created_at": now, "updated_at": now,
+            "version": 1,
+        })  # fmt: skip
+    for start in range(0, len(rows), 2000):
+        db.session.execute(insert(Shop.__table__), rows[start : start + 2000])
+        if progress:
+            progress(len(rows[start : start + 2000]))
+    ids = list(db.session.scalars(select(Shop.id).where(Shop.source == SOURCE)))
+    service.issue_plate_codes(ids)
+    return len(rows)

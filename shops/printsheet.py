@@ -1,0 +1,247 @@
+"""Print sheets: every active shop's QR as PNG and SVG, and an A4 PDF of plate labels.
+
+Worker processes compute the matrices (``shops.qr.matrices``), write the image files and hand
+back each code's PDF path operators; the main process lays the labels out with fpdf2 (the shop
+name in the embedded CJK font). The QR is drawn as vector rectangles, crisp at any print size.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from fpdf import FPDF
+from sqlalchemy import select
+
+from app.extensions import db
+from reports.models import Region
+from shops import qr
+from shops.codes import plate_url
+from shops.models import CodeStatus, Shop, ShopCode, ShopStatus
+
+DEFAULT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+FONT_FAMILY = "cjk"
+CHUNK = 400
+ZIP_NAME = "qr-images.zip"
+PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
+COLS, ROWS = 3, 4
+LABEL_W, LABEL_H = PAGE_W / COLS, PAGE_H / ROWS  # 70 x 74.25 mm
+QR_BOX = 46.0  # mm, quiet zone included
+NAME_PT, NAME_MIN_PT = 11.0, 7.0
+
+
+@dataclass(frozen=True)
+class Label:
+    """What one plate label shows."""
+
+    shop_id: int
+    code: str
+    name: str
+    district: str
+    url: str
+
+
+def load_labels(district: str | None = None) -> list[Label]:
+    """Labels of every active shop with an active code (optionally one district, code or name)."""
+    query = (
+        select(Shop.id, ShopCode.code, Shop.name, Region.name, Shop.district_code)
+        .join(ShopCode, ShopCode.shop_id == Shop.id)
+        .outerjoin(Region, Region.code == Shop.district_code)
+        .where(Shop.status == ShopStatus.ACTIVE, ShopCode.status == CodeStatus.ACTIVE)
+        .order_by(Shop.district_code, Shop.id)
+    )
+    if district:
+        query = query.where((Shop.district_code == district) | (Region.name == district))
+    return [
+        Label(sid, code, name, rname or dcode or "", plate_url(code))
+        for sid, code, name, rname, dcode in db.session.execute(query)
+    ]
+
+
+def font_path() -> Path:
+    """The CJK font file (SHOP_LABEL_FONT); a clear error when it is missing."""
+    path = Path(current_app.config.get("SHOP_LABEL_FONT") or DEFAULT_FONT)
+    if not path.is_file():
+        raise FileNotFoundError(f"CJK font not found: {path} (apt-get install fonts-noto-cjk)")
+    return path
+
+
+def collection_face(path: Path, prefer: str = " SC") -> int:
+    """The face of a .ttc/.otc collection to use: Simplified Chinese when present, else 0."""
+    if path.suffix.lower() not in {".ttc", ".otc"}:
+        return 0
+    from fontTools.ttLib import TTCollection
+
+    with TTCollection(str(path), lazy=True) as coll:
+        for index, font in enumerate(coll.fonts):
+            name = font["name"].getDebugName(1) or ""
+            if name.endswith(prefer) and "Mono" not in name:
+                return index
+    return 0
+
+
+# -- workers ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One code's QR: matrix size, PDF operators, and the image bytes when asked for."""
+
+    size: int
+    ops: str
+    png: bytes = b""
+    svg: str = ""
+
+
+def render_chunk(job: tuple[Sequence[tuple[str, str]], str | None, bool]) -> list[Rendered]:
+    """Worker: the QRs of (code, url) pairs; image files into a folder, or their bytes back."""
+    pairs, out_dir, keep_bytes = job
+    mats = qr.matrices([url for _, url in pairs])
+    result = []
+    for (code, _), modules in zip(pairs, mats, strict=True):
+        dark = qr.runs(modules)
+        png = qr.png_bytes(modules) if out_dir or keep_bytes else b""
+        svg = qr.svg_text(modules, dark_runs=dark) if out_dir or keep_bytes else ""
+        if out_dir:
+            base = Path(out_dir) / code
+            base.with_suffix(".png").write_bytes(png)
+            base.with_suffix(".svg").write_text(svg, "utf-8")
+        extra = (png, svg) if keep_bytes else (b"", "")
+        result.append(Rendered(modules.shape[0], qr.pdf_ops(modules, dark), *extra))
+    return result
+
+
+def _rendered(
+    labels: Sequence[Label], out_dir: Path | None, workers: int, keep_bytes: bool = False
+) -> Iterator[list[Rendered]]:
+    """Rendered chunks in label order, from ``workers`` processes (0: in this process)."""
+    folder = str(out_dir) if out_dir else None
+    jobs = [
+        ([(lb.code, lb.url) for lb in labels[i : i + CHUNK]], folder, keep_bytes)
+        for i in range(0, len(labels), CHUNK)
+    ]
+    if workers <= 0:
+        yield from map(render_chunk, jobs)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(render_chunk, jobs)
+
+
+# -- the PDF ------------------------------------------------------------------------------------
+
+
+class LabelSheet:
+    """An A4 PDF of plate labels, 3 x 4 a page."""
+
+    def __init__(self, font: Path) -> None:
+        self.pdf = FPDF(unit="mm", format="A4")
+        self.pdf.set_auto_page_break(False)
+        self.pdf.set_margin(0)
+        self.pdf.add_font(FONT_FAMILY, "", str(font), collection_font_number=collection_face(font))
+        self.pdf.set_creator("智慧城管 一店一码")
+        self.pdf.set_title("商户二维码标签")
+        self.count = 0
+
+    def add(self, label: Label, size: int, ops: str) -> None:
+        """Place one label in the next slot."""
+        slot = self.count % (COLS * ROWS)
+        if slot == 0:
+            self.pdf.add_page()
+            self._cut_lines()
+        x, y = (slot % COLS) * LABEL_W, (slot // COLS) * LABEL_H
+        self._qr(x + (LABEL_W - QR_BOX) / 2, y + 3, size, ops)
+        self._text(label.name, x, y + 50, NAME_PT, fit=True)
+        self._text(label.code, x, y + 57, 12)
+        self._text(f"{label.district}  扫码查看商户信息·反映问题", x, y + 64, 7)
+        self.count += 1
+
+    def _qr(self, left: float, top: float, size: int, ops: str) -> None:
+        """The QR as filled rectangles; a ``cm`` maps module units to the page (y downwards)."""
+        k = self.pdf.k
+        module = QR_BOX / (size + 2 * qr.QUIET_ZONE) * k
+        x0 = (left * k) + qr.QUIET_ZONE * module
+        y0 = (PAGE_H - top) * k - qr.QUIET_ZONE * module
+        # fpdf2 has no public call for raw operators; q/Q keep its graphics state untouched.
+        self.pdf._out(f"q 0 g {module:.4f} 0 0 {-module:.4f} {x0:.3f} {y0:.3f} cm {ops} f Q")
+
+    def _text(self, text: str, x: float, y: float, size: float, fit: bool = False) -> None:
+        """One centred line in the label; names shrink to fit, then are cut with an ellipsis."""
+        pdf, width = self.pdf, LABEL_W - 6
+        pdf.set_font(FONT_FAMILY, size=size)
+        while fit and size > NAME_MIN_PT and pdf.get_string_width(text) > width:
+            size -= 0.5
+            pdf.set_font(FONT_FAMILY, size=size)
+        while pdf.get_string_width(text) > width and len(text) > 1:
+            text = text[:-2] + "…"
+        pdf.set_xy(x + 3, y)
+        pdf.cell(width, 6, text, align="C")
+
+    def _cut_lines(self) -> None:
+        """Light grey lines between the labels."""
+        pdf = self.pdf
+        pdf.set_draw_color(200)
+        pdf.set_line_width(0.1)
+        for col in range(1, COLS):
+            pdf.line(col * LABEL_W, 0, col * LABEL_W, PAGE_H)
+        for row in range(1, ROWS):
+            pdf.line(0, row * LABEL_H, PAGE_W, row * LABEL_H)
+
+    def save(self, path: Path) -> None:
+        """Write the PDF."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.pdf.output(str(path))
+
+
+def write_all(
+    labels: Sequence[Label],
+    out_dir: Path | None,
+    pdf_path: Path | None,
+    *,
+    font: Path | None = None,
+    workers: int = 2,
+    progress: Callable[[int], None] | None = None,
+    zip_images: bool = False,
+) -> int:
+    """Images into ``out_dir`` (loose, or one qr-images.zip) and the PDF; returns the count."""
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_index(labels, out_dir / "labels.csv")
+    sheet = LabelSheet(font or font_path()) if pdf_path else None
+    archive = _open_zip(out_dir / ZIP_NAME) if out_dir and zip_images else None
+    folder = None if archive else out_dir
+    done = 0
+    for chunk in _rendered(labels, folder, workers, keep_bytes=archive is not None):
+        for item, label in zip(chunk, labels[done : done + len(chunk)], strict=True):
+            if sheet:
+                sheet.add(label, item.size, item.ops)
+            if archive:
+                archive.writestr(f"{label.code}.png", item.png, zipfile.ZIP_STORED)
+                archive.writestr(f"{label.code}.svg", item.svg)
+        done += len(chunk)
+        if progress:
+            progress(len(chunk))
+    if archive:
+        archive.close()
+    if sheet and pdf_path:
+        sheet.save(pdf_path)
+    return done
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """A zip for the images (PNGs stored as they are, SVGs deflated)."""
+    return zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+
+
+def _write_index(labels: Sequence[Label], path: Path) -> None:
+    """labels.csv: which file is which shop."""
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        out = csv.writer(fh)
+        out.writerow(["shop_id", "code", "name", "district", "url", "png", "svg"])
+        for lb in labels:
+            files = [f"{lb.code}.png", f"{lb.code}.svg"]
+            out.writerow([lb.shop_id, lb.code, lb.name, lb.district, lb.url, *files])

@@ -177,12 +177,12 @@ class PublicCache:
         generation = self.watch.current(*_interval())
         if generation != self.generation or self.refs is None:
             refs = _load_refs()
-            first = self.refs is None
             with self.lock:
                 self.entries.clear()
                 self.generation, self.refs = generation, refs
-            if first:  # later changes refill lazily (2-3 ms a miss), not 50k views at once
-                _start_prefill(current_app._get_current_object(), generation)  # type: ignore[attr-defined]
+            # Rebuilt in bulk (a few seconds of one core): generations change only when staff
+            # edit shops, plates or categories, never when cases close.
+            _start_prefill(current_app._get_current_object(), generation)  # type: ignore[attr-defined]
         return self.generation, self.refs
 
     def get(self, key: str) -> Lookup | None:

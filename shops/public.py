@@ -31,7 +31,7 @@ from app.auth.current import current_staff
 from app.errors import AppError, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, limiter
 from app.geo import boundary_path
-from app.ratelimits import public_limit
+from app.ratelimits import fast_limit, public_limit
 from reports.models import Category, Region, Report, ReportState
 from shops import codes, heatmap
 from shops.heatmap import Watch, check_interval, shops_fingerprint
@@ -90,7 +90,7 @@ def lookup_limit() -> str:
 
 
 # The page and the JSON share one budget per client address, so a scraper cannot use both.
-LOOKUP_LIMIT = limiter.shared_limit(lookup_limit, scope="shop_lookup")
+LOOKUP_LIMIT = fast_limit(lookup_limit, scope="shop_lookup")
 
 
 def shop_for_report(shop_id: int | None) -> Shop:

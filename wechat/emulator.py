@@ -136,7 +136,9 @@ class WeChatEmulator:
         token = self.sign(
             {"k": "at", "a": appid, "exp": expires + STABLE_RENEW_BEFORE, "n": f"w{start}"}
         )
-        return token, expires - now
+        # In the hand-over minutes the next window's token is served; WeChat never reports more
+        # than the 2-hour lifetime, so neither do we.
+        return token, min(expires - now, TOKEN_TTL)
 
     # Checks ----------------------------------------------------------------------------------
 

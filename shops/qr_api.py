@@ -54,28 +54,23 @@ def _image(data: bytes | str, mimetype: str, code: str, ext: str) -> Response:
     return resp
 
 
-@blp.route("/<int:shop_id>/qr.png")
-class ShopQrPng(MethodView):
+FORMATS = {  # extension: (mimetype, renderer)
+    "png": ("image/png", qr.png_bytes),
+    "svg": ("image/svg+xml", qr.svg_text),
+}
+
+
+@blp.route("/<int:shop_id>/qr.<any(png, svg):ext>")
+class ShopQrImage(MethodView):
     @blp.doc(responses=IMAGE_DOC)
     @document_errors(blp, 401, 403, 404)
     @staff_required()
-    def get(self, shop_id: int, staff):
-        """The shop's plate QR as a PNG (10 px a module, quiet zone of 4)."""
+    def get(self, shop_id: int, ext: str, staff):
+        """The shop's plate QR: PNG (10 px a module, quiet zone of 4) or SVG (vector, for print
+        shops)."""
         _, code = _shop_and_code(shop_id)
-        modules = qr.matrix(codes.plate_url(code.code))
-        return _image(qr.png_bytes(modules), "image/png", code.code, "png")
-
-
-@blp.route("/<int:shop_id>/qr.svg")
-class ShopQrSvg(MethodView):
-    @blp.doc(responses=IMAGE_DOC)
-    @document_errors(blp, 401, 403, 404)
-    @staff_required()
-    def get(self, shop_id: int, staff):
-        """The shop's plate QR as an SVG (vector, for print shops)."""
-        _, code = _shop_and_code(shop_id)
-        modules = qr.matrix(codes.plate_url(code.code))
-        return _image(qr.svg_text(modules), "image/svg+xml", code.code, "svg")
+        mimetype, render = FORMATS[ext]
+        return _image(render(qr.matrix(codes.plate_url(code.code))), mimetype, code.code, ext)
 
 
 @blp.route("/<int:shop_id>/codes/reissue")

@@ -18,16 +18,6 @@ from shops.models import Industry, Shop, ShopStatus
 WEST, EAST = ("210106", (41.76, 41.82, 123.30, 123.38)), ("210103", (41.78, 41.83, 123.42, 123.48))
 
 
-@pytest.fixture(autouse=True)
-def fresh_shop_caches(app):
-    """The per-process heat-map arrays and lookup cache start empty in every test."""
-    for key in ("shops_public", "shops_heatmap"):
-        app.extensions.pop(key, None)
-    yield
-    for key in ("shops_public", "shops_heatmap"):
-        app.extensions.pop(key, None)
-
-
 @pytest.fixture
 def shops(db_session) -> list[dict]:
     """300 shops at random points: two industries, two districts, a tenth of them not trading."""

@@ -19,16 +19,6 @@ OWNER, PHONE = "欧阳建国", "13912345678"
 _serial = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def fresh_shop_caches(app):
-    """The per-process lookup cache and heat-map arrays start empty in every test."""
-    for key in ("shops_public", "shops_heatmap"):
-        app.extensions.pop(key, None)
-    yield
-    for key in ("shops_public", "shops_heatmap"):
-        app.extensions.pop(key, None)
-
-
 def credit_code(n: int) -> str:
     first17 = f"92210106MA{n:07d}"
     return first17 + check_char(first17)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select
+from flask import current_app, g, has_request_context
+from sqlalchemy import case, func, select
 
 from app.auth.models import Department
 from app.extensions import db
@@ -35,19 +35,28 @@ def _cache(name: str) -> dict[str, Any]:
     return current_app.extensions.setdefault("reports_cache", {}).setdefault(name, {})
 
 
-def _fingerprint(model, *columns) -> tuple[Any, ...]:
-    """Row count and the max of each column: changes whenever an admin edits the table."""
-    query = select(func.count(), *(func.max(c) for c in columns)).select_from(model)
-    return tuple(db.session.execute(query).one())
+def _fingerprint(name: str, query) -> tuple[Any, ...]:
+    """A table's change fingerprint, read at most once per request (one submission routes,
+    locates and dispatches through several lookups; they share one check)."""
+    checked = g.setdefault("reports_fingerprints", {}) if has_request_context() else {}
+    if name not in checked:
+        checked[name] = tuple(db.session.execute(query).one())
+    return checked[name]
+
+
+CALENDAR_FINGERPRINT = select(
+    func.count(),
+    func.min(CalendarDay.day),
+    func.max(CalendarDay.day),
+    func.sum(case((CalendarDay.kind == "holiday", 1), else_=0)),
+)
+REGIONS_FINGERPRINT = select(func.count(), func.max(Region.id), func.max(Region.updated_at))
 
 
 def work_calendar() -> WorkCalendar:
     """The working calendar from calendar_days, rebuilt when the table changes."""
     cache = _cache("calendar")
-    fp = _fingerprint(CalendarDay, CalendarDay.day) + (
-        db.session.scalar(select(func.min(CalendarDay.day))),
-        db.session.scalar(select(func.count()).where(CalendarDay.kind == "holiday")),
-    )
+    fp = _fingerprint("calendar", CALENDAR_FINGERPRINT)
     if cache.get("fp") != fp:
         rows = db.session.execute(select(CalendarDay.day, CalendarDay.kind)).all()
         holidays = {d for d, kind in rows if kind == "holiday"}
@@ -74,7 +83,7 @@ class RegionShape:
 def region_shapes() -> list[RegionShape]:
     """Active regions with parsed polygons, re-read when the regions table changes."""
     cache = _cache("regions")
-    fp = _fingerprint(Region, Region.id, Region.updated_at)
+    fp = _fingerprint("regions", REGIONS_FINGERPRINT)
     if cache.get("fp") != fp:
         rows = db.session.scalars(select(Region).where(Region.is_active.is_(True))).all()
         value = [

@@ -39,18 +39,26 @@ class Api(SmorestApi):
         return handle_http_exception(error)
 
 
-def document_errors(blp, *statuses: int):
-    """Decorator: document the error responses a view can give (all in the one error shape).
-
-    flask-smorest's alt_response wraps the view once per status only to carry documentation;
-    the docs are built on a carrier and attached to the view itself, so requests pay nothing."""
-    import http
+def document_only(*decorators):
+    """Decorator: keep what flask-smorest decorators (``blp.response``, ``blp.alt_response``) put
+    in the docs, without their per-request wrappers. The docs are built on a carrier and attached
+    to the view itself, so requests pay nothing; the view returns its own Response."""
 
     def wrap(func):
         carrier = func
-        for status in statuses:
-            carrier = blp.alt_response(status, response=http.HTTPStatus(status).name)(carrier)
+        for decorator in reversed(decorators):
+            carrier = decorator(carrier)
         func._apidoc = carrier._apidoc
         return func
 
     return wrap
+
+
+def document_errors(blp, *statuses: int):
+    """Decorator: document the error responses a view can give (all in the one error shape).
+    flask-smorest's alt_response wraps the view once per status only to carry documentation."""
+    import http
+
+    return document_only(
+        *(blp.alt_response(s, response=http.HTTPStatus(s).name) for s in statuses)
+    )

@@ -107,8 +107,10 @@ def rate_limiter(app) -> Iterator[Limiter]:
     (say, a production one) re-binds it, so it is bound back here.
     """
     limiter.reset()
+    app.extensions.pop("fast_limit", None)
     bound = limiter._storage
     yield limiter
+    app.extensions.pop("fast_limit", None)
     if limiter._storage is not bound or not limiter.enabled:
         limiter.init_app(app)
 

@@ -179,8 +179,8 @@ def test_prefill_builds_the_same_lookups_in_bulk(app, make_public_shop):
     plates = [c.code for s in (shop, suspended) for c in s.codes]
     assert sorted(cache.entries) == sorted(plates)
     for code in plates:
-        assert cache.entries[code] == public._build(code, refs), code
-    assert cache.entries[old].error is public.ShopCodeReplaced
+        assert cache.get(code) == public._build(code, refs), code
+    assert cache.get(old).error is public.ShopCodeReplaced
 
 
 # ---------------------------------------------------------------- masking and limits

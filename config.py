@@ -168,6 +168,14 @@ class Config:
         self.SHOP_CACHE_PREFILL = env_bool("SHOP_CACHE_PREFILL", True)
         self.SHOP_VIEW_CACHE_SIZE = env_int("SHOP_VIEW_CACHE_SIZE", 60_000)
         self.SHOP_BOUNDARY_CITY = env_str("SHOP_BOUNDARY_CITY", "shenyang")
+
+        # Nearby services (issue 5).
+        self.RATELIMIT_NEARBY = env_str("RATELIMIT_NEARBY", "120/minute")
+        self.NEARBY_SYNC_SECONDS = float(env_str("NEARBY_SYNC_SECONDS", "1"))
+        # Where writers publish the newest change number for every process on the host.
+        self.NEARBY_SEQ_FILE = env_str("NEARBY_SEQ_FILE", str(instance_dir / "nearby-seq.bin"))
+        self.NEARBY_MAX_LIMIT = env_int("NEARBY_MAX_LIMIT", 50)
+        self.NEARBY_MAX_RADIUS_M = env_int("NEARBY_MAX_RADIUS_M", 50_000)
         # Map tiles for staff maps (Tianditu or Amap in production); empty = boundaries only.
         self.MAP_TILE_URL = env_str("MAP_TILE_URL")
         self.MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION")
@@ -213,6 +221,8 @@ class TestingConfig(Config):
         self.ARGON2_TIME_COST, self.ARGON2_MEMORY_KIB = 1, 1024  # fast hashes in tests only
         self.RATELIMIT_SHOP_LOOKUP = "100000/minute"
         self.SHOP_CACHE_CHECK_SECONDS, self.SHOP_CACHE_PREFILL = 0.0, False
+        self.RATELIMIT_NEARBY = "100000/minute"
+        self.NEARBY_SYNC_SECONDS = 0.0  # the index asks the database before every query
         self.STORAGE_BACKEND = "local"
         self.PUBLIC_BASE_URL = "http://localhost"
         self.LOG_LEVEL = "WARNING"

@@ -74,10 +74,12 @@ def register_blueprints(app: Flask) -> None:
 
     media.init_app(app)
     import reports
+    import services_nearby
     import shops
 
     reports.init_app(app)
     shops.init_app(app)
+    services_nearby.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -72,7 +72,8 @@ def is_mariadb() -> bool:
 @pytest.fixture(scope="session")
 def app(tmp_path_factory) -> Iterator[Flask]:
     """The app under test, with a migrated database."""
-    overrides = {"UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))}
+    overrides = {"UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+                 "NEARBY_SEQ_FILE": str(tmp_path_factory.mktemp("nearby") / "seq.bin")}  # fmt: skip
     maria = _mariadb_database()
     server_engine = None
     if maria:
@@ -119,7 +120,7 @@ def rate_limiter(app) -> Iterator[Limiter]:
 def fresh_reference_caches(app) -> Iterator[None]:
     """Per-process caches of regions and the calendar start empty in every test (rolled-back
     rows would otherwise linger where ids and timestamps happen to repeat)."""
-    caches = ("reports_cache", "shops_public", "shops_heatmap")
+    caches = ("reports_cache", "shops_public", "shops_heatmap", "nearby_index")
     for name in caches:
         app.extensions.pop(name, None)
     yield

@@ -1,0 +1,187 @@
+"""Facilities and their kinds: reading, writing, and the change sequence the nearest-search index
+follows.
+
+Every transaction that writes facilities takes one number from the ``facility_sync`` row (an
+UPDATE, so the row lock orders writers and numbers grow in commit order) and stamps it on every
+facility it writes, through a ``before_flush`` hook for ORM writes and :func:`next_seq` for bulk
+Core writes. After the commit the number is published to a small file in the instance folder that
+every process on the host maps (:mod:`services_nearby.sync`), so other gunicorn workers see the
+change on their next query.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.geo import coords
+from services_nearby.models import Facility, FacilityKind, FacilitySync
+
+KINDS_CSV = Path(__file__).parent / "data" / "kinds.csv"
+SEQ_KEY = "facility_seq"
+
+
+# ---------------------------------------------------------------- the change sequence
+
+
+def next_seq(session: Session | None = None) -> int:
+    """This transaction's change number (taken once per transaction; the first call locks the
+    counter row until the transaction ends)."""
+    session = session or db.session()
+    seq = session.info.get(SEQ_KEY)
+    if seq is None:
+        conn = session.connection()
+        bumped = conn.execute(
+            update(FacilitySync).where(FacilitySync.id == 1).values(seq=FacilitySync.seq + 1)
+        )
+        if bumped.rowcount == 0:
+            conn.execute(FacilitySync.__table__.insert().values(id=1, seq=1))
+        seq = conn.execute(select(FacilitySync.seq).where(FacilitySync.id == 1)).scalar_one()
+        session.info[SEQ_KEY] = seq
+    return seq
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_facilities(session: Session, _context: Any, _instances: Any) -> None:
+    written = [o for o in (*session.new, *session.dirty) if isinstance(o, Facility)]
+    written = [o for o in written if o in session.new or session.is_modified(o)]
+    if written:
+        seq = next_seq(session)
+        for facility in written:
+            facility.seq = seq
+
+
+@event.listens_for(Session, "after_commit")
+def _publish(session: Session) -> None:
+    seq = session.info.pop(SEQ_KEY, None)
+    if seq is not None:
+        from services_nearby import sync
+
+        sync.publish(seq)
+
+
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(SEQ_KEY, None)
+
+
+def current_seq() -> int:
+    """The highest change number any committed facility carries."""
+    return db.session.scalar(select(func.max(Facility.seq))) or 0
+
+
+# ---------------------------------------------------------------- kinds
+
+
+def seed_kinds(path: Path = KINDS_CSV) -> int:
+    """Create the standard kinds that are missing (code, name, title, OSM tags); how many."""
+    existing = set(db.session.scalars(select(FacilityKind.code)))
+    added = 0
+    with path.open(encoding="utf-8") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            if row["code"] in existing:
+                continue
+            tags = [t.strip() for t in row["osm_tags"].split(";") if t.strip()]
+            db.session.add(FacilityKind(code=row["code"], name=row["name"], title=row["title"],
+                                        osm_tags=tags, sort_order=i))  # fmt: skip
+            added += 1
+    db.session.flush()
+    return added
+
+
+def kinds(active_only: bool = True) -> list[FacilityKind]:
+    """Kinds in their display order."""
+    query = select(FacilityKind).order_by(FacilityKind.sort_order, FacilityKind.id)
+    if active_only:
+        query = query.where(FacilityKind.is_active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def kind_by_code(code: str) -> FacilityKind:
+    """A kind by its code; 404 unknown_kind if there is none."""
+    kind = db.session.scalar(select(FacilityKind).where(FacilityKind.code == code))
+    if kind is None:
+        raise NotFound("没有这种设施类型", code="unknown_kind")
+    return kind
+
+
+# ---------------------------------------------------------------- placing points
+
+
+@dataclass(frozen=True)
+class Point:
+    """One position in both stored systems."""
+
+    lat: float  # GCJ-02
+    lng: float
+    wgs_lat: float
+    wgs_lng: float
+
+
+def point(lat: Any, lng: Any, coord_sys: str = "gcj02") -> Point:
+    """Validate a position given in any supported system; 422 with field errors if it is bad."""
+    try:
+        system = coords.CoordSys(str(coord_sys).lower())
+    except ValueError:
+        raise ValidationFailed(
+            "坐标系无效", fields={"coord_sys": ["只支持 wgs84、gcj02、bd09"]}
+        ) from None
+    try:
+        lat_f, lng_f = coords.validate(float(lat), float(lng))
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            "经纬度无效",
+            fields={
+                "lat": ["纬度应在 -90 到 90 之间"],
+                "lng": ["经度应在 -180 到 180 之间"],
+            },  # fmt: skip
+        ) from None
+    g_lat, g_lng = coords.to_canonical(lat_f, lng_f, system)
+    w_lat, w_lng = coords.convert(g_lat, g_lng, coords.CANONICAL, coords.CoordSys.WGS84)
+    if system == coords.CoordSys.WGS84:
+        w_lat, w_lng = lat_f, lng_f  # keep what was measured, not a round trip of it
+    return Point(g_lat, g_lng, w_lat, w_lng)
+
+
+def place(facility: Facility, p: Point, coord_sys: str, district_code: str | None) -> None:
+    """Put a facility at a point (and the district found for it)."""
+    facility.lat, facility.lng = p.lat, p.lng
+    facility.wgs_lat, facility.wgs_lng = p.wgs_lat, p.wgs_lng
+    facility.coord_sys_in = str(coord_sys).lower()
+    facility.district_code = district_code
+
+
+def district_of(lat: float, lng: float) -> str | None:
+    """The district (region code) a GCJ-02 point lies in, or None outside every region."""
+    from shops.service import OutsideCity
+
+    try:
+        return _locator().place(lat, lng).district_code
+    except OutsideCity:
+        return None
+
+
+def _locator():
+    from flask import g
+
+    from shops.service import Locator
+
+    if "nearby_locator" not in g:
+        g.nearby_locator = Locator()
+    return g.nearby_locator
+
+
+def get_facility(facility_id: int) -> Facility:
+    """A facility by id; 404 facility_not_found."""
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound("未找到该设施", code="facility_not_found")
+    return facility

@@ -14,3 +14,22 @@ preload_app = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
+
+
+def when_ready(server):
+    """In the master, before the workers fork: load the nearby-services index once, so every
+    worker starts with it in memory it shares with the master (copy-on-write)."""
+    import gc
+
+    try:
+        from app.extensions import db
+        from services_nearby.public import warm
+        from wsgi import app
+
+        warm(app)
+        with app.app_context():
+            db.engine.dispose()  # no database connection crosses the fork
+    except Exception:  # noqa: BLE001 - workers load it lazily on their first query instead
+        server.log.exception("nearby index preload failed")
+    gc.collect()
+    gc.freeze()

@@ -62,15 +62,20 @@ def create_staff_command(username, roles, department_code, display_name, phone, 
 
 def seed_demo_city() -> bool:
     """Seed (upsert) the demo city's reference data, departments and regions, the shop
-    industries and (once) the 50,366 GENERATED demo shops, then create the demo staff accounts
+    industries and (once) the 50,366 GENERATED demo shops, the facility kinds and (once) the
+    GENERATED demo facilities, then create the demo staff accounts
     that do not exist yet; True if any account was created."""
     from reports.seed import seed_demo
+    from services_nearby.generate import seed_generated_facilities
+    from services_nearby.service import seed_kinds
     from shops.generate import seed_generated_shops
     from shops.service import seed_industries
 
     seed_demo()
     seed_industries()
     seed_generated_shops()  # skipped when any shop exists
+    seed_kinds()
+    seed_generated_facilities()  # skipped when any facility exists
     created = False
     for username, display, roles, dept_code in DEMO_STAFF:
         if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):

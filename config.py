@@ -171,6 +171,7 @@ class Config:
 
         # Nearby services (issue 5).
         self.RATELIMIT_NEARBY = env_str("RATELIMIT_NEARBY", "120/minute")
+        self.RATELIMIT_NEARBY_FEED = env_str("RATELIMIT_NEARBY_FEED", "600/minute")  # per feed key
         self.NEARBY_SYNC_SECONDS = float(env_str("NEARBY_SYNC_SECONDS", "1"))
         # Where writers publish the newest change number for every process on the host.
         self.NEARBY_SEQ_FILE = env_str("NEARBY_SEQ_FILE", str(instance_dir / "nearby-seq.bin"))

@@ -59,6 +59,4 @@ def document_errors(blp, *statuses: int):
     flask-smorest's alt_response wraps the view once per status only to carry documentation."""
     import http
 
-    return document_only(
-        *(blp.alt_response(s, response=http.HTTPStatus(s).name) for s in statuses)
-    )
+    return document_only(*(blp.alt_response(s, response=http.HTTPStatus(s).name) for s in statuses))

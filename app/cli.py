@@ -127,6 +127,7 @@ def register_urls_command(app: Flask) -> None:
         click.echo("")
         click.echo("智慧城管 is starting:")
         click.echo(f"  citizen pages (public-account H5): {base}/h5/")
+        click.echo(f"  nearby toilets, parks, parking:    {base}/nearby")
         click.echo(f"  staff console:                     {base}/console/")
         click.echo(f"  API docs:                          {base}/api/docs")
         click.echo(f"  health:                            {base}/healthz")

@@ -128,36 +128,38 @@ def window_counter(app: Flask) -> WindowCounter:
     return counter
 
 
-def fast_limit(limit_provider, scope: str):
-    """Decorator: a per-client-address fixed-window limit for hot public routes (a shop plate
-    lookup costs a few hundred microseconds; Flask-Limiter's per-route machinery alone ~100 us, a
-    Redis round trip per request more). Counts in a :class:`WindowCounter`; answers 429 in the one
-    error shape with Retry-After."""
+_parsed: dict[str, list[tuple[int, int]]] = {}
+
+
+def enforce(text: str, *key: object) -> None:
+    """Count one hit against the limits in ``text`` for ``key`` (scope, client ...); 429 in the
+    one error shape with Retry-After when one is used up."""
     from limits import parse_many
 
     from app.errors import TooManyRequests
 
-    parsed: dict[str, list[tuple[int, int]]] = {}
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return
+    items = _parsed.get(text)
+    if items is None:
+        items = _parsed[text] = [(i.amount, i.get_expiry()) for i in parse_many(text)]
+    counter = window_counter(app)
+    for amount, period in items:
+        wait = counter.hit((*key, amount, period), amount, period)
+        if wait is not None:
+            raise TooManyRequests(headers={"Retry-After": str(max(1, int(wait) + 1))})
 
-    def check() -> None:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        if not app.config.get("RATELIMIT_ENABLED", True):
-            return
-        text = limit_provider()
-        items = parsed.get(text)
-        if items is None:
-            items = [(i.amount, i.get_expiry()) for i in parse_many(text)]
-            parsed[text] = items
-        counter = window_counter(app)
-        for amount, period in items:
-            wait = counter.hit((scope, request.remote_addr, amount, period), amount, period)
-            if wait is not None:
-                raise TooManyRequests(headers={"Retry-After": str(max(1, int(wait) + 1))})
+
+def fast_limit(limit_provider, scope: str):
+    """Decorator: a per-client-address fixed-window limit for hot public routes (a shop plate
+    lookup costs a few hundred microseconds; Flask-Limiter's per-route machinery alone ~100 us, a
+    Redis round trip per request more). Counts in a :class:`WindowCounter`."""
 
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            check()
+            enforce(limit_provider(), scope, request.remote_addr)
             return view(*args, **kwargs)
 
         return wrapper

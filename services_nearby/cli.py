@@ -119,3 +119,38 @@ def _report(result: Any, errors_file: Path | None) -> None:
     )
     if result.errors:
         raise SystemExit(1)
+
+
+@nearby_cli.command("create-feed")
+@click.argument("name")
+def create_feed_command(name: str) -> None:
+    """Register a free-space feed (a parking system) for POST /api/v1/nearby/feed/parking;
+    prints its key once. An admin then attaches facilities to it (staff API field ``feed``)."""
+    from app import audit
+    from services_nearby.feed import create_feed
+
+    try:
+        feed, key = create_feed(name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record("facility_feed.create", "facility_feed", feed.id, actor_label="cli", name=name)
+    db.session.commit()
+    click.echo(f"数据源 {feed.name}（id {feed.id}）的密钥：")
+    click.echo(key)
+    click.echo("请立即将密钥配置到停车系统：密钥只显示这一次")
+
+
+@nearby_cli.command("disable-feed")
+@click.argument("name")
+def disable_feed_command(name: str) -> None:
+    """Stop a feed's key from working (a leaked key, a retired system)."""
+    from app import audit
+    from services_nearby.feed import feed_by_name
+
+    feed = feed_by_name(name)
+    if feed is None:
+        raise click.ClickException(f"数据源 {name} 不存在")
+    feed.is_active = False
+    audit.record("facility_feed.disable", "facility_feed", feed.id, actor_label="cli", name=name)
+    db.session.commit()
+    click.echo(f"数据源 {feed.name} 已停用")

@@ -160,7 +160,10 @@ class KindIndex:
         if not len(cols):
             return cls(cols, None, None, np.ones(0, dtype=bool))
         tree = cKDTree(unit_vectors(cols.lat_r, cols.lng_r))
-        return cls(cols, Grid.of(cols), tree, np.ones(len(cols), dtype=bool))
+        # The grid's bounds hold for data within 180 degrees of longitude; wider data (say, on both
+        # sides of the antimeridian) is left to the tree, which works on the sphere.
+        grid = Grid.of(cols) if float(np.ptp(cols.wgs_lng)) <= 180.0 else None
+        return cls(cols, grid, tree, np.ones(len(cols), dtype=bool))
 
 
 @dataclass
@@ -350,8 +353,8 @@ class Index:
         found = None
         if ki.grid is not None:
             found = self._grid_candidates(ki, wgs_lat, wgs_lng, limit, radius_m, closed)
-            if found is None:
-                found = self._tree_candidates(ki, wgs_lat, wgs_lng, limit, radius_m, closed)
+        if found is None and ki.tree is not None:
+            found = self._tree_candidates(ki, wgs_lat, wgs_lng, limit, radius_m, closed)
         if found is not None and len(found[0]):
             sel, dist = found
             base = ki.base
@@ -603,14 +606,19 @@ def catch_up(index: Index, target: int) -> None:
     if codes != index.kind_codes:
         load_from_db(index)
         return
+    from services_nearby.service import current_seq
+
+    # Never beyond what the database has: a change-number file left from an older database (a
+    # restore, a reset) must not make the index skip the writes still to come.
+    upto = min(target, current_seq())
     rows = db.session.execute(
-        select(*COLUMNS).where(Facility.seq > index.applied).order_by(Facility.seq)
-        .limit(REBUILD_AFTER + 1)
+        select(*COLUMNS).where(Facility.seq > index.applied, Facility.seq <= upto)
+        .order_by(Facility.seq).limit(REBUILD_AFTER + 1)
     ).all()  # fmt: skip
     if len(rows) > REBUILD_AFTER or index.pending() + len(rows) > REBUILD_AFTER:
         load_from_db(index)
         return
-    seq = max([target, index.applied, *(r.seq for r in rows)])
+    seq = max([upto, index.applied, *(r.seq for r in rows)])
     index.apply(((e, active) for e, active, _ in _entries(rows, codes)), seq)
 
 
@@ -620,12 +628,13 @@ class Freshness:
     def __init__(self, index: Index, poll_seconds: float) -> None:
         self.index = index
         self.poll_seconds = poll_seconds
+        self.ahead: int | None = None
 
     def ensure(self) -> None:
         index = self.index
         published = index.read_published() if index.read_published else 0
         due = time.monotonic() - index.polled >= self.poll_seconds
-        if index.loaded and published <= index.applied and not due:
+        if index.loaded and not due and (published <= index.applied or published == self.ahead):
             return
         from services_nearby.service import current_seq
 
@@ -640,3 +649,6 @@ class Freshness:
                 index.polled = time.monotonic()
             if target > index.applied:
                 catch_up(index, target)
+            # A published number the database has not reached (an older database's file) is
+            # not chased on every query; the periodic poll still runs.
+            self.ahead = published if published > index.applied else None

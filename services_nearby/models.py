@@ -4,6 +4,9 @@ Every write to a facility takes the next number of one counter row (``facility_s
 transaction and stores it in the facility's ``seq``. The row lock orders writers, so ``seq`` grows
 in commit order and a process that has applied every change up to N finds all later ones with
 ``seq > N`` (nothing commits "behind" it). Removing a facility is a write too (status ``removed``).
+
+Parking systems push free spaces through a feed (:class:`FacilityFeed`, a bearer key of which only
+the SHA-256 is kept); a facility names the one feed allowed to update it (``feed_id``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ class FacilityKind(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
 
+class FacilityFeed(db.Model):
+    """A machine source of live free spaces (a parking system); only its key's SHA-256 is kept."""
+
+    __tablename__ = "facility_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Facility(db.Model):
     """A public facility. ``lat``/``lng`` are GCJ-02 (the project's canonical system);
     ``wgs_lat``/``wgs_lng`` the same point in WGS-84, on which distances are measured."""
@@ -73,6 +89,8 @@ class Facility(db.Model):
     capacity: Mapped[int | None] = mapped_column(default=None)  # spaces, seats, stalls
     free_spaces: Mapped[int | None] = mapped_column(default=None)  # parking, from the feed
     free_spaces_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The only feed allowed to update free_spaces (None: staff only).
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("facility_feeds.id"), index=True)
     status: Mapped[FacilityStatus] = mapped_column(
         enum_column(FacilityStatus, 16), default=FacilityStatus.ACTIVE
     )
@@ -84,6 +102,7 @@ class Facility(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     kind: Mapped[FacilityKind] = relationship()
+    feed: Mapped[FacilityFeed | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 

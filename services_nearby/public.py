@@ -114,12 +114,13 @@ def warm(app: Flask) -> None:
 
 
 def _kind_map(index: Index) -> dict[str, tuple[int, dict[str, str]]]:
+    key = (id(index.kind_codes), index.applied)  # kind edits take a change number too
     cached = index.kind_view
-    if cached is None or cached[0] is not index.kind_codes:
+    if cached is None or cached[0] != key:
         names = {k.code: {"code": k.code, "name": k.name, "title": k.title} for k in kinds()}
         view = {code: (kid, names.get(code, {"code": code}))
                 for kid, code in index.kind_codes.items()}  # fmt: skip
-        cached = index.kind_view = (index.kind_codes, view)
+        cached = index.kind_view = (key, view)
     return cached[1]
 
 

@@ -74,8 +74,9 @@ def _forget(session: Session, *_args: Any) -> None:
 
 
 def current_seq() -> int:
-    """The highest change number any committed facility carries."""
-    return db.session.scalar(select(func.max(Facility.seq))) or 0
+    """The newest committed change number (facility writes and kind edits alike)."""
+    counter = db.session.scalar(select(FacilitySync.seq).where(FacilitySync.id == 1)) or 0
+    return max(counter, db.session.scalar(select(func.max(Facility.seq))) or 0)
 
 
 # ---------------------------------------------------------------- kinds

@@ -37,9 +37,13 @@ def _open(path: Path) -> int:
 
 def publish(seq: int) -> None:
     """Raise the shared number to ``seq`` (a no-op if it is already as high)."""
-    if not has_app_context():
-        return
-    fd = _open(_path())
+    if has_app_context():
+        publish_to(_path(), seq)
+
+
+def publish_to(path: Path, seq: int) -> None:
+    """Raise the number in the file at ``path`` to ``seq``."""
+    fd = _open(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         current = struct.unpack("<q", os.pread(fd, 8, 0))[0]

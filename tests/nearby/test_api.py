@@ -140,3 +140,19 @@ def test_the_list_page(client, make_facility):
     assert "开放中" in text and "导航前往" in text and "uri.amap.com" in text
     assert client.get("/nearby/casino").status_code == 404
     assert "找公厕" in client.get("/nearby").get_data(as_text=True)
+
+
+def test_a_change_number_file_ahead_of_the_database_hides_nothing(client, app, make_facility):
+    """A file left from an older database (a restore) says 10,000; new writes still show."""
+    from pathlib import Path
+
+    from services_nearby import sync
+
+    make_facility(lat=41.7935, lng=123.4080, name="甲")
+    db.session.commit()  # each transaction takes one change number
+    assert [i["name"] for i in get(client, kind="toilet", lat=HERE[0], lng=HERE[1],
+                                    coord_sys="wgs84").get_json()["items"]] == ["甲"]  # fmt: skip
+    sync.publish_to(Path(app.config["NEARBY_SEQ_FILE"]), 10_000)
+    make_facility(lat=41.7931, lng=123.4080, name="乙")
+    items = get(client, kind="toilet", lat=HERE[0], lng=HERE[1], coord_sys="wgs84").get_json()
+    assert [i["name"] for i in items["items"]] == ["乙", "甲"]

@@ -135,7 +135,8 @@ class Columns:
         return len(self.ids)
 
     def view(self, i: int) -> bytes:
-        return self.view_buf[self.view_off[i] : self.view_off[i + 1]]
+        off = self.view_off
+        return self.view_buf[off.item(i) : off.item(i + 1)]
 
     def position(self, facility_id: int) -> int | None:
         i = int(np.searchsorted(self.ids, facility_id))
@@ -170,7 +171,7 @@ class KindIndex:
 class Grid:
     """The base positions bucketed in cells of about ``POINTS_PER_CELL`` facilities (square in
     metres at the middle latitude), cells in row-major order, so a row of neighbouring cells is one
-    slice of ``data`` (lat, lng in radians and cos lat, in cell order) and ``pos``."""
+    slice of ``data`` (unit vector x, y, z and the base position, in cell order)."""
 
     lat0: float
     lng0: float
@@ -202,7 +203,8 @@ class Grid:
         counts = np.bincount(cell, minlength=nrows * ncols)
         offsets = np.zeros(nrows * ncols + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        data = np.column_stack((cols.lat_r[order], cols.lng_r[order], cols.cos_lat[order]))
+        xyz = unit_vectors(cols.lat_r[order], cols.lng_r[order])
+        data = np.column_stack((xyz, order.astype(np.float64)))
         return cls(lat0, lng0, ch, cw, nrows, ncols, offsets.tolist(), data, order)
 
 
@@ -369,34 +371,16 @@ class Index:
         return self._hits(ki, hits[:limit], states)
 
     def _hits(self, ki: KindIndex, ranked: list[tuple], states) -> list[Hit]:
-        """The ranked (metres, id, columns, position) as Hits, reading the columns in bulk."""
+        """The ranked (metres, id, columns, position) as Hits."""
         out = []
-        for cols in {id(c[2]): c[2] for c in ranked}.values():
-            mine = [(n, r[3]) for n, r in enumerate(ranked) if r[2] is cols]
-            at = np.array([i for _, i in mine], dtype=np.int64)
-            hours = cols.hours[at].tolist()
-            views = [cols.view(i) for i in at.tolist()]
-            if cols is ki.base and ki.overrides:
-                for j, i in enumerate(at.tolist()):
-                    o = ki.overrides.get(i)
-                    if o is not None:
-                        hours[j], views[j] = o
-            opened = [None] * len(hours) if states is None else \
-                [_OPEN.get(v) for v in states[hours].tolist()]  # fmt: skip
-            fields = zip(
-                cols.wgs_lat[at].tolist(),
-                cols.wgs_lng[at].tolist(),
-                cols.lat[at].tolist(),
-                cols.lng[at].tolist(),
-                opened,
-                views,
-                strict=True,
-            )
-            for (n, _), f in zip(mine, fields, strict=True):
-                d, fid = ranked[n][0], ranked[n][1]
-                out.append((n, Hit(d, fid, *f)))
-        out.sort(key=lambda x: x[0])
-        return [h for _, h in out]
+        overrides = ki.overrides
+        for d, fid, cols, i in ranked:
+            o = overrides.get(i) if overrides and cols is ki.base else None
+            hours, view = o if o is not None else (cols.hours.item(i), cols.view(i))
+            open_now = None if states is None else _OPEN.get(states.item(hours))
+            out.append(Hit(d, fid, cols.wgs_lat.item(i), cols.wgs_lng.item(i), cols.lat.item(i),
+                           cols.lng.item(i), open_now, view))  # fmt: skip
+        return out
 
     def _keep(self, ki: KindIndex, pos: NDArray[np.int64], closed) -> NDArray[np.bool_] | None:
         """Which positions may be shown (alive, and not known closed); None if all."""
@@ -423,7 +407,8 @@ class Index:
         cos_p = math.cos(p)
         cy = min(max(int((lat - g.lat0) // g.ch), 0), g.nrows - 1)
         cx = min(max(int((lng - g.lng0) // g.cw), 0), g.ncols - 1)
-        offsets, ncols, data, gpos = g.offsets, g.ncols, g.data, g.pos
+        offsets, ncols, data = g.offsets, g.ncols, g.data
+        q = np.array((cos_p * math.cos(lam), cos_p * math.sin(lam), math.sin(p)))
         for r in range(1, MAX_RING + 1):
             y0, y1 = max(cy - r, 0), min(cy + r, g.nrows - 1)
             x0, x1 = max(cx - r, 0), min(cx + r, ncols - 1)
@@ -446,19 +431,26 @@ class Index:
                 reach = 0.0
             block = np.concatenate([data[a:b] for a, b in spans]) if len(spans) > 1 else \
                 data[spans[0][0]:spans[0][1]]  # fmt: skip
-            pos = np.concatenate([gpos[a:b] for a, b in spans]) if len(spans) > 1 else \
-                gpos[spans[0][0]:spans[0][1]]  # fmt: skip
+            pos = block[:, 3].astype(np.int64)
             keep = self._keep(ki, pos, closed)
             if keep is not None:
                 block, pos = block[keep], pos[keep]
-            h = np.sin((block[:, 0] - p) * 0.5) ** 2 + cos_p * block[:, 2] * np.sin(
-                (block[:, 1] - lam) * 0.5) ** 2  # fmt: skip
-            dist = 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+            # Squared chords rank the block (monotonic in the great-circle distance); the
+            # haversine distances of the few that can rank within the limit order the answer.
+            diff = block[:, :3] - q
+            c2 = np.einsum("ij,ij->i", diff, diff)
             settled = reach == math.inf or (radius_m is not None and radius_m < reach)
-            if not settled and len(dist) >= limit:
-                kth = float(np.partition(dist, limit - 1)[limit - 1])
-                settled = kth * (1 + _MARGIN) + 1e-6 < reach
+            cut = math.inf
+            if len(c2) >= limit:
+                cut = math.sqrt(float(np.partition(c2, limit - 1)[limit - 1]))
+                kth_m = 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, cut / 2.0))
+                settled = settled or kth_m * (1 + _MARGIN) + 1e-3 < reach
             if settled:
+                if cut < math.inf:
+                    inside = c2 <= (cut + _TINY) ** 2  # every tie of the limit-th kept
+                    pos = pos[inside]
+                base = ki.base
+                dist = distances_m(lat, lng, base.lat_r[pos], base.lng_r[pos], base.cos_lat[pos])
                 return _within(pos, dist, limit, radius_m)
         return None
 

@@ -7,10 +7,6 @@ key (`Authorization: Bearer dk_...`, created by `flask reports create-device`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-
 import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
@@ -19,6 +15,7 @@ from marshmallow import validate
 from sqlalchemy import select
 
 from app.apispec import document_errors
+from app.auth import keys
 from app.db import utcnow
 from app.errors import Unauthorized, ValidationFailed
 from app.extensions import db
@@ -51,8 +48,8 @@ class DetectionOut(ma.Schema):
 
 def create_device(name: str) -> tuple[IngestDevice, str]:
     """Register a device; returns it and its key (shown once)."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    device = IngestDevice(name=name, key_hash=hashlib.sha256(key.encode()).hexdigest())
+    key, key_hash = keys.issue(KEY_PREFIX)
+    device = IngestDevice(name=name, key_hash=key_hash)
     db.session.add(device)
     db.session.flush()
     return device, key
@@ -60,12 +57,9 @@ def create_device(name: str) -> tuple[IngestDevice, str]:
 
 def current_device() -> IngestDevice:
     """The device named by the bearer key; 401 otherwise."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX):
-        raise Unauthorized("设备密钥无效", code="invalid_device_key")
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = keys.presented(KEY_PREFIX, "设备密钥无效", "invalid_device_key")
     device = db.session.scalar(select(IngestDevice).where(IngestDevice.key_hash == digest))
-    if device is None or not device.is_active or not hmac.compare_digest(device.key_hash, digest):
+    if device is None or not device.is_active or not keys.matches(device.key_hash, digest):
         raise Unauthorized("设备密钥无效", code="invalid_device_key")
     device.last_seen_at = utcnow()
     return device

@@ -15,10 +15,7 @@ copies of a batch racing each other cannot move a facility back in time either; 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +25,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import bindparam, or_, select, update
 
 from app.apispec import document_errors, document_only
+from app.auth import keys
 from app.db import utcnow
 from app.errors import Unauthorized, ValidationFailed
 from app.extensions import db
@@ -51,16 +49,12 @@ DEFAULT_LIMIT = "600/minute"  # per feed; config RATELIMIT_NEARBY_FEED
 # ---------------------------------------------------------------- feeds and their keys
 
 
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def create_feed(name: str) -> tuple[FacilityFeed, str]:
     """Register a feed; returns it and its key (shown once). ValueError if the name is taken."""
     if feed_by_name(name) is not None:
         raise ValueError(f"数据源 {name} 已存在")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    feed = FacilityFeed(name=name, key_hash=_digest(key))
+    key, key_hash = keys.issue(KEY_PREFIX)
+    feed = FacilityFeed(name=name, key_hash=key_hash)
     db.session.add(feed)
     db.session.flush()
     return feed, key
@@ -73,13 +67,9 @@ def feed_by_name(name: str) -> FacilityFeed | None:
 
 def current_feed() -> FacilityFeed:
     """The active feed named by the bearer key; 401 invalid_feed_key otherwise."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX):
-        raise Unauthorized("数据源密钥无效", code="invalid_feed_key")
-    digest = _digest(key)
+    digest = keys.presented(KEY_PREFIX, "数据源密钥无效", "invalid_feed_key")
     feed = db.session.scalar(select(FacilityFeed).where(FacilityFeed.key_hash == digest))
-    if feed is None or not feed.is_active or not hmac.compare_digest(feed.key_hash, digest):
+    if feed is None or not feed.is_active or not keys.matches(feed.key_hash, digest):
         raise Unauthorized("数据源密钥无效", code="invalid_feed_key")
     return feed
 

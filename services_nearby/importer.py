@@ -687,8 +687,7 @@ def _all_or_nothing(records: list, check: RowValidator, result: ImportResult, pr
 
 
 def write_error_report(errors: list[RowError], path: Path) -> None:
-    """The row-level errors as a CSV (UTF-8 with BOM, so spreadsheet programs read it)."""
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["row", "ref", "field", "reason"])
-        writer.writerows((e.row, e.ref, e.field, e.reason) for e in errors)
+    """The row-level errors as a CSV, as the shop import writes them, with the element (ref)."""
+    from shops.importer import write_error_report as write
+
+    write(errors, path, ("row", "ref", "field", "reason"))

@@ -181,7 +181,6 @@ class Grid:
     ncols: int
     offsets: list[int]  # start of each cell in cell order, and the end
     data: NDArray[np.float64]
-    pos: NDArray[np.int64]
 
     @classmethod
     def of(cls, cols: Columns) -> Grid:
@@ -205,7 +204,7 @@ class Grid:
         np.cumsum(counts, out=offsets[1:])
         xyz = unit_vectors(cols.lat_r[order], cols.lng_r[order])
         data = np.column_stack((xyz, order.astype(np.float64)))
-        return cls(lat0, lng0, ch, cw, nrows, ncols, offsets.tolist(), data, order)
+        return cls(lat0, lng0, ch, cw, nrows, ncols, offsets.tolist(), data)
 
 
 class Hit(NamedTuple):

@@ -302,9 +302,12 @@ def import_shops(
     return result
 
 
-def write_error_report(errors: list[RowError], path: Path) -> None:
-    """The row-level errors as a CSV (UTF-8 with BOM, so spreadsheet programs read it)."""
+def write_error_report(
+    errors: list[Any], path: Path, columns: tuple[str, ...] = ("row", "field", "reason")
+) -> None:
+    """The row-level errors as a CSV (UTF-8 with BOM, so spreadsheet programs read it), one
+    column per attribute named in ``columns``."""
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["row", "field", "reason"])
-        writer.writerows((e.row, e.field, e.reason) for e in errors)
+        writer.writerow(columns)
+        writer.writerows(tuple(getattr(e, c) for c in columns) for e in errors)

@@ -65,6 +65,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(apidocs.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(console.bp)
+    from app import console as console_pages
+
+    app.register_blueprint(console_pages.bp)
     api.register_blueprint(auth_api.blp)
 
     import wechat

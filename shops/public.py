@@ -47,8 +47,6 @@ page_bp = PageBlueprint(
     "shop_pages",
     __name__,
     template_folder="templates",
-    static_folder="static",
-    static_url_path="/shops/static",
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

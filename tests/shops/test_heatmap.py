@@ -159,11 +159,11 @@ def test_heat_map_page_uses_local_leaflet_only(client, shops, make_staff):
     resp = client.get("/console/shops/heatmap")
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "店铺分布热力图" in page
-    assert "/shops/static/vendor/leaflet/leaflet.js" in page
-    assert "/shops/static/vendor/leaflet/leaflet.css" in page
+    assert "/static/vendor/leaflet/leaflet.js" in page
+    assert "/static/vendor/leaflet/leaflet.css" in page
     assert re.findall(r"https?://[^\s\"'<>]+", page) == []
     assert ">餐饮<" in page and ">铁西区<" in page and "未配置底图" in page
-    for asset in re.findall(r'(?:src|href)="(/shops/static/[^"]+)"', page):
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
         assert client.get(asset).status_code == 200, asset
 
 

@@ -271,7 +271,7 @@ def test_shop_for_report_accepts_only_trading_shops(make_public_shop):
 
 
 def test_leaflet_assets_are_served_locally(client):
-    resp = client.get("/shops/static/vendor/leaflet/leaflet.js")
+    resp = client.get("/static/vendor/leaflet/leaflet.js")
     assert resp.status_code == 200 and b"Leaflet" in resp.data[:400]
-    assert client.get("/shops/static/vendor/leaflet/leaflet.css").status_code == 200
-    assert client.get("/shops/static/vendor/leaflet/LICENSE").status_code == 200
+    assert client.get("/static/vendor/leaflet/leaflet.css").status_code == 200
+    assert client.get("/static/vendor/leaflet/LICENSE").status_code == 200

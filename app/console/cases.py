@@ -1,0 +1,1 @@
+"""Console pages: cases (filled in by its feature)."""

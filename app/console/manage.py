@@ -1,0 +1,1 @@
+"""Console pages: manage (filled in by its feature)."""

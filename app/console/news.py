@@ -1,0 +1,1 @@
+"""Console pages: news (filled in by its feature)."""

@@ -1,0 +1,100 @@
+/* 智慧城管: the helpers every console and H5 page uses (no build step, no framework).
+ * The page's <meta name="csrf-token"> and <meta name="login-url"> are read once.
+ *   zh.api(method, url, body) -> Promise of the parsed JSON; rejects with an Error whose
+ *     .message is the server's Chinese message (our one error shape) and .code/.fields/.status.
+ *   zh.flash(text, isError), zh.esc(text), zh.time(iso), zh.qs(obj), zh.pager(el, page, total, go)
+ */
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var loginUrl = (document.querySelector('meta[name="login-url"]') || {}).content || "";
+
+  function esc(value) {
+    return String(value == null ? "" : value).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
+  function api(method, url, body) {
+    var opts = {method: method, credentials: "same-origin",
+                headers: {"Accept": "application/json", "X-CSRFToken": csrf}};
+    if (body instanceof FormData) {
+      opts.body = body;
+    } else if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (resp) {
+      var type = resp.headers.get("Content-Type") || "";
+      var parsed = type.indexOf("json") >= 0 ? resp.json() : resp.text();
+      return parsed.then(function (data) {
+        if (resp.ok) return data;
+        var err = (data && data.error) || {};
+        var e = new Error(err.message || ("请求失败（" + resp.status + "）"));
+        e.code = err.code; e.fields = err.fields; e.status = resp.status;
+        if (resp.status === 401 && loginUrl) {
+          window.location = loginUrl + (loginUrl.indexOf("?") >= 0 ? "&" : "?") + "next=" + encodeURIComponent(location.pathname + location.search);
+        }
+        throw e;
+      });
+    }, function () {
+      throw new Error("网络异常，请检查网络后重试");
+    });
+  }
+
+  function fieldText(fields) {
+    if (!fields) return "";
+    return Object.keys(fields).map(function (k) {
+      var v = fields[k];
+      return k + "：" + (Array.isArray(v) ? v.join("；") : (typeof v === "object" ? JSON.stringify(v) : v));
+    }).join("；");
+  }
+
+  function flash(text, isError) {
+    var el = document.getElementById("flash");
+    if (!el) return;
+    el.textContent = text;
+    el.className = "flash" + (isError ? " error" : "");
+    el.hidden = false;
+    if (!isError) setTimeout(function () { if (el.textContent === text) el.hidden = true; }, 4000);
+  }
+
+  function fail(e) {
+    flash(e.message + (e.fields ? "（" + fieldText(e.fields) + "）" : ""), true);
+  }
+
+  function time(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    if (isNaN(d)) return iso;
+    var p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+
+  function qs(obj) {
+    var parts = [];
+    Object.keys(obj).forEach(function (k) {
+      var v = obj[k];
+      if (v !== "" && v != null && v !== false) parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(v));
+    });
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  /* Server-side paging: `total` items, `perPage` a page; go(page) loads another page. */
+  function pager(el, page, perPage, total, go) {
+    var pages = Math.max(1, Math.ceil(total / perPage));
+    el.innerHTML = "";
+    var prev = document.createElement("button");
+    prev.className = "btn"; prev.textContent = "上一页"; prev.disabled = page <= 1;
+    prev.onclick = function () { go(page - 1); };
+    var next = document.createElement("button");
+    next.className = "btn"; next.textContent = "下一页"; next.disabled = page >= pages;
+    next.onclick = function () { go(page + 1); };
+    var info = document.createElement("span");
+    info.className = "muted"; info.textContent = "第 " + page + " / " + pages + " 页，共 " + total + " 条";
+    el.appendChild(prev); el.appendChild(info); el.appendChild(next);
+  }
+
+  window.zh = {api: api, esc: esc, flash: flash, fail: fail, time: time, qs: qs, pager: pager,
+               fieldText: fieldText, csrf: csrf};
+})();

@@ -164,7 +164,8 @@ class Config:
         # Shops: public lookups (issue 4).
         self.RATELIMIT_SHOP_LOOKUP = env_str("RATELIMIT_SHOP_LOOKUP", "120/minute")
         self.SHOP_CACHE_CHECK_SECONDS = float(env_str("SHOP_CACHE_CHECK_SECONDS", "1"))
-        self.SHOP_CACHE_MAX_AGE_SECONDS = float(env_str("SHOP_CACHE_MAX_AGE_SECONDS", "300"))
+        self.SHOP_CACHE_MAX_AGE_SECONDS = float(env_str("SHOP_CACHE_MAX_AGE_SECONDS", "3600"))
+        self.SHOP_CACHE_REPORTS_SECONDS = float(env_str("SHOP_CACHE_REPORTS_SECONDS", "60"))
         self.SHOP_CACHE_PREFILL = env_bool("SHOP_CACHE_PREFILL", True)
         self.SHOP_VIEW_CACHE_SIZE = env_int("SHOP_VIEW_CACHE_SIZE", 60_000)
         self.SHOP_BOUNDARY_CITY = env_str("SHOP_BOUNDARY_CITY", "shenyang")
@@ -222,6 +223,7 @@ class TestingConfig(Config):
         self.ARGON2_TIME_COST, self.ARGON2_MEMORY_KIB = 1, 1024  # fast hashes in tests only
         self.RATELIMIT_SHOP_LOOKUP = "100000/minute"
         self.SHOP_CACHE_CHECK_SECONDS, self.SHOP_CACHE_PREFILL = 0.0, False
+        self.SHOP_CACHE_REPORTS_SECONDS = 0.0
         self.RATELIMIT_NEARBY = "100000/minute"
         self.NEARBY_SYNC_SECONDS = 0.0  # the index asks the database before every query
         self.STORAGE_BACKEND = "local"

@@ -17,19 +17,22 @@ errorlog = "-"
 
 
 def when_ready(server):
-    """In the master, before the workers fork: load the nearby-services index once, so every
-    worker starts with it in memory it shares with the master (copy-on-write)."""
+    """In the master, before the workers fork: load the nearby-services index and every shop
+    plate's public view once, so every worker starts with them in memory it shares with the
+    master (copy-on-write) instead of building them while it serves."""
     import gc
 
-    try:
-        from app.extensions import db
-        from services_nearby.public import warm
-        from wsgi import app
+    from app.extensions import db
+    from services_nearby.public import warm as warm_nearby
+    from shops.public import warm as warm_shops
+    from wsgi import app
 
-        warm(app)
-        with app.app_context():
-            db.engine.dispose()  # no database connection crosses the fork
-    except Exception:  # noqa: BLE001 - workers load it lazily on their first query instead
-        server.log.exception("nearby index preload failed")
+    for name, warm in (("nearby index", warm_nearby), ("shop views", warm_shops)):
+        try:
+            warm(app)
+        except Exception:  # noqa: BLE001 - workers build it lazily on their first request instead
+            server.log.exception("%s preload failed", name)
+    with app.app_context():
+        db.engine.dispose()  # no database connection crosses the fork
     gc.collect()
     gc.freeze()

@@ -1,11 +1,17 @@
 """The public side of 一店一码: the shop page ``/s/{code}``, the same as JSON for the mini-program,
 the heat map of shops, and the check that binds a citizen's report to a shop.
 
-Lookups are served from a per-process cache of each code's finished JSON. The cache is dropped when
-a fingerprint of shops, plate codes, categories, industries and closed reports changes; the
-fingerprint is read at most once per ``SHOP_CACHE_CHECK_SECONDS`` (1 s) per process and the whole
-cache is rebuilt at least every ``SHOP_CACHE_MAX_AGE_SECONDS`` (300 s, for renamed regions). So a
-suspension or a revoked plate shows within about a second; names of regions within five minutes.
+Lookups are served from a per-process cache of each code's finished JSON, built in bulk before
+gunicorn forks its workers (``warm``), so every worker starts full and shares it with the master.
+
+- A fingerprint of shops, plate codes, industries, categories and regions is read at most once per
+  ``SHOP_CACHE_CHECK_SECONDS`` (1 s) per process; when it moves, the cache is dropped and rebuilt
+  in bulk in the background. A suspension, an edit or a revoked plate shows within about a second.
+- Cases close all day long, so they are not in the fingerprint: every
+  ``SHOP_CACHE_REPORTS_SECONDS`` (60 s) the shops with reports closed since the last look (an
+  indexed range on ``closed_at``) lose their entries, which the next lookup rebuilds one by one.
+- The whole cache is rebuilt at least every ``SHOP_CACHE_MAX_AGE_SECONDS`` (1 h: it catches what
+  neither covers, such as a closed report being archived).
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,15 +116,15 @@ def shop_for_report(shop_id: int | None) -> Shop:
 
 
 def _lookup_fingerprint() -> tuple[Any, ...]:
-    """What a cached shop view is made of, in three cheap queries. Newly closed reports are not
-    in it (cases close all day long): a shop's "recent resolved reports" may lag by
-    SHOP_CACHE_MAX_AGE_SECONDS, while edits, status changes and revoked codes show within
-    SHOP_CACHE_CHECK_SECONDS."""
+    """What a cached shop view is made of, in three cheap queries (closed reports are refreshed
+    apart, see :meth:`PublicCache.refresh_reports`)."""
     plates = select(func.count(), func.max(ShopCode.id), func.count(ShopCode.revoked_at))
     flags = cast(Category.is_active, Integer) + 2 * cast(Category.shop_related, Integer)
     small = select(
         select(func.count()).select_from(Category).scalar_subquery(),
         select(func.sum(flags)).scalar_subquery(),
+        select(func.count()).select_from(Region).scalar_subquery(),
+        select(func.max(Region.updated_at)).scalar_subquery(),
     )
     plates_fp = tuple(db.session.execute(plates).one())
     return shops_fingerprint() + plates_fp + tuple(db.session.execute(small).one())
@@ -124,7 +132,7 @@ def _lookup_fingerprint() -> tuple[Any, ...]:
 
 def _interval() -> tuple[float, float]:
     """(check interval, max age) of the lookup cache."""
-    return check_interval(), current_app.config.get("SHOP_CACHE_MAX_AGE_SECONDS", 300)
+    return check_interval(), current_app.config.get("SHOP_CACHE_MAX_AGE_SECONDS", 3600)
 
 
 # ---------------------------------------------------------------- the cached public view
@@ -172,19 +180,55 @@ class PublicCache:
         self.entries: dict[str, bytes | Lookup] = {}
         self.refs: Refs | None = None
         self.lock = threading.Lock()
+        self.reports_seen: datetime | None = None  # closed_at up to which views are current
+        self.reports_checked = float("-inf")
+        self.reports_lock = threading.Lock()
 
-    def sync(self) -> tuple[int, Refs]:
-        """Drop everything when the data changed; the current generation and names."""
+    def sync(self, background: bool = True) -> tuple[int, Refs]:
+        """Drop everything when the data changed (then rebuild in bulk, in a background thread
+        unless ``background`` is false); the current generation and names."""
         generation = self.watch.current(*_interval())
         if generation != self.generation or self.refs is None:
             refs = _load_refs()
+            seen = db.session.scalar(select(func.max(Report.closed_at)))
             with self.lock:
                 self.entries = {}
                 self.generation, self.refs = generation, refs
-            # Rebuilt in bulk (a few seconds of one core): generations change only when staff
-            # edit shops, plates or categories, never when cases close.
-            _start_prefill(current_app._get_current_object(), generation)  # type: ignore[attr-defined]
+                self.reports_seen, self.reports_checked = seen, time.monotonic()
+            if background:
+                _start_prefill(current_app._get_current_object(), generation)  # type: ignore[attr-defined]
+        else:
+            self.refresh_reports()
         return self.generation, self.refs
+
+    def refresh_reports(self) -> int:
+        """Drop the entries of shops with reports closed since the last look (one thread per
+        process, at most every SHOP_CACHE_REPORTS_SECONDS); how many codes were dropped."""
+        now = time.monotonic()
+        interval = current_app.config.get("SHOP_CACHE_REPORTS_SECONDS", 60.0)
+        if now - self.reports_checked < interval or not self.reports_lock.acquire(blocking=False):
+            return 0
+        try:
+            self.reports_checked = now
+            since = self.reports_seen
+            closed = select(Report.shop_id, Report.closed_at).where(Report.shop_id.is_not(None))
+            if since is not None:
+                closed = closed.where(Report.closed_at >= since)  # >=: same-instant closes
+            else:
+                closed = closed.where(Report.closed_at.is_not(None))
+            rows = db.session.execute(closed).all()
+            if not rows:
+                return 0
+            shop_ids = {r.shop_id for r in rows}
+            stale = db.session.scalars(select(ShopCode.code).where(ShopCode.shop_id.in_(shop_ids)))
+            dropped = 0
+            with self.lock:
+                for code in stale:
+                    dropped += self.entries.pop(code, None) is not None
+                self.reports_seen = max(r.closed_at for r in rows)
+            return dropped
+        finally:
+            self.reports_lock.release()
 
     def get(self, key: str) -> Lookup | None:
         """A cached lookup."""
@@ -199,6 +243,15 @@ class PublicCache:
             self.entries[key] = value.body if value.error is None else value
             if len(self.entries) > self.size:
                 del self.entries[next(iter(self.entries))]
+
+
+def warm(app: Flask) -> int:
+    """Fill the lookup cache now, in this thread (gunicorn's master calls this before forking, so
+    every worker starts with every plate cached); how many plates were cached."""
+    with app.app_context():
+        cache = _cache(app)
+        generation, _ = cache.sync(background=False)
+        return prefill(cache, generation)
 
 
 def _cache(app: Flask) -> PublicCache:

@@ -275,3 +275,31 @@ def test_leaflet_assets_are_served_locally(client):
     assert resp.status_code == 200 and b"Leaflet" in resp.data[:400]
     assert client.get("/static/vendor/leaflet/leaflet.css").status_code == 200
     assert client.get("/static/vendor/leaflet/LICENSE").status_code == 200
+
+
+def test_a_newly_closed_report_shows_without_rebuilding_the_cache(client, app, make_public_shop,
+                                                                  monkeypatch):  # fmt: skip
+    shop, code = make_public_shop()
+    other, other_code = make_public_shop(name="隔壁店")
+    assert client.get(f"/api/v1/shops/{code}").get_json()["recent_reports"] == []
+    client.get(f"/api/v1/shops/{other_code}")
+    cache = public._cache(app)
+    generation = cache.generation
+    monkeypatch.setitem(app.config, "SHOP_CACHE_CHECK_SECONDS", 3600.0)  # no fingerprint probe
+    add_report(shop, ReportState.CLOSED, 0)
+    db.session.commit()
+    recent = client.get(f"/api/v1/shops/{code}").get_json()["recent_reports"]
+    assert [r["category"] for r in recent] == ["商户卫生脏乱"]
+    assert cache.generation == generation  # only that shop's entry was dropped and rebuilt
+    assert other_code in cache.entries
+
+
+def test_warm_fills_every_plate_before_any_request(app, make_public_shop):
+    shop, code = make_public_shop()
+    suspended, suspended_code = make_public_shop(name="暂停店", status=ShopStatus.SUSPENDED)
+    db.session.commit()
+    app.extensions.pop("shops_public", None)
+    assert public.warm(app) == 2
+    cache = public._cache(app)
+    assert cache.get(code).error is None and b"\\u" not in cache.get(code).body
+    assert cache.get(suspended_code).error is public.ShopSuspended

@@ -6,7 +6,7 @@ PORT   ?= 8000
 export FLASK_APP := wsgi:app
 export PORT
 
-.PHONY: run test install install-test lint migrate-regen clean
+.PHONY: run test install install-test system-test-deps lint migrate-regen clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,19 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# System packages the tests use: Debian's Chromium (the browser tests; never a downloaded browser),
+# CJK fonts (labels, screenshots) and poppler (the label PDF is rendered back in a test).
+SYSTEM_TEST_PACKAGES := chromium fonts-noto-cjk poppler-utils
+system-test-deps:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  [ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	  command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing$$missing (Debian packages)"; apt-get install -y -q $$missing >/dev/null; \
+	    else echo "missing:$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+	  fi
+
 ## make run: install, migrate, seed the demo city, serve on http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed
 	@mkdir -p instance
@@ -31,7 +44,7 @@ run: $(VENV)/.installed
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## make test: install the test extras and run the whole suite
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test system-test-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

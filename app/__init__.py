@@ -68,6 +68,9 @@ def register_blueprints(app: Flask) -> None:
     from app import console as console_pages
 
     app.register_blueprint(console_pages.bp)
+    # Browsers ask for these at the root whatever the page says.
+    for icon in ("favicon.ico", "apple-touch-icon.png"):
+        app.add_url_rule(f"/{icon}", icon, lambda icon=icon: app.send_static_file(icon))
     api.register_blueprint(auth_api.blp)
 
     import wechat

@@ -60,11 +60,12 @@ def create_staff_command(username, roles, department_code, display_name, phone, 
     click.echo(f"created staff {staff.username} (id {staff.id}) roles={','.join(sorted(roles))}")
 
 
-def seed_demo_city() -> bool:
+def seed_demo_city(shops: int | None = None, facility_scale: float = 1.0) -> bool:
     """Seed (upsert) the demo city's reference data, departments and regions, the shop
-    industries and (once) the 50,366 GENERATED demo shops, the facility kinds and (once) the
-    GENERATED demo facilities, then create the demo staff accounts
-    that do not exist yet; True if any account was created."""
+    industries and (once) the 50,366 GENERATED demo shops (or ``shops``), the facility kinds and
+    (once) the GENERATED demo facilities (times ``facility_scale``), then create the demo staff
+    accounts that do not exist yet, and (once) three demo news notices; True if any account
+    was created."""
     from reports.seed import seed_demo
     from services_nearby.generate import seed_generated_facilities
     from services_nearby.service import seed_kinds
@@ -73,9 +74,12 @@ def seed_demo_city() -> bool:
 
     seed_demo()
     seed_industries()
-    seed_generated_shops()  # skipped when any shop exists
+    if shops is None:
+        seed_generated_shops()  # skipped when any shop exists
+    else:
+        seed_generated_shops(shops)
     seed_kinds()
-    seed_generated_facilities()  # skipped when any facility exists
+    seed_generated_facilities(scale=facility_scale)  # skipped when any facility exists
     created = False
     for username, display, roles, dept_code in DEMO_STAFF:
         if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
@@ -89,15 +93,30 @@ def seed_demo_city() -> bool:
             actor_label="seed",
         )
         created = True
+    from app.news.service import seed_demo_news
+
+    seed_demo_news(db.session.scalar(select(StaffUser).where(StaffUser.username == "admin")))
     return created
 
 
 @seed_cli.command("demo")
-def seed_demo_command():
+@click.option(
+    "--shops",
+    type=click.IntRange(0),
+    default=None,
+    help="generated shops (default: Shenyang's 50,366)",
+)
+@click.option(
+    "--facility-scale",
+    type=click.FloatRange(0, 10),
+    default=1.0,
+    help="share of the generated demo facilities (default 1: about 6,850)",
+)
+def seed_demo_command(shops, facility_scale):
     """Seed the demo city (idempotent: upserts reference data, creates missing accounts)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("refusing to seed demo accounts in production")
-    seeded = seed_demo_city()
+    seeded = seed_demo_city(shops, facility_scale)
     db.session.commit()
     click.echo(
         "demo city seeded"

@@ -12,7 +12,7 @@ from app.auth.current import staff_required
 from app.auth.models import Role
 from app.errors import NotFound
 from app.extensions import db
-from shops import codes, qr
+from shops import codes, qr, service
 from shops.models import Shop, ShopCode
 
 blp = Blueprint("shops_qr", __name__, url_prefix="/api/v1/staff/shops",
@@ -37,10 +37,8 @@ class CodeOut(ma.Schema):
     replaced = ma.fields.List(ma.fields.String(), metadata={"description": "Codes revoked now"})
 
 
-def _shop_and_code(shop_id: int) -> tuple[Shop, ShopCode]:
-    shop = db.session.get(Shop, shop_id)
-    if shop is None:
-        raise NotFound("商户不存在", code="shop_not_found")
+def _shop_and_code(shop_id: int, staff) -> tuple[Shop, ShopCode]:
+    shop = service.shop_for_staff(shop_id, staff)  # 404, or 403 outside the account's districts
     code = codes.active_code(shop)
     if code is None:
         raise NotFound("该商户没有有效的二维码编号", code="no_active_code")
@@ -68,7 +66,7 @@ class ShopQrImage(MethodView):
     def get(self, shop_id: int, ext: str, staff):
         """The shop's plate QR: PNG (10 px a module, quiet zone of 4) or SVG (vector, for print
         shops)."""
-        _, code = _shop_and_code(shop_id)
+        _, code = _shop_and_code(shop_id, staff)
         mimetype, render = FORMATS[ext]
         return _image(render(qr.matrix(codes.plate_url(code.code))), mimetype, code.code, ext)
 
@@ -82,9 +80,7 @@ class ShopCodeReissue(MethodView):
     def post(self, body, shop_id: int, staff):
         """Revoke the shop's plate code and issue a new one (the old one answers "replaced").
         409 if the shop is closed. Audited."""
-        shop = db.session.get(Shop, shop_id)
-        if shop is None:
-            raise NotFound("商户不存在", code="shop_not_found")
+        shop = service.shop_for_staff(shop_id, staff)
         old = codes.active_code(shop)
         new = codes.revoke_and_reissue(shop, body["reason"], staff)
         db.session.commit()

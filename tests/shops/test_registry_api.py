@@ -85,6 +85,10 @@ def test_district_dispatcher_sees_only_their_district(client, staff, auth_header
     assert (response.status_code, response.json["error"]["code"]) == (403, "out_of_scope")
     suspend = client.post(f"{URL}/{heping.id}/suspend", json={"reason": "越权"}, headers=headers)
     assert suspend.status_code == 403
+    reissue = client.post(f"{URL}/{heping.id}/codes/reissue", json={"reason": "越权换牌"},
+                          headers=headers)  # fmt: skip
+    assert (reissue.status_code, reissue.json["error"]["code"]) == (403, "out_of_scope")
+    assert client.get(f"{URL}/{heping.id}/qr.png", headers=headers).status_code == 403
     outside = new_shop_body(lat=41.7930, lng=123.4080)  # 和平区
     assert client.post(URL, json=outside, headers=headers).status_code == 403
     assert client.post(URL, json=new_shop_body(), headers=headers).status_code == 201

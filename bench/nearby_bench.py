@@ -74,6 +74,7 @@ def line(name: str, us: list[float]) -> str:
 def in_process(n: int, nq: int) -> None:
     from scipy.spatial import cKDTree
 
+    from app.geo.coords import CoordSys
     from services_nearby.index import Entry, Index, brute_force, unit_vectors
 
     lat, lng = points(n)
@@ -91,8 +92,9 @@ def in_process(n: int, nq: int) -> None:
     from datetime import datetime
 
     at = datetime(2026, 11, 21, 23, 0)
+    ours_json = timed(lambda q: index.find(1, q[0], q[1], 10, None, at).json(CoordSys.WGS84), qs)
     ours_open = timed(lambda q: index.nearest(1, q[0], q[1], 10, None, at, True), qs[: nq // 4])
-    tree = cKDTree(unit_vectors(np.radians(lat), np.radians(lng)))
+    tree = cKDTree(unit_vectors(lat, lng))
 
     def tree_query(q):
         p, lam = math.radians(q[0]), math.radians(q[1])
@@ -107,7 +109,8 @@ def in_process(n: int, nq: int) -> None:
     print(f"\n## In process: {n:,} facilities of one kind, {nq:,} random queries, nearest 10")
     print(f"index build from {n:,} entries: {build:.1f} s (entries built in Python included)")
     print("| query | mean us | p50 us | p99 us | max us |\n| --- | --- | --- | --- | --- |")
-    print(line("index.nearest (exact, ordered, views)", ours))
+    print(line("index.nearest (exact, ordered, Hit objects)", ours))
+    print(line("index.find + Found.json (the route's items, open status)", ours_json))
     print(line("index.nearest, open_now filter", ours_open))
     print(line("scipy cKDTree.query alone (chord order, no check)", kd))
     print(line(f"brute-force scan (reference, {len(sample)} queries)", brute))

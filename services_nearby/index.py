@@ -1,30 +1,30 @@
 """Exact nearest-facility search in memory, kept in step with the database in every process.
 
-Per kind, the facilities' WGS-84 positions are unit vectors in a k-d tree (scipy's cKDTree). The
-straight-line (chord) distance between unit vectors grows with the great-circle distance, so the
-tree's nearest points by chord are the nearest by great-circle distance; the tree only proposes
-candidates, and the answer is ordered by the haversine distance of :func:`distances_m` with ties
-broken by id, exactly as a scan of every facility would order them (:func:`brute_force` is that
-scan, used by the tests). A query widens its candidate set until every facility that could rank in
-the answer is in it (a margin of 1e-9 relative covers rounding), so filters (removed facilities,
-``open_now``) never drop a facility that belongs in the answer.
+Per kind, the facilities' WGS-84 positions are unit vectors in a k-d tree, built and searched by
+the compiled module ``_nearby`` (services_nearby/_nearby.c, built by ``pip install -e .``). The
+distance is the great-circle distance of the chord between two unit vectors, computed by one C
+function that the brute-force scan of the tests (:func:`brute_force`) calls too, so both give the
+same bits. The tree prunes by the chord to each node's bounding box and keeps every facility that
+could rank within the limit (a margin of 1e-9 relative covers rounding); the answer is ordered by
+distance with ties broken by id, exactly as a scan of every facility orders it, filters (removed
+facilities, ``open_now``, the radius) included. The argument is in _nearby.c's header.
 
 What a result shows (name, address, hours, fee, spaces ...) is pre-serialised JSON per facility in
-one bytes buffer, so an answer is assembled without touching the database.
+one bytes buffer, so an answer is assembled without touching the database: :meth:`Found.json`
+writes the API's items in C straight from those bytes, :meth:`Found.hits` gives them as objects.
 
 Changes: every facility write carries a change number (``seq``, see service.py). Before each query
 the index compares the number published on this host (``sync.py``, a mapped file: well under a
 microsecond) with the last one it applied, and every ``NEARBY_SYNC_SECONDS`` (1 s) also the
 database's; when behind, it reads the facilities changed since and applies them: an edit in place
-replaces the shown JSON, a move, a new facility or a change of kind goes to a small per-kind list
-searched by brute force alongside the tree, a removal hides the facility. When those lists grow past
-``REBUILD_AFTER`` entries the index is rebuilt from the database.
+replaces the shown JSON (and the hours), a move, a new facility or a change of kind goes to a small
+per-kind tree of its own searched alongside the first, a removal hides the facility. When those
+grow past ``REBUILD_AFTER`` facilities the index is rebuilt from the database.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,50 +33,34 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
-from scipy.spatial import cKDTree
+from numpy.typing import ArrayLike, NDArray
 from sqlalchemy import select
 
 from app.extensions import db
-from app.geo.coords import EARTH_RADIUS_M
+from app.geo import coords
+from services_nearby import _nearby
 from services_nearby import hours as hours_mod
 from services_nearby.models import Facility, FacilityKind, FacilityStatus
 
 REBUILD_AFTER = 5_000
-POINTS_PER_CELL = 12
-MAX_CELLS = 4_000_000
-MIN_CELL_M = 25.0
-MAX_RING = 3  # rings of cells searched on the grid before asking the k-d tree
-M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
-_MARGIN = 1e-9
-_TINY = 1e-12
-_EXTRA_K = 8  # candidates asked for beyond the limit on the first try
+LEAF_SIZE = 16  # facilities per leaf of the k-d tree (at most)
 _OPEN = {1: True, 0: False}
 
 
 # ---------------------------------------------------------------- distance (one definition)
 
 
-def distances_m(
-    lat: float, lng: float, lat_r: NDArray[np.float64], lng_r: NDArray[np.float64],
-    cos_lat: NDArray[np.float64],
-) -> NDArray[np.float64]:  # fmt: skip
-    """Haversine metres from (lat, lng) in degrees to points given in radians with their cosines.
-    Both the index and the brute-force scan use this function, so equal inputs give equal bits."""
-    p1, l1 = math.radians(lat), math.radians(lng)
-    h = np.sin((lat_r - p1) * 0.5) ** 2 + math.cos(p1) * cos_lat * np.sin((lng_r - l1) * 0.5) ** 2
-    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+def unit_vectors(wgs_lat: ArrayLike, wgs_lng: ArrayLike) -> NDArray[np.float64]:
+    """Positions (degrees) as points on the unit sphere, one row each."""
+    lat = np.ascontiguousarray(wgs_lat, dtype=np.float64)
+    lng = np.ascontiguousarray(wgs_lng, dtype=np.float64)
+    return np.frombuffer(_nearby.unit_vectors(lat, lng)).reshape(-1, 3)
 
 
-def unit_vectors(lat_r: NDArray[np.float64], lng_r: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Points on the unit sphere."""
-    c = np.cos(lat_r)
-    return np.column_stack((c * np.cos(lng_r), c * np.sin(lng_r), np.sin(lat_r)))
-
-
-def chord_of(metres: float) -> float:
-    """The chord (on the unit sphere) of a great-circle distance in metres."""
-    return 2.0 * math.sin(min(math.pi, metres / EARTH_RADIUS_M) / 2.0)
+def distances_m(lat: float, lng: float, xyz: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Great-circle metres from (lat, lng) in degrees to points given by :func:`unit_vectors`:
+    the distance the search ranks by and reports."""
+    return np.frombuffer(_nearby.distances(xyz, lat, lng))
 
 
 # ---------------------------------------------------------------- what is indexed
@@ -96,28 +80,41 @@ class Entry:
     view: bytes  # the JSON object shown for it, without distance and position
 
 
+class Tree(NamedTuple):
+    """A k-d tree of unit vectors as ``_nearby.build`` lays it out: the points in tree order,
+    their positions in the columns, a bounding box per node (node 1 the root), the leaves' depth."""
+
+    xyz: NDArray[np.float64]
+    order: NDArray[np.int32]
+    boxes: NDArray[np.float64]
+    depth: int
+
+    @classmethod
+    def of(cls, xyz: NDArray[np.float64]) -> Tree:
+        points, order, boxes, depth = _nearby.build(xyz, LEAF_SIZE)
+        return cls(np.frombuffer(points).reshape(-1, 3), np.frombuffer(order, dtype=np.int32),
+                   np.frombuffer(boxes).reshape(-1, 6), depth)  # fmt: skip
+
+
 @dataclass
 class Columns:
-    """Facilities of one kind as arrays (sorted by id), with their views in one buffer."""
+    """Facilities of one kind as arrays (sorted by id), their views in one buffer, and a tree."""
 
     ids: NDArray[np.int64]
     wgs_lat: NDArray[np.float64]
     wgs_lng: NDArray[np.float64]
     lat: NDArray[np.float64]
     lng: NDArray[np.float64]
-    lat_r: NDArray[np.float64]
-    lng_r: NDArray[np.float64]
-    cos_lat: NDArray[np.float64]
     hours: NDArray[np.int32]  # index into Index.schedules
     view_buf: bytes
     view_off: NDArray[np.int64]
+    tree: Tree
 
     @classmethod
     def of(cls, entries: Sequence[Entry], schedule_id: Callable[[str], int]) -> Columns:
         entries = sorted(entries, key=lambda e: e.id)
         wlat = np.array([e.wgs_lat for e in entries], dtype=np.float64)
         wlng = np.array([e.wgs_lng for e in entries], dtype=np.float64)
-        lat_r, lng_r = np.radians(wlat), np.radians(wlng)
         views = [e.view for e in entries]
         offsets = np.zeros(len(views) + 1, dtype=np.int64)
         np.cumsum([len(v) for v in views], out=offsets[1:])
@@ -126,9 +123,9 @@ class Columns:
             wgs_lat=wlat, wgs_lng=wlng,
             lat=np.array([e.lat for e in entries], dtype=np.float64),
             lng=np.array([e.lng for e in entries], dtype=np.float64),
-            lat_r=lat_r, lng_r=lng_r, cos_lat=np.cos(lat_r),
             hours=np.array([schedule_id(e.hours) for e in entries], dtype=np.int32),
             view_buf=b"".join(views), view_off=offsets,
+            tree=Tree.of(unit_vectors(wlat, wlng)),
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -145,66 +142,76 @@ class Columns:
 
 @dataclass
 class KindIndex:
-    """One kind's facilities as built (grid and tree), plus what changed since."""
+    """One kind's facilities as built, plus what changed since; never changed once published
+    (:meth:`Index.apply` publishes new ones).
+
+    The search runs over the base's tree and the extra facilities' tree, positions numbered
+    across both (base first): ``sources`` and ``shown`` are what ``_nearby`` reads."""
 
     base: Columns
-    grid: Grid | None
-    tree: cKDTree | None
-    alive: NDArray[np.bool_]
-    overrides: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # pos -> hours, view
+    alive: NDArray[np.bool_] | None = None  # by base position; None: every one still shown
+    hours: NDArray[np.int32] | None = None  # by base position, edits in place; None: as built
+    views: dict[int, bytes] = field(default_factory=dict)  # base position -> view edited in place
     extra: dict[int, Entry] = field(default_factory=dict)  # id -> moved or added facility
-    extra_cols: Columns | None = None  # arrays of ``extra``
-    dead: int = 0  # positions no longer shown from the base
+    extra_cols: Columns | None = None  # ``extra`` as columns and a tree
+    sources: tuple = field(init=False, repr=False)
+    shown: dict[bool, tuple] = field(init=False, repr=False)  # WGS-84 or not -> view sources
 
-    @classmethod
-    def build(cls, cols: Columns) -> KindIndex:
-        if not len(cols):
-            return cls(cols, None, None, np.ones(0, dtype=bool))
-        tree = cKDTree(unit_vectors(cols.lat_r, cols.lng_r))
-        # The grid's bounds hold for data within 180 degrees of longitude; wider data (say, on both
-        # sides of the antimeridian) is left to the tree, which works on the sphere.
-        grid = Grid.of(cols) if float(np.ptp(cols.wgs_lng)) <= 180.0 else None
-        return cls(cols, grid, tree, np.ones(len(cols), dtype=bool))
+    def __post_init__(self) -> None:
+        parts = [(self.base, self.alive, self.hours_now, self.views or None)]
+        if self.extra_cols is not None and len(self.extra_cols):
+            parts.append((self.extra_cols, None, self.extra_cols.hours, None))
+        self.sources = tuple((c.tree.xyz, c.tree.order, c.tree.boxes, c.tree.depth, c.ids, alive,
+                              hours) for c, alive, hours, _ in parts)  # fmt: skip
+        self.shown = {
+            wgs: tuple(((c.wgs_lat, c.wgs_lng) if wgs else (c.lat, c.lng))
+                       + (hours, c.view_buf, c.view_off, views) for c, _, hours, views in parts)
+            for wgs in (True, False)
+        }  # fmt: skip
+
+    @property
+    def hours_now(self) -> NDArray[np.int32]:
+        return self.base.hours if self.hours is None else self.hours
+
+    def at(self, pos: int) -> tuple[Columns, int, int, bytes]:
+        """Columns, row, schedule and shown JSON of a position as numbered in ``sources``."""
+        cols, i, hours = self.base, pos, self.hours_now
+        if pos >= len(cols.ids):
+            cols, i = self.extra_cols, pos - len(cols.ids)
+            hours = cols.hours
+        view = self.views.get(i) if self.views and cols is self.base else None
+        return cols, i, hours.item(i), cols.view(i) if view is None else view
 
 
-@dataclass
-class Grid:
-    """The base positions bucketed in cells of about ``POINTS_PER_CELL`` facilities (square in
-    metres at the middle latitude), cells in row-major order, so a row of neighbouring cells is one
-    slice of ``data`` (unit vector x, y, z and the base position, in cell order)."""
+class _Draft:
+    """A kind being changed by :meth:`Index.apply`; its arrays are copied on their first change."""
 
-    lat0: float
-    lng0: float
-    ch: float  # cell height, degrees
-    cw: float  # cell width, degrees
-    nrows: int
-    ncols: int
-    offsets: list[int]  # start of each cell in cell order, and the end
-    data: NDArray[np.float64]
+    def __init__(self, ki: KindIndex) -> None:
+        self.base = ki.base
+        self.alive, self.hours = ki.alive, ki.hours
+        self.views, self.extra = dict(ki.views), dict(ki.extra)
+        self.copied: set[str] = set()
 
-    @classmethod
-    def of(cls, cols: Columns) -> Grid:
-        lat0, lat1 = float(cols.wgs_lat.min()), float(cols.wgs_lat.max())
-        lng0, lng1 = float(cols.wgs_lng.min()), float(cols.wgs_lng.max())
-        k = max(0.05, math.cos(math.radians((lat0 + lat1) / 2)))
-        height_m = max(lat1 - lat0, 1e-6) * M_PER_DEG
-        width_m = max(lng1 - lng0, 1e-6) * M_PER_DEG * k
-        cells = min(MAX_CELLS, max(1, len(cols) // POINTS_PER_CELL))
-        side_m = max(MIN_CELL_M, math.sqrt(height_m * width_m / cells))
-        ch, cw = side_m / M_PER_DEG, side_m / (M_PER_DEG * k)
-        nrows = min(MAX_CELLS, int((lat1 - lat0) // ch) + 1)
-        ncols = max(1, min(MAX_CELLS // nrows, int((lng1 - lng0) // cw) + 1))
-        cw = max(cw, (lng1 - lng0) / ncols * (1 + 1e-12))
-        row = np.minimum(((cols.wgs_lat - lat0) // ch).astype(np.int64), nrows - 1)
-        col = np.minimum(((cols.wgs_lng - lng0) // cw).astype(np.int64), ncols - 1)
-        cell = row * ncols + col
-        order = np.argsort(cell, kind="stable")
-        counts = np.bincount(cell, minlength=nrows * ncols)
-        offsets = np.zeros(nrows * ncols + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        xyz = unit_vectors(cols.lat_r[order], cols.lng_r[order])
-        data = np.column_stack((xyz, order.astype(np.float64)))
-        return cls(lat0, lng0, ch, cw, nrows, ncols, offsets.tolist(), data)
+    def hide(self, pos: int) -> None:
+        if "alive" not in self.copied:
+            self.copied.add("alive")
+            n = len(self.base)
+            self.alive = np.ones(n, dtype=bool) if self.alive is None else self.alive.copy()
+        self.alive[pos] = False
+        self.views.pop(pos, None)
+
+    def edit(self, pos: int, hours: int, view: bytes) -> None:
+        now = self.base.hours if self.hours is None else self.hours
+        if now.item(pos) != hours:
+            if "hours" not in self.copied:
+                self.copied.add("hours")
+                self.hours = now.copy()
+            self.hours[pos] = hours
+        self.views[pos] = view
+
+    def done(self, schedule_id: Callable[[str], int]) -> KindIndex:
+        extra = Columns.of(list(self.extra.values()), schedule_id) if self.extra else None
+        return KindIndex(self.base, self.alive, self.hours, self.views, self.extra, extra)
 
 
 class Hit(NamedTuple):
@@ -218,6 +225,42 @@ class Hit(NamedTuple):
     lng: float
     open_now: bool | None
     view: bytes
+
+
+class Found(NamedTuple):
+    """A search's answer: (metres, position) in order, positions as numbered in the kind's
+    ``sources``; ``states`` gives each schedule's open state (None: not asked)."""
+
+    kind: KindIndex | None
+    ranked: list[tuple[float, int]]
+    states: NDArray[np.int8] | None
+
+    def hits(self) -> list[Hit]:
+        if not self.ranked:
+            return []
+        out = []
+        at, states = self.kind.at, self.states
+        for d, pos in self.ranked:
+            cols, i, hours, view = at(pos)
+            open_now = None if states is None else _OPEN.get(states.item(hours))
+            out.append(Hit(d, cols.ids.item(i), cols.wgs_lat.item(i), cols.wgs_lng.item(i),
+                           cols.lat.item(i), cols.lng.item(i), open_now, view))  # fmt: skip
+        return out
+
+    def json(self, system: coords.CoordSys) -> bytes:
+        """The API's ``items`` array: per hit its distance (0.1 m), open state, position in
+        ``system`` (0.0000001 degrees) and the facility's shown JSON."""
+        if not self.ranked:
+            return b"[]"
+        wgs = system == coords.CoordSys.WGS84
+        positions = None
+        if system == coords.CoordSys.BD09:
+            positions = [coords.convert(h.lat, h.lng, coords.CoordSys.GCJ02, system)
+                         for h in self.hits()]  # fmt: skip
+        return _nearby.items(self.ranked, self.kind.shown[wgs], self.states, positions)
+
+
+NOTHING = Found(None, [], None)
 
 
 # ---------------------------------------------------------------- the index
@@ -237,7 +280,7 @@ class Index:
         self.lock = threading.RLock()
         self.loaded = False
         self.kind_codes: dict[int, str] = {}
-        self._open_cache: tuple[Any, NDArray[np.int8]] | None = None
+        self._open_cache: tuple[Any, NDArray[np.int8], NDArray[np.bool_]] | None = None
         self.kind_view: tuple[Any, Any] | None = None  # the API's kind lookup, per kind_codes
 
     # -------------------------------------------------------------- loading and changes
@@ -254,9 +297,8 @@ class Index:
         by_kind: dict[int, list[Entry]] = {}
         for e in entries:
             by_kind.setdefault(e.kind_id, []).append(e)
-        kinds = {}
-        for kind_id, items in by_kind.items():
-            kinds[kind_id] = KindIndex.build(Columns.of(items, self.schedule_id))
+        kinds = {kind_id: KindIndex(Columns.of(items, self.schedule_id))
+                 for kind_id, items in by_kind.items()}  # fmt: skip
         with self.lock:
             self.kinds, self.where, self.applied, self.loaded = kinds, {}, seq, True
             self.kind_codes = dict(kind_codes)
@@ -267,239 +309,90 @@ class Index:
         Queries run without the lock: each kind touched is copied, changed and then published
         whole, so a query sees one kind's state either before or after the batch."""
         with self.lock:
-            staged: dict[int, KindIndex] = {}
+            drafts: dict[int, _Draft] = {}
             where = dict(self.where)
 
-            def stage(kind_id: int) -> KindIndex:
-                ki = staged.get(kind_id)
-                if ki is None:
+            def draft(kind_id: int) -> _Draft:
+                d = drafts.get(kind_id)
+                if d is None:
                     old = self.kinds.get(kind_id)
                     if old is None:
-                        old = KindIndex.build(Columns.of([], self.schedule_id))
-                    ki = staged[kind_id] = KindIndex(
-                        old.base,
-                        old.grid,
-                        old.tree,
-                        old.alive.copy(),
-                        dict(old.overrides),
-                        dict(old.extra),
-                        None,
-                        old.dead,
-                    )
-                return ki
+                        old = KindIndex(Columns.of([], self.schedule_id))
+                    d = drafts[kind_id] = _Draft(old)
+                return d
 
             for entry, active in changed:
                 old_kind = where.pop(entry.id, None)
                 if old_kind is not None:
-                    stage(old_kind).extra.pop(entry.id, None)
+                    draft(old_kind).extra.pop(entry.id, None)
                 found = self._in_base(entry.id)
                 if found is not None:
                     kind_id, pos = found
-                    ki = stage(kind_id)
-                    cols = ki.base
+                    d = draft(kind_id)
+                    cols = d.base
                     if (active and kind_id == entry.kind_id and cols.wgs_lat[pos] == entry.wgs_lat
                             and cols.wgs_lng[pos] == entry.wgs_lng):  # fmt: skip
-                        ki.overrides[pos] = (self.schedule_id(entry.hours), entry.view)
+                        d.edit(pos, self.schedule_id(entry.hours), entry.view)
                         continue  # in place: the tree still holds it
-                    ki.alive[pos] = False
-                    ki.dead += 1
-                    ki.overrides.pop(pos, None)
+                    d.hide(pos)
                 if active:
-                    stage(entry.kind_id).extra[entry.id] = entry
+                    draft(entry.kind_id).extra[entry.id] = entry
                     where[entry.id] = entry.kind_id
-            for ki in staged.values():
-                ki.extra_cols = Columns.of(list(ki.extra.values()), self.schedule_id)
+            staged = {kind_id: d.done(self.schedule_id) for kind_id, d in drafts.items()}
             self.kinds = {**self.kinds, **staged}
             self.where = where
             self.applied = max(self.applied, seq)
 
     def _in_base(self, facility_id: int) -> tuple[int, int] | None:
-        """(kind id, position) of a facility still shown from a tree."""
+        """(kind id, position) of a facility still shown from a kind's base."""
         for kind_id, ki in self.kinds.items():
             pos = ki.base.position(facility_id)
-            if pos is not None and ki.alive[pos]:
+            if pos is not None and (ki.alive is None or ki.alive[pos]):
                 return kind_id, pos
         return None
 
     def pending(self) -> int:
-        """How many facilities sit outside the trees (brute-forced on every query)."""
+        """How many facilities sit outside the bases (in the small per-kind trees)."""
         return len(self.where)
 
     # -------------------------------------------------------------- search
 
-    def open_states(self, at: datetime) -> NDArray[np.int8]:
-        """Per schedule: 1 open, 0 closed, -1 unknown at ``at`` (kept for the minute)."""
-        key = (at.replace(second=0, microsecond=0), len(self.schedules))
+    def open_states(self, at: datetime) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
+        """Per schedule: 1 open, 0 closed, -1 unknown at ``at``, and whether known closed (kept
+        for the minute)."""
+        key = (at.minute, at.hour, at.day, at.month, at.year, at.tzinfo, at.fold,
+               len(self.schedules))  # fmt: skip
         cached = self._open_cache
         if cached is not None and cached[0] == key:
-            return cached[1]
+            return cached[1], cached[2]
         states = np.array([{True: 1, False: 0, None: -1}[s.is_open(at)] for s in self.schedules],
                           dtype=np.int8)  # fmt: skip
-        self._open_cache = (key, states)
-        return states
+        self._open_cache = (key, states, states == 0)
+        return states, self._open_cache[2]
+
+    def find(
+        self, kind_id: int, wgs_lat: float, wgs_lng: float, limit: int,
+        radius_m: float | None = None, at: datetime | None = None, open_only: bool = False,
+    ) -> Found:  # fmt: skip
+        """The ``limit`` nearest active facilities of the kind (ordered by distance, then id),
+        within ``radius_m`` if given; with ``open_only``, without those known to be closed at
+        ``at``. Open states are those at ``at`` (unknown when ``at`` is None)."""
+        ki = self.kinds.get(kind_id)
+        if ki is None or limit <= 0:
+            return NOTHING
+        states = closed = None
+        if at is not None:
+            states, closed = self.open_states(at)
+        ranked = _nearby.nearest(ki.sources, wgs_lat, wgs_lng, limit, radius_m,
+                                 closed if open_only else None)  # fmt: skip
+        return Found(ki, ranked, states)
 
     def nearest(
         self, kind_id: int, wgs_lat: float, wgs_lng: float, limit: int,
         radius_m: float | None = None, at: datetime | None = None, open_only: bool = False,
     ) -> list[Hit]:  # fmt: skip
-        """The ``limit`` nearest active facilities of the kind (ordered by distance, then id),
-        within ``radius_m`` if given; with ``open_only``, without those known to be closed at
-        ``at``. ``open_now`` of each hit is evaluated at ``at`` (None when ``at`` is None)."""
-        ki = self.kinds.get(kind_id)
-        if ki is None or limit <= 0:
-            return []
-        states = self.open_states(at) if at is not None else None
-        closed = states == 0 if open_only and states is not None else None
-        hits: list[tuple[float, int, Columns, int]] = []
-        found = None
-        if ki.grid is not None:
-            found = self._grid_candidates(ki, wgs_lat, wgs_lng, limit, radius_m, closed)
-        if found is None and ki.tree is not None:
-            found = self._tree_candidates(ki, wgs_lat, wgs_lng, limit, radius_m, closed)
-        if found is not None and len(found[0]):
-            sel, dist = found
-            base = ki.base
-            order = np.lexsort((base.ids[sel], dist))[:limit]
-            ids = base.ids[sel[order]].tolist()
-            hits = list(zip(dist[order].tolist(), ids, [base] * len(ids),
-                            sel[order].tolist(), strict=True))  # fmt: skip
-        extra = ki.extra_cols
-        if extra is not None and len(extra):
-            hits.extend(self._extra_candidates(extra, wgs_lat, wgs_lng, radius_m, closed))
-            hits.sort(key=lambda h: (h[0], h[1]))
-        return self._hits(ki, hits[:limit], states)
-
-    def _hits(self, ki: KindIndex, ranked: list[tuple], states) -> list[Hit]:
-        """The ranked (metres, id, columns, position) as Hits."""
-        out = []
-        overrides = ki.overrides
-        for d, fid, cols, i in ranked:
-            o = overrides.get(i) if overrides and cols is ki.base else None
-            hours, view = o if o is not None else (cols.hours.item(i), cols.view(i))
-            open_now = None if states is None else _OPEN.get(states.item(hours))
-            out.append(Hit(d, fid, cols.wgs_lat.item(i), cols.wgs_lng.item(i), cols.lat.item(i),
-                           cols.lng.item(i), open_now, view))  # fmt: skip
-        return out
-
-    def _keep(self, ki: KindIndex, pos: NDArray[np.int64], closed) -> NDArray[np.bool_] | None:
-        """Which positions may be shown (alive, and not known closed); None if all."""
-        keep = ki.alive[pos] if ki.dead else None
-        if closed is not None:
-            hours = ki.base.hours[pos]
-            if ki.overrides:
-                hours = hours.copy()
-                for j, p in enumerate(pos.tolist()):
-                    o = ki.overrides.get(p)
-                    if o is not None:
-                        hours[j] = o[0]
-            shut = closed[hours]
-            keep = ~shut if keep is None else keep & ~shut
-        return keep
-
-    def _grid_candidates(
-        self, ki: KindIndex, lat: float, lng: float, limit: int, radius_m: float | None, closed,
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]] | None:  # fmt: skip
-        """Like :meth:`_tree_candidates` from the rings of cells around the point; None when
-        ``MAX_RING`` rings do not settle the answer (sparse data: the tree takes over)."""
-        g = ki.grid
-        p, lam = math.radians(lat), math.radians(lng)
-        cos_p = math.cos(p)
-        cy = min(max(int((lat - g.lat0) // g.ch), 0), g.nrows - 1)
-        cx = min(max(int((lng - g.lng0) // g.cw), 0), g.ncols - 1)
-        offsets, ncols, data = g.offsets, g.ncols, g.data
-        q = np.array((cos_p * math.cos(lam), cos_p * math.sin(lam), math.sin(p)))
-        for r in range(1, MAX_RING + 1):
-            y0, y1 = max(cy - r, 0), min(cy + r, g.nrows - 1)
-            x0, x1 = max(cx - r, 0), min(cx + r, ncols - 1)
-            spans = [(offsets[y * ncols + x0], offsets[y * ncols + x1 + 1])
-                     for y in range(y0, y1 + 1)]  # fmt: skip
-            # Nothing outside the block is nearer than ``reach`` metres (a side on the grid's
-            # edge has nothing beyond it).
-            reach = math.inf
-            if y0 > 0:
-                reach = min(reach, EARTH_RADIUS_M * (p - math.radians(g.lat0 + y0 * g.ch)))
-            if y1 < g.nrows - 1:
-                reach = min(reach, EARTH_RADIUS_M * (math.radians(g.lat0 + (y1 + 1) * g.ch) - p))
-            if x0 > 0:
-                west = lam - math.radians(g.lng0 + x0 * g.cw)
-                reach = min(reach, EARTH_RADIUS_M * math.asin(min(1.0, cos_p * math.sin(west))))
-            if x1 < ncols - 1:
-                east = math.radians(g.lng0 + (x1 + 1) * g.cw) - lam
-                reach = min(reach, EARTH_RADIUS_M * math.asin(min(1.0, cos_p * math.sin(east))))
-            if reach < 0:  # the point is outside the block (clamped to the grid's edge)
-                reach = 0.0
-            block = np.concatenate([data[a:b] for a, b in spans]) if len(spans) > 1 else \
-                data[spans[0][0]:spans[0][1]]  # fmt: skip
-            pos = block[:, 3].astype(np.int64)
-            keep = self._keep(ki, pos, closed)
-            if keep is not None:
-                block, pos = block[keep], pos[keep]
-            # Squared chords rank the block (monotonic in the great-circle distance); the
-            # haversine distances of the few that can rank within the limit order the answer.
-            diff = block[:, :3] - q
-            c2 = np.einsum("ij,ij->i", diff, diff)
-            settled = reach == math.inf or (radius_m is not None and radius_m < reach)
-            cut = math.inf
-            if len(c2) >= limit:
-                cut = math.sqrt(float(np.partition(c2, limit - 1)[limit - 1]))
-                kth_m = 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, cut / 2.0))
-                settled = settled or kth_m * (1 + _MARGIN) + 1e-3 < reach
-            if settled:
-                if cut < math.inf:
-                    inside = c2 <= (cut + _TINY) ** 2  # every tie of the limit-th kept
-                    pos = pos[inside]
-                base = ki.base
-                dist = distances_m(lat, lng, base.lat_r[pos], base.lng_r[pos], base.cos_lat[pos])
-                return _within(pos, dist, limit, radius_m)
-        return None
-
-    def _tree_candidates(
-        self, ki: KindIndex, lat: float, lng: float, limit: int, radius_m: float | None, closed,
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:  # fmt: skip
-        """Positions and metres of base facilities that may rank within ``limit``; all of them."""
-        base, n = ki.base, len(ki.base)
-        p, lam = math.radians(lat), math.radians(lng)
-        q = (math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p))
-        bound = math.inf if radius_m is None else chord_of(radius_m) * (1 + _MARGIN) + _TINY
-        k = min(n, limit + _EXTRA_K)
-        while True:
-            chords, idx = ki.tree.query(q, k=max(k, 2), distance_upper_bound=bound)
-            found = idx < n
-            idx, chords = idx[found], chords[found]
-            keep = self._keep(ki, idx, closed)
-            sel = idx if keep is None else idx[keep]
-            dist = distances_m(lat, lng, base.lat_r[sel], base.lng_r[sel], base.cos_lat[sel])
-            complete = len(idx) < k or k >= n
-            if not complete and len(sel) >= limit:
-                # Ranked within the limit: at most the limit-th distance (ties included). Every
-                # facility that close has a chord below the farthest candidate's: nothing missed.
-                kth = float(np.partition(dist, limit - 1)[limit - 1])
-                complete = chord_of(kth) * (1 + _MARGIN) + _TINY < chords[-1]
-            if complete:
-                return _within(sel, dist, limit, radius_m)
-            k = min(n, k * 4)
-
-    def _extra_candidates(self, cols: Columns, lat, lng, radius_m, closed) -> list[tuple]:
-        """Every moved or added facility of the kind that passes the filters, as hit tuples."""
-        dist = distances_m(lat, lng, cols.lat_r, cols.lng_r, cols.cos_lat)
-        out = []
-        for i, (d, fid, h) in enumerate(zip(dist.tolist(), cols.ids.tolist(),
-                                            cols.hours.tolist(), strict=True)):  # fmt: skip
-            if (radius_m is None or d <= radius_m) and (closed is None or not closed[h]):
-                out.append((d, fid, cols, i))
-        return out
-
-
-def _within(pos, dist, limit: int, radius_m: float | None):
-    """The candidates that can rank within ``limit``: no farther than the limit-th distance
-    (ties kept) and, if given, the radius."""
-    cut = math.inf if radius_m is None else radius_m
-    if len(dist) > limit:
-        cut = min(cut, float(np.partition(dist, limit - 1)[limit - 1]))
-    if cut == math.inf:
-        return pos, dist
-    inside = dist <= cut
-    return pos[inside], dist[inside]
+        """:meth:`find`'s answer as :class:`Hit` objects."""
+        return self.find(kind_id, wgs_lat, wgs_lng, limit, radius_m, at, open_only).hits()
 
 
 # ---------------------------------------------------------------- the reference scan
@@ -513,12 +406,11 @@ def brute_force(
     mine = [e for e in entries if e.kind_id == kind_id]
     if open_only and at is not None:
         mine = [e for e in mine if hours_mod.compiled(e.hours).is_open(at) is not False]
-    if not mine:
+    if not mine or limit <= 0:
         return []
-    lat_r = np.radians(np.array([e.wgs_lat for e in mine], dtype=np.float64))
-    lng_r = np.radians(np.array([e.wgs_lng for e in mine], dtype=np.float64))
-    dist = distances_m(wgs_lat, wgs_lng, lat_r, lng_r, np.cos(lat_r)).tolist()
-    pairs = sorted(zip(dist, (e.id for e in mine), strict=True))
+    xyz = unit_vectors([e.wgs_lat for e in mine], [e.wgs_lng for e in mine])
+    pairs = sorted(zip(distances_m(wgs_lat, wgs_lng, xyz).tolist(), (e.id for e in mine),
+                       strict=True))  # fmt: skip
     if radius_m is not None:
         pairs = [p for p in pairs if p[0] <= radius_m]
     return pairs[:limit]

@@ -156,3 +156,24 @@ def test_a_change_number_file_ahead_of_the_database_hides_nothing(client, app, m
     make_facility(lat=41.7931, lng=123.4080, name="乙")
     items = get(client, kind="toilet", lat=HERE[0], lng=HERE[1], coord_sys="wgs84").get_json()
     assert [i["name"] for i in items["items"]] == ["乙", "甲"]
+
+
+@pytest.mark.parametrize("query", [
+    "kind=toilet&lat=41.79&lng=123.4",
+    "kind=toilet&lat=41.79&lat=1&lng=123.4&&limit=&open_now",
+    "kind=%E5%8E%95%E6%89%80&lat=41.79&lng=123.4+1",
+    "kind=toilet&lat=%ZZ&lng=%FF",
+    "kind=公厕&lat=41.79",
+    "",
+    "=&==&a==b",
+])  # fmt: skip
+def test_the_query_string_is_read_as_werkzeug_reads_it(app, query):
+    from flask import request
+
+    from services_nearby.public import query_args
+
+    with app.test_request_context("/api/v1/nearby?" + query):
+        got = query_args()
+        assert {name: got.get(name) for name in got} == {
+            name: request.args.get(name) for name in request.args
+        }

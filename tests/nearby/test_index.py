@@ -1,13 +1,14 @@
 """The in-memory nearest-search index against the brute-force scan, without a database.
 
 Every answer of :meth:`Index.nearest` must equal :func:`brute_force` exactly: the same ids in the
-same order and the same distances to the last bit, ties (equal distances) broken by id, for the
-grid path, the k-d tree path (the grid giving up) and facilities written since the build (the
-per-kind ``extra`` lists, overrides and hidden positions of :meth:`Index.apply`).
+same order and the same distances to the last bit, ties (equal distances) broken by id, whatever
+the trees' leaf size (one facility per leaf: the deepest trees, the most pruning; one leaf: a plain
+scan), and for facilities written since the build (the per-kind ``extra`` trees, views and hours
+edited in place, hidden positions of :meth:`Index.apply`). The API's items, written in C by
+:meth:`Found.json`, must equal the Python rendering of those hits byte for byte.
 
-Positions are WGS-84. The main properties keep longitudes in [-20, 155] (the grid's domain: data
-less than 180 degrees of longitude wide); the last test puts facilities on both sides of the
-antimeridian or all over the world, where the k-d tree answers alone.
+Positions are WGS-84. The main properties keep longitudes in [-20, 155]; the last test puts
+facilities on both sides of the antimeridian or all over the world.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.geo import coords
+from services_nearby import _nearby
 from services_nearby import hours as hours_mod
 from services_nearby import index as index_mod
-from services_nearby.index import Entry, Hit, Index, brute_force, distances_m
+from services_nearby.index import Entry, Found, Hit, Index, brute_force, distances_m, unit_vectors
 
 SHENYANG = (41.79, 123.40)
 STEP = 1e-4  # lattice step in degrees (about 11 m): shared steps make equal positions and ties
@@ -41,14 +44,15 @@ FAR_QUERIES = (*FAR_AWAY, (0.0, 0.0), (85.0, 100.0), (-60.0, 60.0), (41.79, 150.
 KINDS = (1, 2, 3)
 CODES = {1: "toilet", 2: "park", 3: "parking", 4: "charging"}
 HOURS = ("", "24/7", "06:00-22:00", "22:00-02:00", "Mo-Fr 08:00-18:00", "off")
-# Patched module settings: the grid as built, the tree only, a grid that gives up early, a fine
-# grid (one facility per cell, small cells) that widens ring by ring.
+# Patched module settings: the trees as built, one facility per leaf (deep trees: the pruning at
+# work on small data), three per leaf, a single leaf (no pruning at all).
 MODES = {
     "default": {},
-    "tree only": {"MAX_RING": 0},
-    "one ring": {"MAX_RING": 1},
-    "fine grid": {"POINTS_PER_CELL": 1, "MIN_CELL_M": 1.0},
+    "leaf 1": {"LEAF_SIZE": 1},
+    "leaf 3": {"LEAF_SIZE": 3},
+    "one leaf": {"LEAF_SIZE": 10**6},
 }
+SYSTEMS = tuple(coords.CoordSys)
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
@@ -74,24 +78,23 @@ def mode(name: str):
 
 
 class SpyIndex(Index):
-    """An Index counting which search path answered."""
+    """An Index counting what its searches met: answers, facilities written since the build
+    (a second tree), hidden positions, views edited in place."""
 
     def __init__(self, seen: Counter) -> None:
         super().__init__()
         self.seen = seen
 
-    def _grid_candidates(self, *args, **kwargs):
-        found = super()._grid_candidates(*args, **kwargs)
-        self.seen["grid" if found is not None else "grid gave up"] += 1
+    def find(self, kind_id, *args, **kwargs) -> Found:
+        found = super().find(kind_id, *args, **kwargs)
+        ki = self.kinds.get(kind_id)
+        if found.ranked:
+            self.seen["answered"] += 1
+        if ki is not None:
+            self.seen["extra"] += len(ki.sources) > 1
+            self.seen["hidden"] += ki.alive is not None
+            self.seen["edited"] += bool(ki.views)
         return found
-
-    def _tree_candidates(self, *args, **kwargs):
-        self.seen["tree"] += 1
-        return super()._tree_candidates(*args, **kwargs)
-
-    def _extra_candidates(self, *args, **kwargs):
-        self.seen["extra"] += 1
-        return super()._extra_candidates(*args, **kwargs)
 
 
 # ---------------------------------------------------------------- strategies
@@ -199,8 +202,7 @@ def queries(draw, entries: list[Entry]) -> dict:
 
 
 def distance(lat: float, lng: float, e: Entry) -> float:
-    lat_r, lng_r = np.radians([e.wgs_lat]), np.radians([e.wgs_lng])
-    return float(distances_m(lat, lng, lat_r, lng_r, np.cos(lat_r))[0])
+    return float(distances_m(lat, lng, unit_vectors([e.wgs_lat], [e.wgs_lng]))[0])
 
 
 def mirrored(entries: list[Entry], lat: float, lng: float, rnd) -> list[Entry]:
@@ -216,8 +218,10 @@ def mirrored(entries: list[Entry], lat: float, lng: float, rnd) -> list[Entry]:
 
 
 def check(index: Index, entries: list[Entry], kind_id: int, q: dict) -> list[Hit]:
-    """The index's answer equals the scan's, and each hit shows its facility as it is now."""
-    hits = index.nearest(kind_id, **q)
+    """The index's answer equals the scan's, each hit shows its facility as it is now, and the
+    API's items are those hits."""
+    found = index.find(kind_id, **q)
+    hits = found.hits()
     expected = brute_force(entries, kind_id, **q)
     assert [(h.distance_m, h.id) for h in hits] == expected
     by_id = {e.id: e for e in entries}
@@ -227,7 +231,22 @@ def check(index: Index, entries: list[Entry], kind_id: int, q: dict) -> list[Hit
             e.wgs_lat, e.wgs_lng, e.lat, e.lng, e.view)  # fmt: skip
         opened = None if q["at"] is None else hours_mod.compiled(e.hours).is_open(q["at"])
         assert h.open_now is opened
+    for system in SYSTEMS:
+        assert found.json(system) == items_json(hits, system)
     return hits
+
+
+def items_json(hits: list[Hit], system: coords.CoordSys) -> bytes:
+    """The API's items as the route wrote them in Python before they were written in C."""
+    items = []
+    for h in hits:
+        lat, lng = {coords.CoordSys.WGS84: (h.wgs_lat, h.wgs_lng),
+                    coords.CoordSys.GCJ02: (h.lat, h.lng)}.get(system) or coords.convert(
+            h.lat, h.lng, coords.CoordSys.GCJ02, system)  # fmt: skip
+        shown = {True: b"true", False: b"false", None: b"null"}[h.open_now]
+        items.append(b'{"distance_m":%.1f,"open_now":%s,"location":{"lat":%.7f,"lng":%.7f},%s'
+                     % (h.distance_m, shown, lat, lng, h.view[1:]))  # fmt: skip
+    return b"[" + b",".join(items) + b"]"
 
 
 def loaded(entries: list[Entry], seen: Counter | None = None, seq: int = 1) -> Index:
@@ -256,8 +275,7 @@ def test_nearest_equals_the_brute_force_scan():
                     check(index, entries, kind_id, q)
 
     prop()
-    # Both paths answered, and the grid also handed over to the tree.
-    assert seen["grid"] > 100 and seen["tree"] > 100 and seen["grid gave up"] > 10, seen
+    assert seen["answered"] > 300, seen
 
 
 OPS = ("add", "edit", "edit", "move", "move", "kind", "remove", "restore", "ghost", "touch")
@@ -348,37 +366,84 @@ def test_changes_applied_in_place_equal_the_brute_force_scan():
                         check(index, state, kind_id, q)
 
     prop()
-    assert seen["grid"] > 100 and seen["tree"] > 100 and seen["extra"] > 100, seen
+    assert all(seen[what] > 100 for what in ("answered", "extra", "hidden", "edited")), seen
 
 
-# ---------------------------------------------------------------- the paths, one by one
+# ---------------------------------------------------------------- the search's work
 
 CLUSTER = [entry(i + 1, 1, *lattice(i % 20, i // 20)) for i in range(400)]
 INSIDE = {"wgs_lat": lattice(10, 10)[0] + 3e-5, "wgs_lng": lattice(10, 10)[1] - 2e-5, "limit": 10}
 
 
-def test_a_dense_query_is_settled_on_the_grid():
-    seen: Counter = Counter()
-    check(loaded(CLUSTER, seen), CLUSTER, 1, {**INSIDE, "radius_m": None, "at": None})
-    assert seen == Counter(grid=1)
+def examined(index: Index, kind_id: int, q: dict) -> int:
+    """How many facilities the search looked at for this query."""
+    stats: list[int] = []
+    _nearby.nearest(index.kinds[kind_id].sources, q["wgs_lat"], q["wgs_lng"], q["limit"],
+                    q.get("radius_m"), None, stats)  # fmt: skip
+    return stats[0]
 
 
-def test_without_rings_the_tree_answers(monkeypatch):
-    monkeypatch.setattr(index_mod, "MAX_RING", 0)
-    seen: Counter = Counter()
-    check(loaded(CLUSTER, seen), CLUSTER, 1, {**INSIDE, "radius_m": None, "at": None})
-    assert seen == Counter({"grid gave up": 1, "tree": 1})
+def test_a_query_looks_at_few_facilities():
+    rnd = random.Random(5)
+    entries = [entry(i, 1, *lattice(rnd.randint(0, 2000), rnd.randint(0, 2000)))
+               for i in range(1, 50_001)]  # fmt: skip
+    index = loaded(entries)
+    for lat, lng in [lattice(1000, 1000), lattice(0, 0), lattice(-500, 3000), FAR_AWAY[0]]:
+        q = {"wgs_lat": lat, "wgs_lng": lng, "limit": 10, "radius_m": None, "at": None}
+        check(index, entries, 1, q)
+        assert examined(index, 1, q) < 200
+    q = {**q, "radius_m": 1.0}  # nothing within a metre of Paris: the root box is enough
+    assert check(index, entries, 1, q) == [] and examined(index, 1, q) == 0
 
 
-def test_far_from_sparse_data_the_grid_hands_over_to_the_tree():
+def test_far_from_the_data_every_limit():
     entries = CLUSTER + [entry(1000, 1, *FAR_AWAY[0])]
-    seen: Counter = Counter()
-    index = loaded(entries, seen)
+    index = loaded(entries)
     for limit in (1, 5, 50, 401, 500):
         hits = check(index, entries, 1, {"wgs_lat": 35.0, "wgs_lng": 80.0, "limit": limit,
                                          "radius_m": None, "at": None})  # fmt: skip
         assert len(hits) == min(limit, 401)
-    assert seen["grid gave up"] >= 1 and seen["tree"] == seen["grid gave up"]
+
+
+def test_queries_at_the_antipodes():
+    """Near the antipode metres flatten out at half the circumference: ties stay exact."""
+    entries = CLUSTER + [entry(1000 + i, 1, -lat, lng - 180.0) for i, (lat, lng) in
+                         enumerate(FAR_AWAY)]  # fmt: skip
+    index = loaded(entries)
+    for lat, lng in [lattice(10, 10), lattice(0, 0), SHENYANG, FAR_AWAY[1]]:
+        for limit in (1, 10, 400):
+            check(index, entries, 1, {"wgs_lat": -lat, "wgs_lng": lng - 180.0, "limit": limit,
+                                      "radius_m": None, "at": None})  # fmt: skip
+
+
+def test_the_distance_is_the_great_circle_distance():
+    rnd = random.Random(3)
+    assert _nearby.EARTH_RADIUS_M == coords.EARTH_RADIUS_M
+    for _ in range(2000):
+        a = (rnd.uniform(-90, 90), rnd.uniform(-180, 180))
+        b = (a[0] + rnd.choice((1e-5, 0.01, 1.0, 60.0)) * rnd.uniform(-1, 1),
+             a[1] + rnd.choice((1e-5, 0.01, 1.0, 60.0)) * rnd.uniform(-1, 1))  # fmt: skip
+        b = (max(-90.0, min(90.0, b[0])), b[1])
+        got = float(distances_m(*a, unit_vectors([b[0]], [b[1]]))[0])
+        assert got == pytest.approx(coords.haversine_m(*a, *b), rel=1e-9, abs=1e-6)
+
+
+def test_the_kernel_refuses_arrays_that_do_not_fit():
+    index = loaded(CLUSTER)
+    xyz, order, boxes, depth, ids, alive, hours = index.kinds[1].sources[0]
+    for bad in ((xyz[:-1], order, boxes, depth, ids, alive, hours),
+                (xyz, order, boxes, depth + 1, ids, alive, hours),
+                (xyz, order, boxes, depth, ids[:-1], alive, hours),
+                (xyz, order, boxes, depth, ids, np.ones(3, dtype=bool), hours),
+                (xyz, order, boxes, depth, ids, alive, hours.astype(np.int64))):  # fmt: skip
+        with pytest.raises(ValueError):
+            _nearby.nearest((bad,), *SHENYANG, 10, None, None)
+    with pytest.raises(ValueError):
+        _nearby.nearest(index.kinds[1].sources, float("nan"), 0.0, 10, None, None)
+    with pytest.raises(ValueError):
+        _nearby.items([(1.0, 0)], index.kinds[1].shown[True][:1] + ((xyz,) * 6,), None, None)
+    with pytest.raises(IndexError):
+        _nearby.items([(1.0, len(CLUSTER))], index.kinds[1].shown[True], None, None)
 
 
 # ---------------------------------------------------------------- edge cases
@@ -502,7 +567,7 @@ def test_moves_kind_changes_and_removals():
 @given(data=st.data(), seed=seeds, n=st.integers(1, 300))
 def test_facilities_around_the_antimeridian_or_around_the_world(data, seed, n):
     """Longitudes wrap at ±180°: data on both sides of it (or spread over more than half the
-    world) is answered exactly too (the grid steps aside; the k-d tree works on the sphere)."""
+    world) is answered exactly too (the k-d tree works on the sphere)."""
     rnd = random.Random(seed)
     wide = data.draw(st.booleans())
     entries = []

@@ -32,6 +32,9 @@ def login_limit() -> str:
 # ---------------------------------------------------------------- lean limiter for hot routes
 
 
+FAILED_PAUSE = 5.0  # seconds without syncing after Redis failed (no request thread waits on it)
+
+
 @dataclass(slots=True)
 class _Slot:
     window: int  # index of the fixed window (seconds since the epoch // period)
@@ -108,7 +111,9 @@ class WindowCounter:
                     if slot is not None and slot.window == window:
                         slot.shared = max(slot.shared, int(total))
         except Exception:  # noqa: BLE001 - Redis down: the limit still holds in this process
-            log.warning("rate-limit sync with Redis failed", exc_info=True)
+            log.warning("rate-limit sync with Redis failed; retrying in %.0f s", FAILED_PAUSE,
+                        exc_info=True)  # fmt: skip
+            self.synced = time.monotonic() + FAILED_PAUSE - self.sync_seconds
         finally:
             self.sync_lock.release()
 
@@ -121,8 +126,13 @@ def window_counter(app: Flask) -> WindowCounter:
         client = None
         if uri.startswith(("redis://", "rediss://")):
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
-            client = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5)
+            # No retries: a request thread syncing must not wait out redis-py's backoff when
+            # Redis is down (sync() then pauses syncing instead).
+            client = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                          retry=Retry(NoBackoff(), 0))  # fmt: skip
         prefix = app.config.get("RATELIMIT_KEY_PREFIX", "zhcg")
         counter = app.extensions.setdefault("fast_limit", WindowCounter(client, prefix))
     return counter

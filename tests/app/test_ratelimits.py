@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -67,11 +68,31 @@ def test_workers_share_one_budget_through_redis(redis_client):
     redis_client.delete(name)
 
 
-def test_an_unreachable_redis_keeps_the_limit_per_process():
+def test_an_unreachable_redis_keeps_the_limit_per_process(monkeypatch):
     import redis
 
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    calls = []
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2,
+                       retry=Retry(NoBackoff(), 0))  # fmt: skip
+    monkeypatch.setattr(dead, "pipeline", lambda **kw: calls.append(1) or redis.Redis.pipeline(
+        dead, **kw))  # fmt: skip
+    monkeypatch.setattr("app.ratelimits.time.time", lambda: 600.0)  # one window throughout
     counter = WindowCounter(dead, "x", sync_seconds=0)
     key = ("s", "10.9.9.9", 2, 60)
     assert [counter.hit(key, 2, 60) for _ in range(2)] == [None, None]
-    assert counter.hit(key, 2, 60) is not None
+    assert counter.hit(key, 2, 60) == 60.0
+    assert len(calls) == 1  # after a failure, syncing pauses: no request waits on a dead Redis
+
+
+def test_the_app_counter_never_waits_out_redis_retries(app, monkeypatch):
+    from app.ratelimits import window_counter
+
+    monkeypatch.setitem(app.config, "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:1/0")
+    monkeypatch.delitem(app.extensions, "fast_limit", raising=False)
+    counter = window_counter(app)
+    started = time.monotonic()
+    assert counter.hit(("s", "10.9.9.8", 5, 60), 5, 60) is None
+    assert time.monotonic() - started < 2  # one refused connection, no backoff retries

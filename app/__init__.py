@@ -56,7 +56,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Pages, APIs and WeChat endpoints. API blueprints go through flask-smorest for the spec."""
-    from app import apidocs, health, pages
+    from app import apidocs, h5, health, pages
     from app.auth import api as auth_api
     from app.auth import console
     from app.extensions import api
@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(apidocs.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(h5.bp)
     app.register_blueprint(console.bp)
     from app import console as console_pages
 
@@ -79,6 +80,9 @@ def register_blueprints(app: Flask) -> None:
     from app import media
 
     media.init_app(app)
+    from app import news
+
+    news.init_app(app)
     import reports
     import services_nearby
     import shops

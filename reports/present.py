@@ -138,6 +138,7 @@ def queue_item(report: Report) -> dict[str, Any]:
         "state_label": report.state.label,
         "channel": report.channel.value,
         "description": report.description[:80],
+        "address": report.address,
         "category": report.category.name if report.category else None,
         "department": report.department.name if report.department else None,
         "district": report.district_code,

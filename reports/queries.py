@@ -85,6 +85,11 @@ def staff_report(staff: StaffUser, number: str) -> Report:
 
 def staff_queue(staff: StaffUser, args: dict) -> tuple[list[Report], int]:
     """A filtered, scoped page of cases: triage, by state, department, district, overdue..."""
+    return paginate(queue_query(staff, args), args["page"], args["per_page"])
+
+
+def queue_query(staff: StaffUser, args: dict) -> Select:
+    """The queue's filtered, scoped, ordered query (QueueArgs), shared with the CSV export."""
     query = scoped(select(Report), staff)
     if args.get("state"):
         try:
@@ -111,7 +116,7 @@ def staff_queue(staff: StaffUser, args: dict) -> tuple[list[Report], int]:
                                 Report.description.contains(args["q"])))  # fmt: skip
     query = _date_range(query, args.get("date_from"), args.get("date_to"))
     order = Report.due_at.asc() if args.get("overdue") else Report.id.desc()
-    return paginate(query.order_by(order, Report.id.desc()), args["page"], args["per_page"])
+    return query.order_by(order, Report.id.desc())
 
 
 def _date_range(query: Select, first, last) -> Select:

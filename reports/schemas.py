@@ -230,6 +230,7 @@ class StaffQueueItem(ma.Schema):
     state_label = ma.fields.String()
     channel = ma.fields.String()
     description = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
     category = ma.fields.String(allow_none=True)
     department = ma.fields.String(allow_none=True)
     district = ma.fields.String(allow_none=True)

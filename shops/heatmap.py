@@ -4,9 +4,10 @@ Each process keeps the shops as numpy arrays (lat, lng, industry, district, stat
 the shops table changes (a fingerprint read at most once a second), and counts with np.unique:
 no Python loop ever runs over the shops, only over the occupied cells of the answer.
 
-Cells are squares of ``cell`` metres on an equirectangular grid anchored at 0°/0° and scaled at a
-reference latitude (the shops' median, to the whole degree), so a cell keeps its place whatever the
-filters or the bbox; across one city the squares stay square within about 1%.
+Cells are squares of ``cell`` metres on the grid of app.geo.grid, scaled at a reference latitude
+(the shops' median, to the whole degree), so a cell keeps its place whatever the filters or the
+bbox; across one city the squares stay square within about 1%. The case heat map
+(reports/heat.py) uses the same reference latitude, so both layers share their cells.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from sqlalchemy import func, select, text
 
 from app.errors import ValidationFailed
 from app.extensions import db
+from app.geo.grid import M_PER_DEG, feature_collection, metres_per_degree_lng
 from shops.models import Industry, Shop, ShopStatus
 
-M_PER_DEG = 111_320.0
 STATUS_CODES = {s.value: i for i, s in enumerate(ShopStatus)}
 ACTIVE = STATUS_CODES[ShopStatus.ACTIVE.value]
 
@@ -123,7 +124,7 @@ def load_arrays() -> ShopArrays:
     districts = np.asarray([d or "" for d in cols[3]], dtype=object)
     names, inverse = np.unique(districts, return_inverse=True) if rows else ([], np.empty(0))
     industry_ids = {c: i for c, i in db.session.execute(select(Industry.code, Industry.id))}
-    ref_lat = round(float(np.median(lat))) if rows else 0
+    ref_lat = float(np.median(lat)) if rows else 0.0
     return ShopArrays(
         lat=lat,
         lng=np.asarray(cols[1], dtype=np.float64),
@@ -132,7 +133,7 @@ def load_arrays() -> ShopArrays:
         status=np.asarray([STATUS_CODES.get(s, -1) for s in cols[4]], dtype=np.int8),
         industry_ids=industry_ids,
         district_index={str(code): i for i, code in enumerate(names)},
-        kx=M_PER_DEG * math.cos(math.radians(ref_lat)),
+        kx=metres_per_degree_lng(ref_lat),
     )
 
 
@@ -182,19 +183,14 @@ def geojson(
     """The heat-map FeatureCollection: one square Polygon per occupied cell with its count."""
     a = _state(current_app._get_current_object()).current()  # type: ignore[attr-defined]
     cols, rows, counts = cell_counts(a, select_mask(a, industries, districts, bbox), cell)
-    west = np.round(cols * cell / a.kx, 6).tolist()
-    east = np.round((cols + 1) * cell / a.kx, 6).tolist()
-    south = np.round(rows * cell / M_PER_DEG, 6).tolist()
-    north = np.round((rows + 1) * cell / M_PER_DEG, 6).tolist()
-    features = ",".join(
-        '{"type":"Feature","geometry":{"type":"Polygon","coordinates":'
-        f'[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]]]}},"properties":{{"count":{c}}}}}'
-        for w, e, s, n, c in zip(west, east, south, north, counts.tolist(), strict=True)
-    )
-    meta = {"cell_m": cell, "cells": int(counts.size), "total": int(counts.sum()),
-            "max": int(counts.max()) if counts.size else 0, "coord_sys": "gcj02"}  # fmt: skip
-    head = json.dumps({"type": "FeatureCollection", "properties": meta}, ensure_ascii=False)
-    return f'{head[:-1]},"features":[{features}]}}'.encode()
+    return feature_collection(cols, rows, counts, cell, a.kx)
+
+
+def reference_kx() -> float | None:
+    """The shop grid's metres per degree of longitude (None without shops), so that other
+    layers (the case heat map) count in the very same cells."""
+    a = _state(current_app._get_current_object()).current()  # type: ignore[attr-defined]
+    return a.kx if a.lat.size else None
 
 
 @lru_cache(maxsize=4)

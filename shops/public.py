@@ -508,15 +508,17 @@ def shop_page(code: str):
 
 @page_bp.get("/console/shops/heatmap")
 def heatmap_page():
-    """The staff heat map: shop counts per cell over the district boundaries."""
-    if current_staff() is None:
+    """The staff heat map: shop counts per cell over the district boundaries, in the console
+    layout (menu, account, configured tiles)."""
+    from app.console import render  # late: the console's pages import the reports package
+
+    staff = current_staff()
+    if staff is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-    return render_template(
-        "shops/heatmap.html",
+    return render(
+        "shops/heatmap.html", staff,
         industries=db.session.execute(
             select(Industry.code, Industry.name).where(Industry.is_active.is_(True))
             .order_by(Industry.code)).all(),
         districts=heatmap.districts(_boundary_file()),
-        tile_url=current_app.config.get("MAP_TILE_URL", ""),
-        tile_attribution=current_app.config.get("MAP_TILE_ATTRIBUTION", ""),
     )  # fmt: skip

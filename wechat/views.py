@@ -30,7 +30,7 @@ PENDING_KEY = "wechat_oauth"
 def oauth_start():
     """Send the browser to WeChat's authorize page, remembering state and where to return."""
     state = secrets.token_urlsafe(24)
-    target = safe_next(request.args.get("next"), url_for("pages.h5_home"))
+    target = safe_next(request.args.get("next"), url_for("h5.home"))
     session[PENDING_KEY] = {"state": state, "next": target}
     redirect_uri = current_app.config["PUBLIC_BASE_URL"] + url_for("wechat.oauth_callback")
     scope = current_app.config["WECHAT_OAUTH_SCOPE"]

@@ -6,6 +6,8 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from app.auth import service
 from app.auth.current import current_staff
+from app.console import render
+from app.console.cases import todo_counts
 from app.extensions import csrf, db, limiter
 from app.ratelimits import login_limit
 from app.urls import safe_next
@@ -15,12 +17,11 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 
 @bp.get("/")
 def home():
-    """The console home: who is signed in and with which roles."""
+    """The console home: who is signed in, with which roles, and the to-do counts by role."""
     staff = current_staff()
     if staff is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-    roles = [r.label for r in sorted(staff.roles)]
-    return render_template("console/home.html", staff=staff, roles=roles)
+    return render("console/home.html", staff, todos=todo_counts(staff))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,8 +1,10 @@
 /* 智慧城管: the helpers every console and H5 page uses (no build step, no framework).
  * The page's <meta name="csrf-token"> and <meta name="login-url"> are read once.
- *   zh.api(method, url, body) -> Promise of the parsed JSON; rejects with an Error whose
+ *   zh.api(method, url, body, headers) -> Promise of the parsed JSON (headers: optional extras,
+ *     e.g. Idempotency-Key); rejects with an Error whose
  *     .message is the server's Chinese message (our one error shape) and .code/.fields/.status.
  *   zh.flash(text, isError), zh.esc(text), zh.time(iso), zh.qs(obj), zh.pager(el, page, total, go)
+ *   zh.toLogin(): to the sign-in page, returning here afterwards
  */
 (function () {
   "use strict";
@@ -15,9 +17,16 @@
     });
   }
 
-  function api(method, url, body) {
+  /* To the sign-in page (<meta name="login-url">), coming back to this page afterwards. */
+  function toLogin() {
+    if (!loginUrl) return;
+    window.location = loginUrl + (loginUrl.indexOf("?") >= 0 ? "&" : "?") + "next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  function api(method, url, body, headers) {
     var opts = {method: method, credentials: "same-origin",
                 headers: {"Accept": "application/json", "X-CSRFToken": csrf}};
+    Object.keys(headers || {}).forEach(function (k) { opts.headers[k] = headers[k]; });
     if (body instanceof FormData) {
       opts.body = body;
     } else if (body !== undefined) {
@@ -26,15 +35,14 @@
     }
     return fetch(url, opts).then(function (resp) {
       var type = resp.headers.get("Content-Type") || "";
-      var parsed = type.indexOf("json") >= 0 ? resp.json() : resp.text();
+      var parsed = resp.status === 204 ? Promise.resolve(null)
+        : type.indexOf("json") >= 0 ? resp.json() : resp.text();
       return parsed.then(function (data) {
         if (resp.ok) return data;
         var err = (data && data.error) || {};
         var e = new Error(err.message || ("请求失败（" + resp.status + "）"));
         e.code = err.code; e.fields = err.fields; e.status = resp.status;
-        if (resp.status === 401 && loginUrl) {
-          window.location = loginUrl + (loginUrl.indexOf("?") >= 0 ? "&" : "?") + "next=" + encodeURIComponent(location.pathname + location.search);
-        }
+        if (resp.status === 401) toLogin();
         throw e;
       });
     }, function () {
@@ -63,12 +71,17 @@
     flash(e.message + (e.fields ? "（" + fieldText(e.fields) + "）" : ""), true);
   }
 
+  /* "YYYY-MM-DD HH:mm" in the city's time (Asia/Shanghai), as the server renders times, whatever
+   * the browser's own time zone. */
+  var cityTime = new Intl.DateTimeFormat("en-CA", {timeZone: "Asia/Shanghai", hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"});
   function time(iso) {
     if (!iso) return "";
     var d = new Date(iso);
     if (isNaN(d)) return iso;
-    var p = function (n) { return (n < 10 ? "0" : "") + n; };
-    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes());
+    var f = {};
+    cityTime.formatToParts(d).forEach(function (part) { f[part.type] = part.value; });
+    return f.year + "-" + f.month + "-" + f.day + " " + f.hour + ":" + f.minute;
   }
 
   function qs(obj) {
@@ -96,5 +109,5 @@
   }
 
   window.zh = {api: api, esc: esc, flash: flash, fail: fail, time: time, qs: qs, pager: pager,
-               fieldText: fieldText, csrf: csrf};
+               fieldText: fieldText, csrf: csrf, toLogin: toLogin};
 })();

@@ -1,0 +1,69 @@
+/* 案件列表: reads the filters from the URL (the form is a plain GET form, so a link reproduces the
+ * view), pages through GET /api/v1/staff/reports and keeps the page number in the URL too. */
+(function () {
+  "use strict";
+  var PER_PAGE = 20;
+  var KEYS = ["state", "department_id", "category", "district", "channel", "from", "to", "overdue", "triage", "q"];
+  var labels = JSON.parse(document.getElementById("case-labels").textContent);
+  var rows = document.getElementById("case-rows");
+  var summary = document.getElementById("summary");
+  var pagerEl = document.getElementById("pager");
+
+  function filters() {
+    var params = new URLSearchParams(location.search), out = {};
+    KEYS.forEach(function (k) { var v = (params.get(k) || "").trim(); if (v) out[k] = v; });
+    return out;
+  }
+
+  function currentPage() {
+    var p = parseInt(new URLSearchParams(location.search).get("page"), 10);
+    return p > 0 ? p : 1;
+  }
+
+  function stateTag(item) {
+    var kind = {closed: "ok", archived: "ok", reported: "warn", handled: "warn",
+                rejected: "", voided: "", merged: ""}[item.state];
+    return '<span class="tag ' + (kind || "") + '" data-state="' + zh.esc(item.state) + '">' + zh.esc(item.state_label) + "</span>";
+  }
+
+  function flags(item) {
+    var out = [];
+    if (item.overdue) out.push('<span class="tag danger">已超期</span>');
+    if (item.triage_reason) out.push('<span class="tag warn">' + zh.esc(labels.triage[item.triage_reason] || "待分拨") + "</span>");
+    out.push('<span class="tag">' + zh.esc(labels.channels[item.channel] || item.channel) + "</span>");
+    return out.join(" ");
+  }
+
+  function row(item) {
+    var place = [item.address, labels.districts[item.district] || item.district].filter(Boolean).join(" / ");
+    return '<tr data-number="' + zh.esc(item.number) + '"' + (item.overdue ? ' class="overdue"' : "") + ">" +
+      '<td><a href="/console/cases/' + encodeURIComponent(item.number) + '">' + zh.esc(item.number) + "</a>" +
+      '<div class="muted">' + zh.esc(item.description) + "</div></td>" +
+      "<td>" + stateTag(item) + "</td>" +
+      "<td>" + zh.esc(item.category || "未分类") + "</td>" +
+      "<td>" + zh.esc(place) + "</td>" +
+      "<td>" + zh.esc(item.department || "") + "</td>" +
+      "<td>" + zh.esc(zh.time(item.created_at)) + "</td>" +
+      "<td>" + zh.esc(zh.time(item.due_at)) + "</td>" +
+      "<td>" + flags(item) + "</td></tr>";
+  }
+
+  function load(page, push) {
+    var query = filters();
+    query.page = page; query.per_page = PER_PAGE;
+    if (push) {
+      var shown = filters(); if (page > 1) shown.page = page;
+      history.pushState({page: page}, "", location.pathname + zh.qs(shown));
+    }
+    summary.textContent = "加载中…";
+    return zh.api("GET", "/api/v1/staff/reports" + zh.qs(query)).then(function (data) {
+      rows.innerHTML = data.items.length ? data.items.map(row).join("")
+        : '<tr><td colspan="8" class="muted">没有符合条件的案件</td></tr>';
+      summary.textContent = "共 " + data.total + " 件案件";
+      zh.pager(pagerEl, data.page, data.per_page, data.total, function (p) { load(p, true); });
+    }).catch(function (e) { summary.textContent = "加载失败"; zh.fail(e); });
+  }
+
+  window.addEventListener("popstate", function () { load(currentPage(), false); });
+  load(currentPage(), false);
+})();

@@ -1,0 +1,110 @@
+/* 部门管理 (admin): the department tree; add, rename, move, set handled types, (de)activate.
+ * API: GET/POST /api/v1/admin/departments, PATCH /api/v1/admin/departments/<id>. */
+(function () {
+  "use strict";
+  var cfg = zhm.config;
+  var $ = function (id) { return document.getElementById(id); };
+  var tree = $("department-tree"), dialog = $("department-dialog"), form = $("department-form");
+  var showInactive = $("department-show-inactive");
+  var EDITABLE = ["name", "parent_id", "handles", "is_active"];
+  var roots = [], byId = {}, editing = null;
+
+  function index(nodes, depth, out) {
+    nodes.forEach(function (d) {
+      d.depth = depth;
+      byId[d.id] = d;
+      out.push(d);
+      index(d.children, depth + 1, out);
+    });
+    return out;
+  }
+
+  function node(d) {
+    if (!d.is_active && !showInactive.checked) return "";
+    var handles = d.handles.map(function (t) { return zhm.tag(zhm.typeLabel(t)); }).join(" ");
+    return '<li data-id="' + d.id + '"><div class="node">' +
+      '<span class="name">' + zh.esc(d.name) + "</span>" +
+      '<span class="muted">' + zh.esc(d.code) + " · " + zh.esc(cfg.kinds[d.kind] || d.kind) + "</span>" +
+      (handles ? "<span>处置：" + handles + "</span>" : "") +
+      (d.is_active ? "" : zhm.tag("已停用", "danger")) +
+      '<button type="button" class="btn link" data-op="edit">编辑</button>' +
+      '<button type="button" class="btn link" data-op="child">添加下级</button>' +
+      '<button type="button" class="btn link" data-op="toggle">' + (d.is_active ? "停用" : "启用") +
+      "</button></div>" +
+      (d.children.length ? '<ul class="tree">' + d.children.map(node).join("") + "</ul>" : "") + "</li>";
+  }
+
+  function render() {
+    tree.innerHTML = roots.length ? '<ul class="tree">' + roots.map(node).join("") + "</ul>"
+      : '<p class="muted">还没有部门</p>';
+  }
+
+  function load() {
+    return zh.api("GET", cfg.departments).then(function (data) {
+      roots = data; byId = {};
+      var flat = index(roots, 0, []);
+      var types = {};
+      flat.forEach(function (d) { d.handles.forEach(function (t) { types[t] = 1; }); });
+      $("department-known-types").textContent = "已有的处置类型：" +
+        (Object.keys(types).sort().map(zhm.typeLabel).join("、") || "无");
+      render();
+    }, function (e) { tree.innerHTML = '<p class="error-text">' + zh.esc(e.message) + "</p>"; zh.fail(e); });
+  }
+
+  /* The parent choices: every department but `self` and the departments below it. */
+  function parents(self) {
+    var select = form.elements.parent_id;
+    var below = {};
+    (function mark(d) { if (!d) return; below[d.id] = 1; d.children.forEach(mark); })(self);
+    select.length = 1;
+    index(roots, 0, []).forEach(function (d) {
+      if (below[d.id]) return;
+      var pad = new Array(d.depth + 1).join("　");
+      select.add(new Option(pad + d.name + (d.is_active ? "" : "（已停用）"), d.id));
+    });
+  }
+
+  function open(d, parentId) {
+    editing = d;
+    form.reset();
+    zhm.clearErrors(form);
+    parents(d);
+    $("department-create-fields").disabled = $("department-create-fields").hidden = !!d;
+    $("department-dialog-title").textContent = d ? "编辑部门：" + d.name : "新增部门";
+    zhm.fill(form, d || {parent_id: parentId == null ? "" : parentId, is_active: true});
+    if (d) editing.form = zhm.pick(zhm.values(form), EDITABLE);
+    dialog.showModal();
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (!zhm.check(form)) return;
+    var now = zhm.values(form), req;
+    if (editing) {
+      var keys = zhm.changed(zhm.pick(now, EDITABLE), editing.form);
+      if (!keys.length) { zh.flash("没有需要保存的修改"); dialog.close(); return; }
+      req = {method: "PATCH", url: cfg.departments + "/" + editing.id, body: zhm.pick(now, keys),
+             ok: "部门已保存"};
+    } else {
+      req = {method: "POST", url: cfg.departments, body: now, ok: "部门已添加"};
+    }
+    zhm.send(Object.assign(req, {form: form})).then(function (data) {
+      if (data) { dialog.close(); load(); }
+    });
+  });
+  $("department-cancel").addEventListener("click", function () { dialog.close(); });
+  $("department-new").addEventListener("click", function () { open(null, null); });
+  showInactive.addEventListener("change", render);
+
+  tree.addEventListener("click", function (ev) {
+    var btn = ev.target.closest("button[data-op]");
+    if (!btn) return;
+    var d = byId[btn.closest("li").dataset.id];
+    if (btn.dataset.op === "edit") { open(d); return; }
+    if (btn.dataset.op === "child") { open(null, d.id); return; }
+    zhm.send({method: "PATCH", url: cfg.departments + "/" + d.id, body: {is_active: !d.is_active},
+              button: btn, ok: d.is_active ? "部门已停用" : "部门已启用"})
+      .then(function (data) { if (data) load(); });
+  });
+  load();
+})();

@@ -149,6 +149,7 @@ class Config:
         # Reports (issue 3).
         self.REPORT_DUPLICATE_RADIUS_M = env_int("REPORT_DUPLICATE_RADIUS_M", 50)
         self.REPORT_MACHINE_THRESHOLD = float(env_str("REPORT_MACHINE_THRESHOLD", "0.8"))
+        self.REPORT_EXPORT_MAX_ROWS = env_int("REPORT_EXPORT_MAX_ROWS", 200_000)
         # A citizen's report gets the model's category (and may dispatch itself) only at or above
         # this confidence; below, a dispatcher classifies it. Empty: the classifier's default.
         if env_str("REPORT_CLASSIFIER_THRESHOLD"):

@@ -171,7 +171,10 @@ def screenshot(page, name: str) -> None:
     """Keep a screenshot for the README when UPDATE_SCREENSHOTS=1 (else nothing is written)."""
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        # A whole-page shot would freeze the fixed tab bar where the first screen ends: put it at
+        # the end of the page for the picture.
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True,
+                        style="body { position: relative; } .h5-tabbar { position: absolute; }")
 
 
 @pytest.fixture

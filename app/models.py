@@ -1,6 +1,6 @@
 """Import every model module so metadata is complete (migrations, create_all, CLI)."""
 
-from app import audit  # noqa: F401
+from app import audit, changes  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.db import apply_table_options  # noqa: E402
 from app.extensions import db  # noqa: E402

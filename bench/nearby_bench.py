@@ -202,7 +202,7 @@ end
 
 
 def http(n: int, seconds: float, rounds: int, connections: int) -> None:
-    from report_submit_bench import PY, free_port, run, worker_pids
+    from report_submit_bench import PY, free_port, pair_ratios_line, run, worker_pids
     from shop_api_bench import SUMMARY_LUA, wrk
 
     tmp = tempfile.mkdtemp(prefix="zhcg-bench-nearby-")
@@ -286,6 +286,7 @@ fill_app_table({n})
         f"all slices: /healthz {total[0]:.0f} req/s, /api/v1/nearby {total[1]:.0f} req/s, "
         f"ratio {total[1] / total[0]:.0%}"
     )
+    print(pair_ratios_line(pairs))
 
 
 def _rss_mb(pid: int) -> float:

@@ -70,6 +70,17 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     raise SystemExit(f"server did not start; see {log.name}")
 
 
+def pair_ratios_line(pairs: list[tuple[dict, dict]]) -> str:
+    """The median (and quartiles) of the measured endpoint's throughput over the reference's in
+    neighbouring slices: the figure least moved by the host's slow phases of several seconds."""
+    import statistics
+
+    ratios = [got["rps"] / ref["rps"] for ref, got in pairs]
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return (f"median of the {len(ratios)} pairs' ratios: {statistics.median(ratios):.0%} "
+            f"(quartiles {q[0]:.0%}-{q[2]:.0%})")  # fmt: skip
+
+
 def worker_pids(master: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]

@@ -24,7 +24,15 @@ import time
 from pathlib import Path
 
 import requests
-from report_submit_bench import PY, ROOT, free_port, run, start_server, worker_pids
+from report_submit_bench import (
+    PY,
+    ROOT,
+    free_port,
+    pair_ratios_line,
+    run,
+    start_server,
+    worker_pids,
+)
 
 DB = "zhcg_bench_shop_api"
 SHOPS = 50_366
@@ -81,9 +89,12 @@ def mariadb(sql: str) -> None:
         conn.close()
 
 
+WRK_THREADS = 2
+
+
 def wrk(url: str, seconds: float, connections: int, script: Path, *args: str) -> dict:
     """One wrk run; the figures its Lua ``done`` prints."""
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "5s",
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "5s",
            "-s", str(script), url, *(["--", *args] if args else [])]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
@@ -130,7 +141,15 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=6, help="healthz/shop pairs, alternating")
     ap.add_argument("--settle", type=float, default=10, help="seconds to wait after warm-up")
+    ap.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=2,
+        help="wrk's threads (each takes a share of the cores the server runs on)",
+    )
     args = ap.parse_args()
+    global WRK_THREADS
+    WRK_THREADS = args.wrk_threads
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     tmp = tempfile.mkdtemp(prefix="zhcg-bench-shops-")
@@ -170,7 +189,8 @@ def report(env, proc, args, pairs: list[tuple[dict, dict]], heat: list) -> None:
     workers = len(worker_pids(proc.pid))
     print(
         f"MariaDB; gunicorn {workers} workers x {env.get('GUNICORN_THREADS', '4')} threads "
-        f"(gthread); wrk 2 threads, {args.connections} connections, {args.seconds:.0f} s each"
+        f"(gthread); wrk {WRK_THREADS} threads, {args.connections} connections, "
+        f"{args.seconds:.0f} s each"
     )
     print(HEADER)
     print("| --- " * 9 + "|")
@@ -187,6 +207,7 @@ def report(env, proc, args, pairs: list[tuple[dict, dict]], heat: list) -> None:
     total = [sum(p[k]["requests"] for p in pairs) / sum(p[k]["seconds"] for p in pairs)
              for k in (0, 1)]  # fmt: skip
     p99 = [statistics.median(p[k]["p99_ms"] for p in pairs) for k in (0, 1)]
+    print(pair_ratios_line(pairs))
     print(
         f"all slices: healthz {total[0]:.0f} req/s, shop {total[1]:.0f} req/s, "
         f"ratio {total[1] / total[0]:.0%}; median p99: healthz {p99[0]:.1f} ms, "

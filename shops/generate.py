@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from app import changes
 from app.db import utcnow
 from app.extensions import db
 from app.geo import shapes
 from shops import credit_code, service
-from shops.models import Shop, ShopStatus
+from shops.models import SHOPS_TOPIC, Shop, ShopStatus
 
 SHENYANG_SHOPS = 50_366  # the figure Shenyang published for its 一店一码 plates
 SEED = 20_260_504
@@ -209,6 +210,7 @@ def seed_generated_shops(
             "duties": duties, "source": SOURCE, "created_at": now, "updated_at": now,
             "version": 1,
         })  # fmt: skip
+    changes.touch(SHOPS_TOPIC)
     for start in range(0, len(rows), 2000):
         db.session.execute(insert(Shop.__table__), rows[start : start + 2000])
         if progress:

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from app import audit
+from app import audit, changes
 from app.db import utcnow
 from app.extensions import db
 from shops import credit_code, service
-from shops.models import Shop, ShopStatus
+from shops.models import SHOPS_TOPIC, Shop, ShopStatus
 
 COLUMNS = ("name", "industry", "credit_code", "address", "lat", "lng", "coord_sys",
            "owner_name", "owner_phone", "business_hours")  # fmt: skip
@@ -251,6 +251,7 @@ def _write(inserts: list[dict], updates: list[dict], progress: Progress | None) 
     """Bulk-insert and bulk-update in batches; the ids of the new shops."""
     table = Shop.__table__
     new_ids: list[int] = []
+    changes.touch(SHOPS_TOPIC)
     for start in range(0, len(inserts), BATCH):
         batch = inserts[start : start + BATCH]
         db.session.execute(insert(table), batch)

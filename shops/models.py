@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Double, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import changes
 from app.db import enum_column, utcnow
 from app.extensions import db
 
@@ -99,3 +100,16 @@ class ShopCode(db.Model):
 
     shop: Mapped[Shop] = relationship(back_populates="codes")
     replaced_by: Mapped[ShopCode | None] = relationship(remote_side=[id])
+
+
+# Whatever a cached shop view or the heat map is built from: one counter says when it changed.
+SHOPS_TOPIC = "shops"
+
+
+def _watch_shop_tables() -> None:
+    from reports.models import Category, Region
+
+    changes.watch(SHOPS_TOPIC, Shop, ShopCode, Industry, Category, Region)
+
+
+_watch_shop_tables()

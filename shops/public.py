@@ -4,7 +4,8 @@ the heat map of shops, and the check that binds a citizen's report to a shop.
 Lookups are served from a per-process cache of each code's finished JSON, built in bulk before
 gunicorn forks its workers (``warm``), so every worker starts full and shares it with the master.
 
-- A fingerprint of shops, plate codes, industries, categories and regions is read at most once per
+- The "shops" change counter (app.changes: one primary-key read; every committed write of shops,
+  plate codes, industries, categories or regions bumps it) is read at most once per
   ``SHOP_CACHE_CHECK_SECONDS`` (1 s) per process; when it moves, the cache is dropped and rebuilt
   in bulk in the background. A suspension, an edit or a revoked plate shows within about a second.
 - Cases close all day long, so they are not in the fingerprint: every
@@ -116,8 +117,12 @@ def shop_for_report(shop_id: int | None) -> Shop:
 
 
 def _lookup_fingerprint() -> tuple[Any, ...]:
-    """What a cached shop view is made of, in three cheap queries (closed reports are refreshed
-    apart, see :meth:`PublicCache.refresh_reports`)."""
+    """What a cached shop view is made of: the shops topic's change counter when there is one
+    (it counts writes of shops, plates, industries, categories and regions), else aggregates of
+    those tables. Closed reports are refreshed apart (:meth:`PublicCache.refresh_reports`)."""
+    counted = shops_fingerprint()
+    if counted[0] == "counter":
+        return counted
     plates = select(func.count(), func.max(ShopCode.id), func.count(ShopCode.revoked_at))
     flags = cast(Category.is_active, Integer) + 2 * cast(Category.shop_related, Integer)
     small = select(
@@ -127,7 +132,7 @@ def _lookup_fingerprint() -> tuple[Any, ...]:
         select(func.max(Region.updated_at)).scalar_subquery(),
     )
     plates_fp = tuple(db.session.execute(plates).one())
-    return shops_fingerprint() + plates_fp + tuple(db.session.execute(small).one())
+    return counted + plates_fp + tuple(db.session.execute(small).one())
 
 
 def _interval() -> tuple[float, float]:

@@ -129,6 +129,8 @@ def test_new_shops_reach_the_heat_map(client, shops):
     shop = db.session.query(Shop).filter_by(status=ShopStatus.SUSPENDED).first()
     shop.status = ShopStatus.ACTIVE
     db.session.flush()
+    assert get_fc(client)["properties"]["total"] == 270  # not committed: nobody else sees it
+    db.session.commit()
     assert get_fc(client)["properties"]["total"] == 271
 
 

@@ -52,14 +52,16 @@ def make_public_shop(town):
                             "包秩序良好"])  # fmt: skip
         db.session.add(shop)
         db.session.flush()
-        return shop, codes.issue_code(shop).code
+        code = codes.issue_code(shop).code
+        db.session.commit()  # what other requests see (the cache follows commits)
+        return shop, code
 
     return make
 
 
 def set_status(shop: Shop, status: ShopStatus) -> None:
     shop.status = status
-    db.session.flush()
+    db.session.commit()
 
 
 # ---------------------------------------------------------------- active shops
@@ -154,7 +156,7 @@ def test_a_status_change_reaches_the_cached_view(client, make_public_shop):
     assert client.get(f"/api/v1/shops/{code}").status_code == 403
     set_status(shop, ShopStatus.ACTIVE)
     shop.name = "老王烤串"
-    db.session.flush()
+    db.session.commit()
     assert client.get(f"/api/v1/shops/{code}").get_json()["name"] == "老王烤串"
 
 

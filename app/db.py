@@ -69,3 +69,28 @@ def apply_table_options(metadata: MetaData) -> None:
     for table in metadata.tables.values():
         for key, value in MYSQL_TABLE_OPTIONS.items():
             table.dialect_kwargs.setdefault(key, value)
+
+
+# ---------------------------------------------------------------- optimistic versions (409)
+
+
+def check_version(row: Any, version: int | None, message: str) -> None:
+    """409 stale_version when the client sent the version it read and the row has moved on."""
+    if version is not None and version != row.version:
+        from app.errors import Conflict
+
+        raise Conflict(message, code="stale_version")
+
+
+def flush_versioned(message: str) -> None:
+    """Flush; a concurrent edit caught by the version column (StaleDataError) is a 409 too."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.errors import Conflict
+    from app.extensions import db
+
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(message, code="stale_version") from None

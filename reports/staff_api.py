@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
+from app.db import check_version
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from reports import present, queries, service
@@ -24,6 +25,7 @@ from reports.schemas import (
 )
 from reports.transitions import Params, transition
 
+STALE = "案件已被他人更新，请刷新后重试"
 blp = Blueprint("staff_reports", __name__, url_prefix="/api/v1/staff/reports",
                 description="案件办理（工作人员）")  # fmt: skip
 
@@ -84,8 +86,7 @@ class StaffReportAction(MethodView):
         verify_pass, verify_fail, request/approve/deny_extension, suspend, resume, void,
         merge, archive). 409 if the case's state does not allow it or it changed meanwhile."""
         report = queries.staff_report(staff, number)
-        if body.get("version") is not None and body["version"] != report.version:
-            raise Conflict("案件已被他人更新，请刷新后重试", code="stale_version")
+        check_version(report, body.get("version"), STALE)
         ext = body.get("extension") or {}
         params = Params(note=body.get("note"), reason=body.get("reason"),
                         department_id=body.get("department_id"),
@@ -97,5 +98,5 @@ class StaffReportAction(MethodView):
             db.session.commit()
         except StaleDataError:
             db.session.rollback()
-            raise Conflict("案件已被他人更新，请刷新后重试", code="stale_version") from None
+            raise Conflict(STALE, code="stale_version") from None
         return present.staff_view(report, staff)

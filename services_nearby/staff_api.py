@@ -27,13 +27,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role, StaffUser
-from app.db import utcnow
+from app.db import check_version, flush_versioned, utcnow
 from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from app.extensions import db
 from services_nearby import hours, service
@@ -272,27 +271,13 @@ def create_facility(data: dict[str, Any], staff: StaffUser) -> Facility:
     return f
 
 
-def _check_version(f: Facility, version: int | None) -> None:
-    if version is not None and version != f.version:
-        raise Conflict(STALE, code="stale_version")
-
-
-def _flush() -> None:
-    """Flush; a concurrent edit that the version column caught is a 409 too."""
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(STALE, code="stale_version") from None
-
-
 def update_facility(f: Facility, data: dict[str, Any], staff: StaffUser) -> Facility:
     """Edit a facility; a move is placed again and must stay in the account's districts."""
-    _check_version(f, data["version"])
+    check_version(f, data["version"], STALE)
     before = {k: getattr(f, k) for k in AUDITED}
     _apply(f, data, staff)
     changed = {k: getattr(f, k) for k in AUDITED if getattr(f, k) != before[k]}
-    _flush()
+    flush_versioned(STALE)
     if changed:
         audit.record("facility.update", "facility", f.id, actor=staff,
                      before=_audit_safe({k: before[k] for k in changed}),
@@ -309,12 +294,12 @@ STATUS_MOVES = {
 
 def change_status(f: Facility, action: str, body: dict[str, Any], staff: StaffUser) -> Facility:
     """Remove (hide from citizens) or restore a facility; 409 if it is already so."""
-    _check_version(f, body.get("version"))
+    check_version(f, body.get("version"), STALE)
     allowed, target, refused = STATUS_MOVES[action]
     if f.status != allowed:
         raise InvalidTransition(refused)
     f.status = target
-    _flush()
+    flush_versioned(STALE)
     audit.record(f"facility.{action}", "facility", f.id, actor=staff, reason=body["reason"],
                  before=allowed.value, after=target.value)  # fmt: skip
     log.info("facility %s %s by %s: %s", f.id, action, staff.username, body["reason"])

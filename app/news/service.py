@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
 from app.auth.models import StaffUser
-from app.db import utcnow
-from app.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from app.db import check_version, flush_versioned, utcnow
+from app.errors import InvalidTransition, NotFound, ValidationFailed
 from app.extensions import db
 from app.media.models import Media
 from app.media.service import signed_url
@@ -108,20 +107,6 @@ def _cover(public_id: str | None) -> Media | None:
     return media
 
 
-def _check_version(article: NewsArticle, version: int | None) -> None:
-    if version is not None and version != article.version:
-        raise Conflict(STALE, code="stale_version")
-
-
-def _flush() -> None:
-    """Flush; a concurrent edit caught by the version column is a 409 too."""
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(STALE, code="stale_version") from None
-
-
 def _audited(article: NewsArticle) -> dict[str, Any]:
     return {"title": article.title, "summary": article.summary, "body": article.body,
             "cover": article.cover.public_id if article.cover else None}  # fmt: skip
@@ -133,7 +118,7 @@ def create_article(data: dict[str, Any], staff: StaffUser) -> NewsArticle:
                           body=data["body"], cover=_cover(data.get("cover")),
                           status=NewsStatus.DRAFT, author_staff_id=staff.id)  # fmt: skip
     db.session.add(article)
-    _flush()
+    flush_versioned(STALE)
     audit.record("news.create", "news_article", article.id, actor=staff, after=_audited(article))
     log.info("news %s created by %s", article.id, staff.username)
     return article
@@ -141,7 +126,7 @@ def create_article(data: dict[str, Any], staff: StaffUser) -> NewsArticle:
 
 def update_article(article: NewsArticle, data: dict[str, Any], staff: StaffUser) -> NewsArticle:
     """Edit an article in any status (a published one changes at once); 409 if stale."""
-    _check_version(article, data["version"])
+    check_version(article, data["version"], STALE)
     before = _audited(article)
     for key in EDITABLE:
         if key in data:
@@ -151,7 +136,7 @@ def update_article(article: NewsArticle, data: dict[str, Any], staff: StaffUser)
     after = _audited(article)
     changed = sorted(k for k in after if after[k] != before[k])
     if changed:
-        _flush()
+        flush_versioned(STALE)
         audit.record("news.update", "news_article", article.id, actor=staff,
                      before={k: before[k] for k in changed},
                      after={k: after[k] for k in changed})  # fmt: skip
@@ -162,12 +147,12 @@ def update_article(article: NewsArticle, data: dict[str, Any], staff: StaffUser)
 def publish(article: NewsArticle, staff: StaffUser, version: int | None = None) -> NewsArticle:
     """Publish a draft or a withdrawn article. A republished article keeps its first publication
     time, so a corrected notice does not jump to the top as news."""
-    _check_version(article, version)
+    check_version(article, version, STALE)
     if article.status == NewsStatus.PUBLISHED:
         raise InvalidTransition("文章已发布")
     article.status = NewsStatus.PUBLISHED
     article.published_at = article.published_at or utcnow()
-    _flush()
+    flush_versioned(STALE)
     audit.record("news.publish", "news_article", article.id, actor=staff, title=article.title)
     log.info("news %s published by %s", article.id, staff.username)
     return article
@@ -175,11 +160,11 @@ def publish(article: NewsArticle, staff: StaffUser, version: int | None = None) 
 
 def withdraw(article: NewsArticle, staff: StaffUser, version: int | None = None) -> NewsArticle:
     """Take a published article off the public pages."""
-    _check_version(article, version)
+    check_version(article, version, STALE)
     if article.status != NewsStatus.PUBLISHED:
         raise InvalidTransition("只有已发布的文章可以撤回")
     article.status = NewsStatus.WITHDRAWN
-    _flush()
+    flush_versioned(STALE)
     audit.record("news.withdraw", "news_article", article.id, actor=staff, title=article.title)
     log.info("news %s withdrawn by %s", article.id, staff.username)
     return article

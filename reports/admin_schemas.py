@@ -199,8 +199,9 @@ class RegionDepartmentOut(ma.Schema):
 
 
 class RegionUpdateIn(ma.Schema):
-    """What admins may change on a region."""
+    """What admins may change on a region (its code and boundary come with a GeoJSON import)."""
 
+    name = ma.fields.String(validate=validate.Length(min=1, max=100))
     department_id = ma.fields.Integer(allow_none=True)
     is_active = ma.fields.Boolean()
 

@@ -189,8 +189,12 @@ def get_region(region_id: int) -> Region:
 
 
 def update_region(region_id: int, changes: dict[str, Any], actor: StaffUser) -> Region:
-    """Change a region's responsible department or active flag."""
+    """Change a region's name, responsible department or active flag."""
     region = get_region(region_id)
+    if "name" in changes:
+        changes = changes | {"name": changes["name"].strip()}
+        if not changes["name"]:
+            raise ValidationFailed(fields={"name": ["请填写区域名称"]})
     dept_id = changes.get("department_id")
     if dept_id is not None and db.session.get(Department, dept_id) is None:
         raise ValidationFailed(fields={"department_id": ["部门不存在"]})

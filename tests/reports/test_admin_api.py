@@ -321,6 +321,11 @@ def test_import_list_get_and_update_regions(client, admin, reference_data):
     assert reference.locate(lat, lng) is None  # the routing cache saw the edit at once
     (entry,) = audits("region.update")
     assert entry.detail["changes"]["is_active"] == [True, False]
+    renamed = client.patch(f"/api/v1/admin/regions/{region_id}", json={"name": " 兴华网格 "},
+                           headers=admin)  # fmt: skip
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "兴华网格"
+    blank = client.patch(f"/api/v1/admin/regions/{region_id}", json={"name": "  "}, headers=admin)
+    assert blank.status_code == 422 and blank.get_json()["error"]["fields"]["name"]
 
 
 def test_region_import_rejects_a_bad_file_with_row_errors(client, admin, reference_data):

@@ -73,8 +73,9 @@
     zhm.clearErrors(form);
     $("region-dialog-title").textContent = "编辑区域：" + r.name;
     $("region-fixed").textContent = "编码 " + r.code + "，" + (cfg.levels[r.level] || r.level) +
-      "（名称和边界请通过导入 GeoJSON 更新）";
-    zhm.fill(form, {department_id: r.department ? r.department.id : "", is_active: r.is_active});
+      "（边界请通过导入 GeoJSON 更新）";
+    zhm.fill(form, {name: r.name, department_id: r.department ? r.department.id : "",
+                    is_active: r.is_active});
     editing.form = zhm.values(form);
     dialog.showModal();
   }

@@ -116,6 +116,11 @@ class Config:
         self.MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 40_000_000)
         self.MEDIA_URL_TTL_SECONDS = env_int("MEDIA_URL_TTL_SECONDS", 300)
+        # Evidence videos (app/media/video.py): MP4/MOV, remuxed without metadata. Requests carry
+        # the whole file, so MAX_CONTENT_LENGTH must stay above MEDIA_VIDEO_MAX_BYTES.
+        self.MEDIA_VIDEO_MAX_BYTES = env_int("MEDIA_VIDEO_MAX_BYTES", 30 * 1024 * 1024)
+        self.MEDIA_VIDEO_MAX_SECONDS = env_int("MEDIA_VIDEO_MAX_SECONDS", 10)
+        self.MEDIA_VIDEO_MAX_PIXELS = env_int("MEDIA_VIDEO_MAX_PIXELS", 1920 * 1920)
 
         # WeChat (only wechat/ reads these).
         self.WECHAT_EMULATOR = env_bool("WECHAT_EMULATOR", True)
@@ -145,6 +150,48 @@ class Config:
             "WECHAT_SUBSCRIBE_TEMPLATE_ID", "emulator-subscribe-report-progress"
         )
         self.WECHAT_MP_TEMPLATE_ID = env_str("WECHAT_MP_TEMPLATE_ID", "emulator-template-progress")
+
+        # --- WeChat Pay v3 merchant transfers (商家转账; only wechat/pay reads these) ---------
+        # The emulator follows WECHAT_EMULATOR unless set; production refuses it.
+        self.WECHATPAY_EMULATOR = env_bool("WECHATPAY_EMULATOR", self.WECHAT_EMULATOR)
+        self.WECHATPAY_MCHID = env_str("WECHATPAY_MCHID", "1900000109")
+        self.WECHATPAY_APPID = env_str("WECHATPAY_APPID", self.WECHAT_MINI_APP_ID)
+        # Empty: https://api.mch.weixin.qq.com, or {PUBLIC_BASE_URL}/_wechatpay with the emulator.
+        self.WECHATPAY_API_BASE_URL = env_str("WECHATPAY_API_BASE_URL")
+        # Secrets, from the environment only. PEM text (\n escapes allowed) or a file path.
+        # With the emulator on and no merchant key set, the emulator's generated keys are used.
+        self.WECHATPAY_PRIVATE_KEY = env_str("WECHATPAY_PRIVATE_KEY")  # merchant API key
+        self.WECHATPAY_PRIVATE_KEY_FILE = env_str("WECHATPAY_PRIVATE_KEY_FILE")
+        self.WECHATPAY_CERT_SERIAL_NO = env_str("WECHATPAY_CERT_SERIAL_NO")
+        self.WECHATPAY_APIV3_KEY = env_str("WECHATPAY_APIV3_KEY")  # 32 bytes
+        self.WECHATPAY_PUBLIC_KEY = env_str("WECHATPAY_PUBLIC_KEY")  # WeChat Pay's public key
+        self.WECHATPAY_PUBLIC_KEY_FILE = env_str("WECHATPAY_PUBLIC_KEY_FILE")
+        self.WECHATPAY_PUBLIC_KEY_ID = env_str("WECHATPAY_PUBLIC_KEY_ID")  # PUB_KEY_ID_...
+        self.WECHATPAY_NOTIFY_URL = env_str(
+            "WECHATPAY_NOTIFY_URL", f"{self.PUBLIC_BASE_URL}/wechat/pay/transfer-notify"
+        )
+        # 1000 = 现金营销 (cash rewards); WeChat requires 活动名称 and 奖励说明 report infos for it.
+        self.WECHATPAY_TRANSFER_SCENE_ID = env_str("WECHATPAY_TRANSFER_SCENE_ID", "1000")
+        self.WECHATPAY_HTTP_TIMEOUT = float(env_str("WECHATPAY_HTTP_TIMEOUT", "5"))
+        self.WECHATPAY_CALLBACK_MAX_SKEW = env_int("WECHATPAY_CALLBACK_MAX_SKEW", 300)
+        # The emulator's state (shared by every process) and, next to it, its generated keys.
+        self.WECHATPAY_EMULATOR_DB = env_str(
+            "WECHATPAY_EMULATOR_DB", str(instance_dir / "wechatpay-emulator" / "state.db")
+        )
+        # How often the embedded emulator delivers notifications; 0 = no thread (tests).
+        self.WECHATPAY_EMULATOR_DELIVERY_SECONDS = float(
+            env_str("WECHATPAY_EMULATOR_DELIVERY_SECONDS", "0" if self.TESTING else "2")
+        )
+        # --- end of WeChat Pay settings -----------------------------------------------------
+
+        # 车窗抛物 rewards (reports/littering).
+        self.LITTERING_OCR_ENABLED = env_bool("LITTERING_OCR_ENABLED", True)
+        self.LITTERING_TRANSFER_REMARK = env_str("LITTERING_TRANSFER_REMARK", "车窗抛物举报奖励")
+        self.LITTERING_CAPTURE_TIME_TOLERANCE_HOURS = env_int(
+            "LITTERING_CAPTURE_TIME_TOLERANCE_HOURS", 2
+        )
+        # Multiplies the payout worker's retry delays (load runs use a small value).
+        self.LITTERING_RETRY_SCALE = float(env_str("LITTERING_RETRY_SCALE", "1"))
 
         # Reports (issue 3).
         self.REPORT_DUPLICATE_RADIUS_M = env_int("REPORT_DUPLICATE_RADIUS_M", 50)
@@ -246,6 +293,7 @@ class ProductionConfig(Config):
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
         self.WECHAT_EMULATOR = env_bool("WECHAT_EMULATOR", False)
+        self.WECHATPAY_EMULATOR = env_bool("WECHATPAY_EMULATOR", False)  # WeChat Pay settings
 
     def validate(self) -> None:
         """Refuse a default or short SECRET_KEY, the emulator, or missing WeChat credentials."""
@@ -264,6 +312,18 @@ class ProductionConfig(Config):
         ):
             if not env_str(name):
                 problems.append(f"{name} must be set")
+        # --- WeChat Pay settings ---
+        if self.WECHATPAY_EMULATOR:
+            problems.append("WECHATPAY_EMULATOR must be 0 in production")
+        for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
+            if not env_str(name) and not env_str(f"{name}_FILE"):
+                problems.append(f"{name} or {name}_FILE must be set")
+        for name in ("WECHATPAY_MCHID", "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_PUBLIC_KEY_ID"):
+            if not env_str(name):
+                problems.append(f"{name} must be set")
+        if len(self.WECHATPAY_APIV3_KEY.encode()) != 32:
+            problems.append("WECHATPAY_APIV3_KEY must be set to the 32-byte APIv3 key")
+        # --- end of WeChat Pay settings ---
         if self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET:
             problems.append("S3_BUCKET must be set when STORAGE_BACKEND=s3")
         if problems:

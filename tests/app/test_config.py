@@ -6,6 +6,7 @@ import pytest
 
 from app import create_app
 from config import ConfigError, get_config
+from wechat.pay import keys
 
 GOOD_PRODUCTION_ENV = {
     "SECRET_KEY": "k" * 48,
@@ -19,9 +20,23 @@ GOOD_PRODUCTION_ENV = {
 }
 
 
+def pay_settings(tmp_path) -> dict[str, str]:
+    """Real-looking WeChat Pay settings: a merchant key file, the platform public key."""
+    material = keys.generate()
+    (tmp_path / "apiclient_key.pem").write_text(material.merchant_private_pem)
+    return {
+        "WECHATPAY_MCHID": "1230000109",
+        "WECHATPAY_PRIVATE_KEY_FILE": str(tmp_path / "apiclient_key.pem"),
+        "WECHATPAY_CERT_SERIAL_NO": material.merchant_serial_no,
+        "WECHATPAY_APIV3_KEY": material.apiv3_key,
+        "WECHATPAY_PUBLIC_KEY": material.platform_public_pem.replace("\n", "\\n"),
+        "WECHATPAY_PUBLIC_KEY_ID": material.public_key_id,
+    }
+
+
 @pytest.fixture
-def production_env(monkeypatch):
-    for key, value in GOOD_PRODUCTION_ENV.items():
+def production_env(monkeypatch, tmp_path):
+    for key, value in (GOOD_PRODUCTION_ENV | pay_settings(tmp_path)).items():
         monkeypatch.setenv(key, value)
     return monkeypatch
 

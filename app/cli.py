@@ -27,6 +27,7 @@ DEMO_STAFF = [
     ("heping_handler", "和平区处置员", [Role.HANDLER], "SY-210102"),
     ("reviewer", "审核员", [Role.REVIEWER], None),
     ("finance", "财务人员", [Role.FINANCE], None),
+    ("finance2", "财务复核员", [Role.FINANCE], None),  # releases what "finance" prepares
     ("inspector", "城市管理监督员", [Role.INSPECTOR], None),
     ("huaxiang_handler", "滑翔街道处置员", [Role.HANDLER], "SY-210106-HX"),
 ]
@@ -96,6 +97,10 @@ def seed_demo_city(shops: int | None = None, facility_scale: float = 1.0) -> boo
     from app.news.service import seed_demo_news
 
     seed_demo_news(db.session.scalar(select(StaffUser).where(StaffUser.username == "admin")))
+    from reports.littering.seed import seed_demo_littering
+
+    db.session.flush()
+    seed_demo_littering()  # after the staff: reviews and batches name them
     return created
 
 

@@ -32,4 +32,14 @@ def install_engine_hooks() -> None:
     @event.listens_for(Engine, "begin")
     def _sqlite_begin(conn):  # pragma: no cover - trivial
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    """True unless this is a GET/HEAD request. In WAL mode a transaction that read first cannot
+    become a writer once another connection has committed (SQLITE_BUSY_SNAPSHOT, which the busy
+    timeout does not cover): a double-clicked POST would get a 500. Transactions that may write
+    take the write lock when they begin and wait their turn instead; reads stay concurrent."""
+    from flask import has_request_context, request
+
+    return not (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"))

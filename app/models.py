@@ -7,6 +7,7 @@ from app.extensions import db  # noqa: E402
 from app.media import models as media_models  # noqa: F401
 from app.news import models as news_models  # noqa: F401
 from reports import models as reports_models  # noqa: F401
+from reports.littering import models as littering_models  # noqa: F401
 from services_nearby import models as nearby_models  # noqa: F401
 from shops import models as shops_models  # noqa: F401
 from wechat import models as wechat_models  # noqa: F401

@@ -14,3 +14,6 @@ def init_app(app: Flask) -> None:
     for module in (citizen_api, staff_api, export, ingest_api, stats_api, heat, admin_api):
         api.register_blueprint(module.blp)
     cli.register(app)
+    from reports import littering
+
+    littering.init_app(app)

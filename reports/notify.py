@@ -43,6 +43,17 @@ def enqueue_state_change(report: Report, text: str | None) -> list[OutboxMessage
     return messages
 
 
+def enqueue_notice(user_id: int, number: str, state: str, text: str, *, page: str,
+                   path: str) -> OutboxMessage:
+    """Queue one message to a citizen about something that is not a case (a reward, say)."""
+    msg = OutboxMessage(kind="wechat_notice", status=OutboxStatus.PENDING,
+                        payload={"user_id": user_id, "number": number, "state": state,
+                                 "text": text, "at": utcnow().isoformat(), "page": page,
+                                 "path": path})  # fmt: skip
+    db.session.add(msg)
+    return msg
+
+
 def _claim(batch: int) -> list[OutboxMessage]:
     """Lock due messages; SKIP LOCKED lets several workers share the table on MariaDB."""
     query = (
@@ -105,12 +116,15 @@ def _send(msg: OutboxMessage, wx) -> None:
         "thing3": {"value": p["text"][:20]},
         "time4": {"value": _local(p["at"])},
     }
+    # Other kinds of case (车窗抛物) name their own mini-program page and H5 path.
+    page = p.get("page") or f"pages/report/detail?number={p['number']}"
+    path = p.get("path") or f"/h5/reports/{p['number']}"
     if WechatApp.MINIPROGRAM in identities:
         wx.send_subscribe_message(identities[WechatApp.MINIPROGRAM].openid,
                                   cfg["WECHAT_SUBSCRIBE_TEMPLATE_ID"], data,
-                                  page=f"pages/report/detail?number={p['number']}")  # fmt: skip
+                                  page=page)  # fmt: skip
     elif WechatApp.MP in identities:
-        url = f"{cfg['PUBLIC_BASE_URL']}/h5/reports/{p['number']}"
+        url = f"{cfg['PUBLIC_BASE_URL']}{path}"
         wx.send_template_message(identities[WechatApp.MP].openid,
                                  cfg["WECHAT_MP_TEMPLATE_ID"], data, url=url)  # fmt: skip
     else:
@@ -123,10 +137,26 @@ def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+WORKER_TASKS = "zhcg.worker_tasks"
+
+
+def add_worker_task(app, task) -> None:
+    """Let a feature run ``task()`` in every round of `flask worker` (payouts, say). The task
+    commits its own work and returns how many things it did."""
+    app.extensions.setdefault(WORKER_TASKS, []).append(task)
+
+
 def run_worker(once: bool = False, interval: float = 2.0) -> None:
-    """The `flask worker` loop: deliver due messages, sleep when idle."""
+    """The `flask worker` loop: deliver due messages and run the features' tasks, sleep when
+    idle. A task that fails is logged and tried again next round."""
     while True:
         counts = deliver_due()
+        for task in current_app.extensions.get(WORKER_TASKS, []):
+            try:
+                counts[task.__name__] = task()
+            except Exception:  # noqa: BLE001 - one failing task must not stop the others
+                db.session.rollback()
+                log.exception("worker task %s failed", task.__name__)
         if any(counts.values()):
             log.info("outbox: %s", counts)
         if once:

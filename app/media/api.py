@@ -1,4 +1,4 @@
-"""Media API: upload a photo, read a photo's details with a fresh short-lived URL."""
+"""Media API: upload a photo or a video, read its details with a fresh short-lived URL."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from app.media.models import Media
 from app.media.schemas import MediaOut, MediaStaffOut, UploadIn
 from app.ratelimits import public_limit
 
-blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="图片上传与查看")
+blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="图片、视频上传与查看")
 
 
 def signed_in() -> User | StaffUser:
@@ -50,7 +50,14 @@ def present(media: Media) -> dict[str, Any]:
     """Every field a schema may pick; each audience's schema keeps only its own."""
     link = service.signed_url(media)
     owner_type = "citizen" if media.user_id else "staff" if media.staff_id else None
+    poster = service.poster_of(media)
     return {
+        "kind": media.kind,
+        "duration_ms": media.duration_ms,
+        "codec": media.codec,
+        "poster_id": poster.public_id if poster else None,
+        "poster_url": service.signed_url(poster).url if poster else None,
+        "phash": media.phash,
         "id": media.public_id,
         "content_type": media.content_type,
         "width": media.width,
@@ -69,8 +76,11 @@ def present(media: Media) -> dict[str, Any]:
 
 
 def read_upload(files: dict[str, Any]) -> bytes:
-    """The uploaded bytes, read no further than one byte past the size limit."""
-    data = files["file"].read(current_app.config["MEDIA_MAX_BYTES"] + 1)
+    """The uploaded bytes, read no further than one byte past the larger size limit.
+
+    Which limit applies depends on the content (photo or video): the service checks it."""
+    cfg = current_app.config
+    data = files["file"].read(max(cfg["MEDIA_MAX_BYTES"], cfg["MEDIA_VIDEO_MAX_BYTES"]) + 1)
     if not data:
         raise ValidationFailed(fields={"file": ["上传的文件为空"]})
     return data
@@ -85,17 +95,21 @@ class MediaCollection(MethodView):
     @blp.response(201, MediaOut)
     @document_errors(blp, 401, 413, 415, 422, 429, 503)
     def post(self, files, owner):
-        """Upload a photo (multipart field ``file``: JPEG, PNG or WebP).
+        """Upload a photo (JPEG, PNG or WebP) or a video (MP4 or MOV) in the field ``file``.
 
-        The stored copy is re-encoded without EXIF (no GPS, no device data). The response
-        carries a short-lived ``url``; GET the photo again for a new one.
+        A photo is re-encoded without EXIF (no GPS, no device data). A video (at most
+        MEDIA_VIDEO_MAX_SECONDS, H.264/HEVC/MPEG-4) is stored as MP4 without metadata or audio,
+        with a poster image (``poster_id``, ``poster_url``). The response carries short-lived
+        URLs; GET the item again for new ones.
         """
-        media = service.store_upload(read_upload(files), owner)
+        media = service.store_any_upload(read_upload(files), owner)
+        keys = service.stored_keys(media)  # before the commit: a failed one expires the rows
         try:
             db.session.commit()
         except Exception:
             db.session.rollback()
-            service.discard_stored(media.storage_key)
+            for key in keys:
+                service.discard_stored(key)
             raise
         return present(media)
 
@@ -107,7 +121,7 @@ class MediaItem(MethodView):
     @blp.response(200, MediaStaffOut)
     @document_errors(blp, 401, 404, 429)
     def get(self, media_id):
-        """A photo's details and a fresh short-lived URL (its uploader or any staff).
+        """A photo's or video's details and fresh short-lived URLs (its uploader or any staff).
 
         Staff also see the capture time and GPS from the original; the uploader does not.
         Anyone else gets 404, whether or not the photo exists.

@@ -4,7 +4,8 @@ Only JPEG, PNG and WebP are accepted, recognised by their magic bytes (never the
 declared type). Every image is fully decoded (truncated files fail), bounded in pixels (Pillow's
 decompression-bomb guard), then re-encoded from raw pixels with the EXIF orientation applied: the
 stored copy carries no EXIF, GPS, maker notes, XMP or comments. Capture time and GPS are returned
-separately so the caller can keep them privately on the row.
+separately so the caller can keep them privately on the row, with a perceptual hash of the pixels
+(``app.media.phash``) that finds the same picture sent again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from PIL import Image, ImageFile, ImageOps
 
 from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.media.phash import dhash
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class CleanImage:
     captured_at: datetime | None
     gps_lat: float | None
     gps_lng: float | None
+    phash: str  # dHash of the upright pixels (app.media.phash)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -80,7 +83,8 @@ def process_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImag
         )
     img = _open_checked(data, fmt, max_pixels)
     captured_at, lat, lng = read_private_metadata(img)
-    stored, (width, height) = _reencode(img, fmt)
+    stored, upright = _reencode(img, fmt)
+    width, height = upright.size
     content_type, extension = FORMATS[fmt]
     return CleanImage(
         data=stored,
@@ -94,6 +98,7 @@ def process_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImag
         captured_at=captured_at,
         gps_lat=lat,
         gps_lng=lng,
+        phash=dhash(upright),
     )
 
 
@@ -153,8 +158,10 @@ def _keeps_icc(src_mode: str, out_mode: str) -> bool:
     return src_mode == out_mode or (src_mode in rgb and out_mode in {"RGB", "RGBA"})
 
 
-def _reencode(img: Image.Image, fmt: str) -> tuple[bytes, tuple[int, int]]:
-    """Orientation applied, pixels copied into a fresh image (no info, no EXIF), re-encoded."""
+def _reencode(img: Image.Image, fmt: str) -> tuple[bytes, Image.Image]:
+    """Orientation applied, pixels copied into a fresh image (no info, no EXIF), re-encoded.
+
+    Returns the encoded bytes and the fresh upright image they were encoded from."""
     try:
         upright = ImageOps.exif_transpose(img) or img
     except DECODE_ERRORS:  # an unreadable orientation tag: keep the pixels as they are
@@ -172,7 +179,7 @@ def _reencode(img: Image.Image, fmt: str) -> tuple[bytes, tuple[int, int]]:
         fresh.save(out, "PNG", **options)
     else:
         fresh.save(out, "WEBP", quality=90, method=4, **options)
-    return out.getvalue(), fresh.size
+    return out.getvalue(), fresh
 
 
 def read_private_metadata(img: Image.Image) -> tuple[datetime | None, float | None, float | None]:

@@ -49,6 +49,15 @@ class Media(db.Model):
         ForeignKey("staff_users.id", ondelete="RESTRICT"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "image" or "video". A video keeps its duration and codec, and points at its poster frame
+    # (an image row of its own, shown where the video cannot play).
+    kind: Mapped[str] = mapped_column(String(8), default="image", server_default="image")
+    duration_ms: Mapped[int | None]
+    codec: Mapped[str | None] = mapped_column(String(16))
+    poster_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
+    # 64-bit perceptual hash (dHash, 16 hex digits) of the image or the poster frame: the same
+    # picture sent again, even re-encoded or resized, is found by a small Hamming distance.
+    phash: Mapped[str | None] = mapped_column(String(16), index=True)
 
     user: Mapped[User | None] = relationship()
     staff: Mapped[StaffUser | None] = relationship()

@@ -1,7 +1,8 @@
 """Media operations: store a validated upload, sign a URL for it, look it up for a viewer.
 
-Services flush, never commit. The caller commits once and calls ``discard_stored`` if that commit
-fails, so no stored object is left without its row.
+Services flush, never commit. The caller commits once and calls ``discard_stored`` (on every key of
+``stored_keys``, read before the commit) if that commit fails, so no stored object is left without
+its row. A video is two rows and two objects: the MP4 and its poster frame, an image of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from sqlalchemy import select
 
 from app.auth.models import StaffUser, User
 from app.db import utcnow
-from app.errors import NotFound, ServiceUnavailable
+from app.errors import NotFound, ServiceUnavailable, UnsupportedMediaType
 from app.extensions import db
-from app.media import images
+from app.media import images, video
 from app.media.models import Media, new_public_id
 from app.storage import StorageError, get_storage
 
@@ -44,11 +45,7 @@ def store_upload(file_bytes: bytes, owner: Owner | None) -> Media:
     )
     public_id = new_public_id()
     key = f"media/{utcnow():%Y/%m}/{public_id}.{clean.extension}"
-    try:
-        get_storage().put(key, clean.data, clean.content_type)
-    except StorageError:
-        log.exception("storing upload %s failed", key)
-        raise ServiceUnavailable("图片保存失败，请稍后重试", code="storage_unavailable") from None
+    _put(key, clean.data, clean.content_type, "图片")
     media = _media_row(clean, public_id, key, owner)
     db.session.add(media)
     try:
@@ -60,9 +57,90 @@ def store_upload(file_bytes: bytes, owner: Owner | None) -> Media:
     return media
 
 
+def store_video_upload(data: bytes, owner: Owner | None) -> Media:
+    """Validate, clean and store a video and its poster image; add both rows (flushed).
+
+    Raises 413/415/422/503. The poster goes through the image pipeline like any photo, so it is
+    re-encoded without EXIF and hashed; the video row points at it and shares its hash."""
+    cfg = current_app.config
+    clean = video.process_video(
+        data,
+        max_bytes=cfg["MEDIA_VIDEO_MAX_BYTES"],
+        max_seconds=cfg["MEDIA_VIDEO_MAX_SECONDS"],
+        max_pixels=cfg["MEDIA_VIDEO_MAX_PIXELS"],
+    )
+    # Our own frame, already bounded by the video's limits: the photo caps must not refuse it.
+    still = images.process_upload(
+        clean.poster,
+        max_bytes=len(clean.poster),
+        max_pixels=max(cfg["MEDIA_MAX_PIXELS"], clean.width * clean.height),
+    )
+    month = f"{utcnow():%Y/%m}"
+    poster_id, video_id = new_public_id(), new_public_id()
+    poster_key = f"media/{month}/{poster_id}.{still.extension}"
+    video_key = f"media/{month}/{video_id}.{clean.extension}"
+    stored: list[str] = []
+    try:
+        _put(poster_key, still.data, still.content_type, "视频")
+        stored.append(poster_key)
+        _put(video_key, clean.data, clean.content_type, "视频")
+        stored.append(video_key)
+        poster = _media_row(still, poster_id, poster_key, owner)
+        db.session.add(poster)
+        db.session.flush()  # the poster's id, for the video row's foreign key
+        media = _video_row(clean, video_id, video_key, owner)
+        # The hash of the stored poster, not of the frame before JPEG: the two rows then match
+        # exactly, and a video is found by the same lookup as a photo of the same scene.
+        media.phash, media.poster_id = still.phash, poster.id
+        db.session.add(media)
+        db.session.flush()
+    except Exception:
+        for key in stored:
+            discard_stored(key)
+        raise
+    log.info("video %s stored by %s %s", video_id, type(owner).__name__, getattr(owner, "id", "-"))
+    return media
+
+
+def store_any_upload(data: bytes, owner: Owner | None) -> Media:
+    """Store a photo or a video, told apart by content; 415 if it is neither."""
+    if images.sniff_format(data) is not None:
+        return store_upload(data, owner)
+    if video.sniff_format(data) is not None:
+        return store_video_upload(data, owner)
+    # The code predates videos; clients already branch on it, so it stays.
+    raise UnsupportedMediaType(
+        "仅支持 JPEG、PNG、WebP 图片或 MP4、MOV 视频", code="unsupported_image_type"
+    )
+
+
+def stored_keys(media: Media) -> list[str]:
+    """Every stored object behind a row (a video's poster too); read them before committing."""
+    poster = poster_of(media)
+    return [media.storage_key] + ([poster.storage_key] if poster is not None else [])
+
+
+def poster_of(media: Media) -> Media | None:
+    """A video's poster image row, or None (photos, or a poster since deleted)."""
+    return db.session.get(Media, media.poster_id) if media.poster_id else None
+
+
+def _put(key: str, data: bytes, content_type: str, what: str) -> None:
+    """Store one object; a storage outage becomes 503 with a message naming what was lost."""
+    try:
+        get_storage().put(key, data, content_type)
+    except StorageError:
+        log.exception("storing upload %s failed", key)
+        raise ServiceUnavailable(
+            f"{what}保存失败，请稍后重试", code="storage_unavailable"
+        ) from None
+
+
 def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner | None) -> Media:
     """The row describing a stored clean copy."""
     return Media(
+        kind="image",
+        phash=clean.phash,
         public_id=public_id,
         storage_key=key,
         content_type=clean.content_type,
@@ -71,6 +149,28 @@ def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner 
         width=clean.width,
         height=clean.height,
         sha256=clean.sha256,
+        captured_at=clean.captured_at,
+        gps_lat=clean.gps_lat,
+        gps_lng=clean.gps_lng,
+        user_id=owner.id if isinstance(owner, User) else None,
+        staff_id=owner.id if isinstance(owner, StaffUser) else None,
+    )
+
+
+def _video_row(clean: video.CleanVideo, public_id: str, key: str, owner: Owner | None) -> Media:
+    """The row describing a stored clean video (its poster is linked by the caller)."""
+    return Media(
+        kind="video",
+        public_id=public_id,
+        storage_key=key,
+        content_type=clean.content_type,
+        format=clean.format,
+        size=clean.size,
+        width=clean.width,
+        height=clean.height,
+        sha256=clean.sha256,
+        duration_ms=clean.duration_ms,
+        codec=clean.codec,
         captured_at=clean.captured_at,
         gps_lat=clean.gps_lat,
         gps_lng=clean.gps_lng,
@@ -88,7 +188,7 @@ def discard_stored(key: str) -> None:
 
 
 def signed_url(media: Media) -> SignedUrl:
-    """A fresh URL for the photo, valid for MEDIA_URL_TTL_SECONDS."""
+    """A fresh URL for the photo or video, valid for MEDIA_URL_TTL_SECONDS."""
     ttl = int(current_app.config["MEDIA_URL_TTL_SECONDS"])
     url = get_storage().url(media.storage_key, ttl)
     return SignedUrl(url=url, expires_at=datetime.now(UTC) + timedelta(seconds=ttl))

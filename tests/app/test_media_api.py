@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from datetime import UTC
 
 import pytest
 import requests
@@ -11,9 +13,11 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.media.models import Media
+from app.media.phash import dhash
 from app.storage import StorageError, get_storage
 
 from .conftest import DEVICE_STRINGS
+from .test_video import APPLE_TAGS, CAPTURED_AT, LOCATION, make_video, read_back
 
 
 def upload(client, headers, data: bytes, name="photo.jpg", mimetype="image/jpeg"):
@@ -231,3 +235,163 @@ def test_cookie_signed_in_citizen_needs_the_csrf_token_to_upload(client, make_ci
     assert refused.get_json()["error"]["code"] == "csrf_failed"
     accepted = upload({"X-CSRFToken": token})
     assert accepted.status_code == 201, accepted.get_data(as_text=True)
+
+
+# -- videos and perceptual hashes ---------------------------------------------------------------
+
+
+def upload_video(client, headers, data: bytes, name="clip.mp4", mimetype="video/mp4"):
+    return upload(client, headers, data, name=name, mimetype=mimetype)
+
+
+def row(public_id: str) -> Media:
+    return db.session.scalar(select(Media).where(Media.public_id == public_id))
+
+
+def test_citizen_uploads_a_video_and_gets_it_with_its_poster(
+    client, citizen, make_staff, auth_header
+):
+    before = media_count()
+    original = make_video(fmt="mov", tags=APPLE_TAGS, audio=True)
+    resp = upload_video(client, auth_header(citizen), original, name="IMG_0001.MOV")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert (body["kind"], body["content_type"], body["codec"]) == ("video", "video/mp4", "h264")
+    assert body["duration_ms"] == 2000 and (body["width"], body["height"]) == (64, 48)
+    assert "gps_lat" not in body and "captured_at" not in body
+    assert media_count() == before + 2  # the video and its poster
+
+    played = client.get(body["url"])
+    assert played.status_code == 200 and played.mimetype == "video/mp4"
+    assert len(played.data) == body["size"]
+    assert read_back(played.data)[1] == [
+        ("video", "h264", {"language": "und", "handler_name": "VideoHandler"})  # FFmpeg's default
+    ]
+    assert LOCATION.encode() not in played.data and b"SecretCam" not in played.data
+
+    still = client.get(body["poster_url"])
+    assert still.status_code == 200 and still.mimetype == "image/jpeg"
+    poster_img = Image.open(io.BytesIO(still.data))
+    assert (poster_img.format, poster_img.size, dict(poster_img.getexif())) == (
+        "JPEG",
+        (64, 48),
+        {},
+    )
+
+    video_row, poster = row(body["id"]), row(body["poster_id"])
+    assert (video_row.kind, poster.kind, video_row.poster_id) == ("video", "image", poster.id)
+    assert poster.user_id == video_row.user_id == citizen.id
+    assert video_row.captured_at.replace(tzinfo=UTC) == CAPTURED_AT
+    assert video_row.gps_lat == pytest.approx(41.801) and video_row.gps_lng == pytest.approx(123.43)
+    assert poster.gps_lat is None and poster.captured_at is None
+    assert re.fullmatch(r"[0-9a-f]{16}", video_row.phash) and video_row.phash == poster.phash
+
+    staff_view = client.get(f"/api/v1/media/{body['id']}", headers=auth_header(make_staff("rev")))
+    seen = staff_view.get_json()
+    assert (seen["kind"], seen["poster_id"], seen["format"]) == ("video", body["poster_id"], "mov")
+    assert seen["gps_lat"] == pytest.approx(41.801) and seen["captured_at"].startswith("2024-05-01")
+    mine = client.get(f"/api/v1/media/{body['id']}", headers=auth_header(citizen)).get_json()
+    assert mine["poster_url"] and not {"gps_lat", "captured_at", "phash"} & set(mine)
+    poster_view = client.get(f"/api/v1/media/{body['poster_id']}", headers=auth_header(citizen))
+    assert poster_view.status_code == 200 and poster_view.get_json()["kind"] == "image"
+
+
+def test_video_file_url_answers_range_requests(client, citizen, auth_header):
+    body = upload_video(client, auth_header(citizen), make_video()).get_json()
+    whole = client.get(body["url"])
+    assert whole.headers["Accept-Ranges"] == "bytes"
+
+    part = client.get(body["url"], headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 100-199/{body['size']}"
+    assert part.mimetype == "video/mp4"
+    assert part.data == whole.data[100:200]
+    tail = client.get(body["url"], headers={"Range": "bytes=-16"})
+    assert tail.status_code == 206 and tail.data == whole.data[-16:]
+
+
+def test_too_long_video_is_422_and_stores_nothing(client, app, citizen, auth_header):
+    files_before, before = stored_files(app), media_count()
+    resp = upload_video(client, auth_header(citizen), make_video(12))
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["code"] == "video_too_long"
+    assert resp.get_json()["error"]["fields"] == {"file": ["视频不能超过10秒"]}
+    assert (media_count(), stored_files(app)) == (before, files_before)
+
+
+def test_truncated_video_is_422_not_500(client, citizen, auth_header):
+    data = make_video()
+    resp = upload_video(client, auth_header(citizen), data[: len(data) * 9 // 10])
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["code"] == "video_corrupt"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [bytes(range(256)) * 4, b"RIFF\x00\x10\x00\x00AVI LIST" + b"\x00" * 64, b"GIF89a" + b"\0" * 9],
+)
+def test_neither_photo_nor_video_is_415_naming_both(client, citizen, auth_header, data):
+    resp = upload_video(client, auth_header(citizen), data, name="clip.mp4")
+    assert resp.status_code == 415
+    error = resp.get_json()["error"]
+    assert error["code"] == "unsupported_image_type"  # the code clients knew before videos
+    assert "MP4" in error["message"] and "JPEG" in error["message"]
+
+
+def test_video_has_its_own_size_cap(client, app, citizen, auth_header, monkeypatch):
+    data = make_video()
+    monkeypatch.setitem(app.config, "MEDIA_MAX_BYTES", 100)  # the photo cap does not apply
+    assert upload_video(client, auth_header(citizen), data).status_code == 201
+    monkeypatch.setitem(app.config, "MEDIA_VIDEO_MAX_BYTES", len(data) - 1)
+    resp = upload_video(client, auth_header(citizen), data)
+    assert resp.status_code == 413
+    assert resp.get_json()["error"]["code"] == "video_too_large"
+
+
+def test_default_request_size_allows_the_largest_video(app):
+    cfg = app.config
+    assert cfg["MEDIA_VIDEO_MAX_BYTES"] == 30 * 1024 * 1024
+    assert (cfg["MEDIA_VIDEO_MAX_SECONDS"], cfg["MEDIA_VIDEO_MAX_PIXELS"]) == (10, 1920 * 1920)
+    # multipart framing adds a few hundred bytes around the file
+    assert cfg["MAX_CONTENT_LENGTH"] >= cfg["MEDIA_VIDEO_MAX_BYTES"] + 64 * 1024
+
+
+def test_failed_commit_leaves_neither_video_nor_poster(
+    client, app, citizen, auth_header, db_session, monkeypatch
+):
+    files_before = stored_files(app)
+
+    def failing_commit():
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(db_session, "commit", failing_commit)
+    resp = upload_video(client, auth_header(citizen), make_video())
+    assert resp.status_code == 500
+    assert stored_files(app) == files_before
+
+
+def test_storage_failing_on_the_video_discards_its_poster(
+    client, app, citizen, auth_header, monkeypatch
+):
+    storage = get_storage(app)
+    real_put = storage.put
+
+    def put(key, data, content_type):
+        if key.endswith(".mp4"):
+            raise StorageError("disk full")
+        real_put(key, data, content_type)
+
+    monkeypatch.setattr(storage, "put", put)
+    files_before, before = stored_files(app), media_count()
+    resp = upload_video(client, auth_header(citizen), make_video())
+    assert resp.status_code == 503
+    assert resp.get_json()["error"]["code"] == "storage_unavailable"
+    assert (media_count(), stored_files(app)) == (before, files_before)
+
+
+def test_photo_rows_carry_a_perceptual_hash(client, citizen, auth_header, make_image):
+    body = upload(client, auth_header(citizen), make_image("PNG", size=(64, 32))).get_json()
+    assert body["kind"] == "image" and body["poster_url"] is None and body["duration_ms"] is None
+    photo = row(body["id"])
+    stored = Image.open(io.BytesIO(get_storage().get(photo.storage_key)))
+    assert photo.kind == "image" and photo.phash == dhash(stored)

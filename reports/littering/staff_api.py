@@ -1,0 +1,268 @@
+"""Staff API of 车窗抛物: the review queue and decisions, enforcement leads, rules and bans."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from app import audit
+from app.apispec import document_errors
+from app.auth.current import staff_required
+from app.auth.models import Department, Role
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from reports.littering import exports, present, rules, service
+from reports.littering.models import (
+    INVALID_REASONS,
+    Ban,
+    Lead,
+    LeadState,
+    LitteringReport,
+    LitteringState,
+    RewardRule,
+)
+from reports.littering.plates import PLATE_COLOURS, normalize_plate
+from reports.littering.schemas import BanIn, LeadArgs, LeadIn, ReviewIn, RuleIn, StaffListArgs
+from reports.models import Region
+
+blp = Blueprint(
+    "staff_littering",
+    __name__,
+    url_prefix="/api/v1/staff/littering",
+    description="车窗抛物审核、违法线索与规则（工作人员）",
+)
+
+REVIEWERS = (Role.REVIEWER,)
+ENFORCERS = (Role.HANDLER, Role.DISPATCHER, Role.REVIEWER)
+
+
+def report_by_number(number: str) -> LitteringReport:
+    """A littering report by number; 404 if there is none."""
+    report = db.session.scalar(select(LitteringReport).where(LitteringReport.number == number))
+    if report is None:
+        raise NotFound("未找到该举报", code="report_not_found")
+    return report
+
+
+def page(query, args):
+    """(rows, total) of one page of a select."""
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.offset((args["page"] - 1) * args["per_page"]).limit(args["per_page"])
+    ).all()
+    return rows, total
+
+
+@blp.route("/reports")
+class ReviewQueue(MethodView):
+    @blp.arguments(StaffListArgs, location="query")
+    @blp.response(200)
+    @document_errors(blp, 401, 403, 422)
+    @staff_required(*REVIEWERS)
+    def get(self, args, staff):
+        """The review queue (state=pending, oldest first) or reports by state and plate."""
+        query = select(LitteringReport)
+        if args["state"]:
+            query = query.where(LitteringReport.state == LitteringState(args["state"]))
+        if args["plate"]:
+            query = query.where(LitteringReport.plate == normalize_plate(args["plate"]))
+        oldest_first = args["state"] == "pending"
+        query = query.order_by(LitteringReport.id if oldest_first else LitteringReport.id.desc())
+        rows, total = page(query, args)
+        return {
+            "items": [present.staff_item(r) for r in rows],
+            "total": total,
+            "page": args["page"],
+            "per_page": args["per_page"],
+        }
+
+
+@blp.route("/reports/<number>")
+class ReviewDetail(MethodView):
+    @blp.response(200)
+    @document_errors(blp, 401, 403, 404)
+    @staff_required(*REVIEWERS)
+    def get(self, number, staff):
+        """A report with its evidence, OCR suggestion, fraud signals and the same car's reports."""
+        return present.staff_view(report_by_number(number))
+
+
+@blp.route("/reports/<number>/review")
+class Review(MethodView):
+    @blp.arguments(ReviewIn)
+    @blp.response(200)
+    @document_errors(blp, 401, 403, 404, 409, 422)
+    @staff_required(*REVIEWERS)
+    def post(self, body, number, staff):
+        """Decide: valid (a lead, and a reward for the first reporter) or invalid with a reason."""
+        report = report_by_number(number)
+        service.review(report, staff, service.Decision(**body))
+        db.session.commit()
+        return present.staff_view(report)
+
+
+@blp.route("/meta")
+class Meta(MethodView):
+    @blp.response(200)
+    @document_errors(blp, 401, 403)
+    @staff_required()
+    def get(self, staff):
+        """Labels the pages use: invalid reasons, plate colours, lead states."""
+        return {
+            "invalid_reasons": INVALID_REASONS,
+            "plate_colours": PLATE_COLOURS,
+            "lead_states": {s.value: s for s in LeadState},
+        }
+
+
+# ---------------------------------------------------------------- leads (违法线索)
+
+
+def leads_in_scope(staff, args):
+    """Leads this account may see: its districts' (city-wide accounts see all)."""
+    query = select(Lead).join(LitteringReport, LitteringReport.id == Lead.report_id)
+    if args.get("state"):
+        query = query.where(Lead.state == LeadState(args["state"]))
+    if staff.department_id is not None and not staff.has_role(Role.ADMIN):
+        departments = _scope_department_ids(staff)
+        query = query.join(Region, Region.id == LitteringReport.region_id).where(
+            Region.department_id.in_(departments)
+        )
+    return query.order_by(Lead.id.desc())
+
+
+def _scope_department_ids(staff) -> list[int]:
+    ids = [d.id for d in db.session.scalars(select(Department)) if staff.in_scope(d.id)]
+    return ids or [-1]
+
+
+@blp.route("/leads")
+class Leads(MethodView):
+    @blp.arguments(LeadArgs, location="query")
+    @blp.response(200)
+    @document_errors(blp, 401, 403, 422)
+    @staff_required(*ENFORCERS)
+    def get(self, args, staff):
+        """Violation leads from valid reports, by state, for the enforcement unit."""
+        rows, total = page(leads_in_scope(staff, args), args)
+        return {
+            "items": [present.lead_view(x) for x in rows],
+            "total": total,
+            "page": args["page"],
+            "per_page": args["per_page"],
+        }
+
+
+@blp.route("/leads/export")
+class LeadsExport(MethodView):
+    @blp.arguments(LeadArgs, location="query")
+    @document_errors(blp, 401, 403, 422)
+    @staff_required(*ENFORCERS)
+    def get(self, args, staff):
+        """The leads as CSV or XLSX (plate, time, place, evidence count, status)."""
+        rows = db.session.scalars(leads_in_scope(staff, args).limit(50_000)).all()
+        audit.record(
+            "littering.leads.export",
+            "littering_lead",
+            "*",
+            actor=staff,
+            count=len(rows),
+            format=args["format"],
+        )
+        db.session.commit()
+        return exports.leads(rows, args["format"])
+
+
+@blp.route("/leads/<int:lead_id>")
+class LeadDetail(MethodView):
+    @blp.arguments(LeadIn)
+    @blp.response(200)
+    @document_errors(blp, 401, 403, 404, 409, 422)
+    @staff_required(*ENFORCERS)
+    def post(self, body, lead_id, staff):
+        """Move a lead: 立案 (with the case number), 处罚 (with the penalty), 结案."""
+        lead = db.session.scalar(leads_in_scope(staff, {}).where(Lead.id == lead_id))
+        if lead is None:
+            raise NotFound("未找到该线索", code="lead_not_found")
+        service.update_lead(lead, staff, **body)
+        db.session.commit()
+        return present.lead_view(lead)
+
+
+# ---------------------------------------------------------------- rules and bans (admins)
+
+
+def rule_view(rule: RewardRule) -> dict:
+    """A rule version as admins edit it."""
+    return {name: getattr(rule, name) for name in rules.RULE_FIELDS} | {
+        "version": rule.version,
+        "created_at": rule.created_at.isoformat(),
+    }
+
+
+@blp.route("/rules")
+class Rules(MethodView):
+    @blp.response(200)
+    @document_errors(blp, 401, 403)
+    @staff_required(Role.REVIEWER, Role.FINANCE)
+    def get(self, staff):
+        """The current rule and every earlier version."""
+        current = rules.current_rule()
+        db.session.commit()
+        history = db.session.scalars(select(RewardRule).order_by(RewardRule.version.desc()))
+        return {"current": rule_view(current), "history": [rule_view(r) for r in history]}
+
+    @blp.arguments(RuleIn)
+    @blp.response(201)
+    @document_errors(blp, 401, 403, 422)
+    @staff_required(Role.ADMIN)
+    def post(self, body, staff):
+        """Save a new version of the rules (decisions from now on apply it)."""
+        if not body:
+            raise Conflict("没有修改任何规则", code="nothing_changed")
+        if "region_codes" in body:
+            known = set(db.session.scalars(select(Region.code)))
+            unknown = [c for c in body["region_codes"] if c not in known]
+            if unknown:
+                raise ValidationFailed(
+                    fields={"region_codes": [f"区域不存在：{'、'.join(unknown)}"]}
+                )
+        rule = rules.save_rule(body, staff)
+        db.session.commit()
+        return rule_view(rule), 201
+
+
+@blp.route("/bans")
+class Bans(MethodView):
+    @blp.response(200)
+    @document_errors(blp, 401, 403)
+    @staff_required(*REVIEWERS)
+    def get(self, staff):
+        """The ban list."""
+        rows = db.session.scalars(select(Ban).where(Ban.is_active.is_(True)).order_by(Ban.id))
+        return {
+            "items": [
+                {"id": b.id, "kind": b.kind, "value": b.value, "reason": b.reason} for b in rows
+            ]
+        }
+
+    @blp.arguments(BanIn)
+    @blp.response(201)
+    @document_errors(blp, 401, 403, 409, 422)
+    @staff_required(Role.ADMIN, Role.REVIEWER)
+    def post(self, body, staff):
+        """Add a citizen, a device or an address to the ban list (its reports are flagged)."""
+        if not staff.has_role(Role.ADMIN) and not staff.has_role(Role.REVIEWER):
+            raise Forbidden()
+        ban = db.session.scalar(
+            select(Ban).where(Ban.kind == body["kind"], Ban.value == body["value"])
+        )
+        if ban is None:
+            ban = Ban(created_by_id=staff.id, **body)
+            db.session.add(ban)
+        ban.is_active, ban.reason = True, body["reason"]
+        db.session.flush()
+        audit.record("littering.ban", "littering_ban", ban.id, actor=staff, **body)
+        db.session.commit()
+        return {"id": ban.id, "kind": ban.kind, "value": ban.value, "reason": ban.reason}, 201

@@ -1,0 +1,1 @@
+"""Tests of the 车窗抛物 (littering) package."""

@@ -41,7 +41,10 @@ run: $(VENV)/.installed
 	$(BIN)/flask reports train-classifier
 	$(BIN)/flask seed demo
 	@$(BIN)/flask urls
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@# The worker delivers notifications and pays released rewards (through the embedded WeChat
+	@# Pay emulator, which gunicorn serves); it stops with gunicorn.
+	@$(BIN)/flask worker & worker=$$!; trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## make test: install the test extras and run the whole suite
 test: $(VENV)/.installed-test system-test-deps

@@ -152,11 +152,14 @@ def register_urls_command(app: Flask) -> None:
         click.echo("智慧城管 is starting:")
         click.echo(f"  citizen pages (public-account H5): {base}/h5/")
         click.echo(f"  nearby toilets, parks, parking:    {base}/nearby")
+        click.echo(f"  车窗抛物 report (H5):              {base}/h5/littering/new")
         click.echo(f"  staff console:                     {base}/console/")
+        click.echo(f"  rewards review / payouts:          {base}/console/littering/reports")
         click.echo(f"  API docs:                          {base}/api/docs")
         click.echo(f"  health:                            {base}/healthz")
         if current_app.config["WECHAT_EMULATOR"]:
             click.echo(f"  WeChat emulator:                   {base}/_wechat/")
+            click.echo(f"  WeChat Pay emulator:               {base}/_wechatpay/_emulator/bills")
             click.echo(
                 "  demo citizen sign-in: POST /api/v1/auth/miniprogram "
                 '{"code": "test:demo-citizen"}'

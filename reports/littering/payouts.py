@@ -380,12 +380,10 @@ def apply_bill(
 
 
 def _next_poll(payout: Payout) -> datetime:
-    """Poll a waiting bill every half hour (scaled by LITTERING_RETRY_SCALE for load runs), and
-    just after its 24 h confirmation window."""
+    """Poll a waiting bill every half hour, and just after its 24 h confirmation window."""
     now = utcnow()
-    every = POLL_EVERY * current_app.config.get("LITTERING_RETRY_SCALE", 1.0)
     expiry = (payout.sent_at or now) + CONFIRM_WINDOW + timedelta(minutes=5)
-    return min(now + every, expiry) if now < expiry else now + every
+    return min(now + POLL_EVERY, expiry) if now < expiry else now + POLL_EVERY
 
 
 def _finish(payout: Payout, state: PayoutState, fail_reason: str | None) -> None:

@@ -5,15 +5,13 @@ Every write a person can double-click or a client can retry has one effect and n
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from flask_migrate import upgrade
+from sqlalchemy import func, select
 
 from app import create_app
 from app.auth import service as auth_service
@@ -26,7 +24,6 @@ from tests.conftest import FreshContextClient
 from tests.reports.conftest import INSIDE_WEST, load_categories, square
 from tests.reports.littering.conftest import ago, evidence_jpeg
 
-REAL_SESSION = db.session  # before the per-test fixture swaps it for the rolled-back one
 N = 8
 
 
@@ -50,34 +47,13 @@ class Live:
             return db.session.scalar(query)
 
 
-def _database(tmp_path) -> tuple[str, str | None]:
-    raw = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if raw.startswith("mysql"):
-        url = make_url(raw)
-        name = f"zhcg_race_{uuid.uuid4().hex[:10]}"
-        server = url.set(database=None, query=dict(url.query) | {"charset": "utf8mb4"})
-        engine = create_engine(server)
-        with engine.begin() as conn:
-            conn.execute(
-                text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            )
-        engine.dispose()
-        return (
-            server.set(database=name).render_as_string(hide_password=False),
-            server.render_as_string(hide_password=False),
-        )
-    return f"sqlite:///{tmp_path / 'race.db'}", None
-
-
 @pytest.fixture
-def live(monkeypatch, tmp_path, rate_limiter):
+def live(live_db_url, tmp_path, rate_limiter):
     """A second app on its own committed database, with a small city and its people."""
-    monkeypatch.setattr(db, "session", REAL_SESSION)
-    url, server = _database(tmp_path)
     app = create_app(
         "testing",
         {
-            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_DATABASE_URI": live_db_url,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
             "NEARBY_SEQ_FILE": str(tmp_path / "seq.bin"),
             "RATELIMIT_ENABLED": False,
@@ -87,8 +63,6 @@ def live(monkeypatch, tmp_path, rate_limiter):
     )
     app.test_client_class = FreshContextClient
     with app.app_context():
-        from flask_migrate import upgrade
-
         upgrade()
         tokens = _populate(app)
     try:
@@ -97,11 +71,6 @@ def live(monkeypatch, tmp_path, rate_limiter):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        if server:
-            engine = create_engine(server)
-            with engine.begin() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {make_url(url).database}"))
-            engine.dispose()
 
 
 def _populate(app) -> dict[str, str]:

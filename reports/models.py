@@ -172,13 +172,17 @@ class CalendarDay(db.Model):
     name: Mapped[str] = mapped_column(String(32), default="")
 
 
-class ReportNumberSequence(db.Model):
-    """Per-day counter behind human-readable report numbers (20261121-000123)."""
-
-    __tablename__ = "report_number_sequences"
+class DayCounter:
+    """Columns of a per-day counter behind human-readable numbers (reports.numbers)."""
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportNumberSequence(DayCounter, db.Model):
+    """Per-day counter behind human-readable report numbers (20261121-000123)."""
+
+    __tablename__ = "report_number_sequences"
 
 
 class Report(db.Model):

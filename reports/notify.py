@@ -43,8 +43,9 @@ def enqueue_state_change(report: Report, text: str | None) -> list[OutboxMessage
     return messages
 
 
-def enqueue_notice(user_id: int, number: str, state: str, text: str, *, page: str,
-                   path: str) -> OutboxMessage:
+def enqueue_notice(
+    user_id: int, number: str, state: str, text: str, *, page: str, path: str
+) -> OutboxMessage:
     """Queue one message to a citizen about something that is not a case (a reward, say)."""
     msg = OutboxMessage(kind="wechat_notice", status=OutboxStatus.PENDING,
                         payload={"user_id": user_id, "number": number, "state": state,

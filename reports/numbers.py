@@ -24,9 +24,7 @@ def next_report_number(
     day = (now or utcnow()).astimezone(LOCAL_TZ).date()
     for _attempt in range(3):
         bumped = db.session.execute(
-            update(sequence)
-            .where(sequence.day == day)
-            .values(last=sequence.last + 1)
+            update(sequence).where(sequence.day == day).values(last=sequence.last + 1)
         ).rowcount
         if not bumped:
             try:
@@ -34,8 +32,6 @@ def next_report_number(
                     db.session.add(sequence(day=day, last=1))
             except IntegrityError:
                 continue  # another request created today's row first: bump it instead
-        last = db.session.scalar(
-            select(sequence.last).where(sequence.day == day)
-        )
+        last = db.session.scalar(select(sequence.last).where(sequence.day == day))
         return f"{prefix}{day:%Y%m%d}-{last:06d}"
     raise RuntimeError("could not allocate a report number")

@@ -74,7 +74,7 @@ def submit_report(
 
         shop_for_report(sub.shop_id)
     media = _resolve_photos(sub, citizen, staff)
-    lat, lng = _canonical_point(sub)
+    lat, lng = canonical_point(sub)
     report = Report(
         number=next_report_number(),
         idempotency_key=key,
@@ -138,7 +138,9 @@ def _resolve_photos(sub: Submission, citizen: User | None, staff: StaffUser | No
     return [found[i] for i in ids]
 
 
-def _canonical_point(sub: Submission) -> tuple[float | None, float | None]:
+def canonical_point(sub: Submission) -> tuple[float | None, float | None]:
+    """The point in GCJ-02 (or none with an address); 422 without either. Any object with
+    lat, lng, coord_sys and address will do (车窗抛物 reports use it too)."""
     if sub.lat is None or sub.lng is None:
         if not sub.address:
             raise ValidationFailed(fields={"location": ["请提供位置（经纬度）或详细地址"]})

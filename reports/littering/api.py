@@ -10,9 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.apispec import document_errors
 from app.auth.current import citizen_required
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound
 from app.extensions import db, limiter
-from app.media.models import Media
 from app.ratelimits import public_limit, report_limit
 from reports.api import IDEMPOTENCY_DOC, citizen_key, idempotency_key, load_body
 from reports.littering import present, service
@@ -154,16 +153,6 @@ class PlateSuggestions(MethodView):
     @citizen_required
     def post(self, body, citizen):
         """Plates read by OCR from my uploaded photos: a suggestion to check, never trusted."""
-        ids = list(dict.fromkeys(body["media"]))
-        media = {
-            m.public_id: m
-            for m in db.session.scalars(
-                select(Media).where(Media.public_id.in_(ids), Media.user_id == citizen.id)
-            )
+        return {
+            "suggestions": service.suggest_for_media(service.owned_media(body["media"], citizen))
         }
-        missing = [i for i in ids if i not in media]
-        if missing:
-            raise ValidationFailed(
-                fields={"media": [f"文件不存在或不属于您：{', '.join(missing)}"]}
-            )
-        return {"suggestions": service.suggest_for_media([media[i] for i in ids])}

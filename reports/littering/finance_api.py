@@ -16,19 +16,14 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.media.models import Media
 from reports.api import IDEMPOTENCY_DOC, idempotency_key
-from reports.littering import exports, ledger, payouts, present, reconcile, rules
+from reports.littering import exports, ledger, payouts, present, queries, reconcile
 from reports.littering.models import (
     Channel,
-    EntryState,
-    Payout,
     PayoutBatch,
     PayoutFlag,
-    PayoutState,
     ReconciliationRun,
-    RewardEntry,
 )
 from reports.littering.schemas import BatchIn, CancelIn, MonthArgs, OfflineIn, RewardArgs
-from reports.littering.staff_api import page
 
 blp = Blueprint(
     "littering_finance",
@@ -40,26 +35,6 @@ blp = Blueprint(
 FINANCE = (Role.FINANCE,)
 
 
-def entry_by_id(entry_id: int) -> RewardEntry:
-    """A reward entry, read as committed now and locked for the change to come; 404 if none."""
-    entry = db.session.scalar(
-        rules.latest(
-            select(RewardEntry).where(RewardEntry.id == entry_id), for_update=True
-        ).execution_options(populate_existing=True)
-    )
-    if entry is None:
-        raise NotFound("奖励记录不存在", code="reward_not_found")
-    return entry
-
-
-def batch_by_number(number: str) -> PayoutBatch:
-    """A batch by number; 404 if there is none."""
-    batch = db.session.scalar(select(PayoutBatch).where(PayoutBatch.number == number))
-    if batch is None:
-        raise NotFound("发放批次不存在", code="batch_not_found")
-    return batch
-
-
 @blp.route("")
 class Rewards(MethodView):
     @blp.arguments(RewardArgs, location="query")
@@ -68,10 +43,7 @@ class Rewards(MethodView):
     @staff_required(*FINANCE)
     def get(self, args, staff):
         """Rewards by state (accrued: to batch; approved: to pay again), oldest first."""
-        query = select(RewardEntry).order_by(RewardEntry.id)
-        if args["state"]:
-            query = query.where(RewardEntry.state == EntryState(args["state"]))
-        rows, total = page(query, args)
+        rows, total = queries.page(queries.rewards(args["state"]), args)
         check = ledger.check()
         return {
             "items": [present.entry_item(e) for e in rows],
@@ -95,7 +67,7 @@ class Retry(MethodView):
     @staff_required(*FINANCE)
     def post(self, entry_id, staff):
         """Pay a reward again after its transfer failed, expired or was cancelled."""
-        payout = payouts.retry(entry_by_id(entry_id), staff)
+        payout = payouts.retry(queries.entry_by_id(entry_id, lock=True), staff)
         try:
             db.session.commit()
         except IntegrityError:  # a parallel retry made the live payout first
@@ -112,7 +84,7 @@ class CancelReward(MethodView):
     @staff_required(*FINANCE)
     def post(self, body, entry_id, staff):
         """Cancel a reward that is not being paid (with the reason)."""
-        entry = ledger.cancel(entry_by_id(entry_id), staff, body["reason"])
+        entry = ledger.cancel(queries.entry_by_id(entry_id, lock=True), staff, body["reason"])
         db.session.commit()
         return present.entry_item(entry)
 
@@ -160,7 +132,7 @@ class BatchDetail(MethodView):
     @staff_required(*FINANCE)
     def get(self, number, staff):
         """A batch with its rewards and their payouts."""
-        return present.batch_view(batch_by_number(number), entries=True)
+        return present.batch_view(queries.batch_by_number(number), entries=True)
 
 
 @blp.route("/batches/<number>/release")
@@ -170,7 +142,7 @@ class Release(MethodView):
     @staff_required(Role.FINANCE, Role.ADMIN)
     def post(self, number, staff):
         """Release a batch someone else prepared: its rewards are approved and paid."""
-        batch = payouts.release_batch(batch_by_number(number), staff)
+        batch = payouts.release_batch(queries.batch_by_number(number), staff)
         db.session.commit()
         return present.batch_view(batch, entries=True)
 
@@ -182,7 +154,7 @@ class CancelBatch(MethodView):
     @staff_required(*FINANCE)
     def post(self, number, staff):
         """Withdraw a prepared batch; its rewards can be batched again."""
-        batch = payouts.cancel_batch(batch_by_number(number), staff)
+        batch = payouts.cancel_batch(queries.batch_by_number(number), staff)
         db.session.commit()
         return present.batch_view(batch)
 
@@ -195,10 +167,7 @@ class Payouts(MethodView):
     @staff_required(*FINANCE)
     def get(self, args, staff):
         """Payouts by state (failed: the failure queue; offline_pending: to record)."""
-        query = select(Payout).order_by(Payout.id.desc())
-        if args["state"]:
-            query = query.where(Payout.state == PayoutState(args["state"]))
-        rows, total = page(query, args)
+        rows, total = queries.page(queries.payouts(args["state"]), args)
         return {
             "items": [
                 present.payout_view(p) | {"entry_id": p.entry_id, "report": p.entry.report.number}
@@ -226,7 +195,7 @@ class RecordOffline(MethodView):
             if attachment is None:
                 raise NotFound("凭证文件不存在", code="media_not_found")
         payout = payouts.record_offline(
-            payouts.payout_by_number(number),
+            queries.payout_by_number(number, lock=True),
             staff,
             body["reference"],
             attachment.id if attachment else None,

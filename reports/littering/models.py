@@ -21,7 +21,6 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -32,6 +31,7 @@ from app.auth.models import StaffUser, User
 from app.db import enum_column, utcnow
 from app.extensions import db
 from app.media.models import Media
+from reports.models import DayCounter
 
 
 class LitteringState(enum.StrEnum):
@@ -201,22 +201,16 @@ class Ban(db.Model):
     )
 
 
-class LitteringNumberSequence(db.Model):
+class LitteringNumberSequence(DayCounter, db.Model):
     """Per-day counter behind littering report numbers (CC20261201-000123)."""
 
     __tablename__ = "littering_number_sequences"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    last: Mapped[int] = mapped_column(Integer, default=0)
 
-
-class BatchNumberSequence(db.Model):
+class BatchNumberSequence(DayCounter, db.Model):
     """Per-day counter behind payout batch numbers (PB20261201-000001)."""
 
     __tablename__ = "payout_batch_sequences"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LitteringReport(db.Model):

@@ -23,8 +23,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.h5 import citizen_page
 from reports.littering import api as citizen_api
-from reports.littering import ledger, present, reconcile, staff_api
-from reports.littering.finance_api import batch_by_number
+from reports.littering import ledger, present, queries, reconcile, staff_api
 from reports.littering.models import (
     CHANNEL_LABELS,
     ENTRY_LABELS,
@@ -35,16 +34,13 @@ from reports.littering.models import (
     EntryState,
     LeadState,
     LitteringReport,
-    LitteringState,
-    Payout,
     PayoutBatch,
     PayoutFlag,
     PayoutState,
     ReconciliationRun,
-    RewardEntry,
     RewardRule,
 )
-from reports.littering.plates import PLATE_COLOURS, normalize_plate
+from reports.littering.plates import PLATE_COLOURS
 from reports.littering.rules import current_rule, yuan
 from reports.littering.schemas import LeadArgs, StaffListArgs
 
@@ -79,7 +75,7 @@ def load_args(schema: ma.Schema) -> dict[str, Any]:
 
 def paged(query, args: dict[str, Any]) -> tuple[list, int]:
     """(rows, total) of one page, exactly as the APIs page."""
-    return staff_api.page(query, args)
+    return queries.page(query, args)
 
 
 def page_links(page: int, total: int, per_page: int) -> dict[str, Any]:
@@ -169,14 +165,7 @@ def review_queue(staff: StaffUser):
     args = load_args(StaffListArgs())
     if "state" not in request.args:
         args["state"] = "pending"
-    query = select(LitteringReport)
-    if args["state"]:
-        query = query.where(LitteringReport.state == LitteringState(args["state"]))
-    if args["plate"]:
-        query = query.where(LitteringReport.plate == normalize_plate(args["plate"]))
-    oldest_first = args["state"] == "pending"
-    query = query.order_by(LitteringReport.id if oldest_first else LitteringReport.id.desc())
-    rows, total = paged(query, args)
+    rows, total = paged(queries.review_queue(args["state"], args["plate"]), args)
     return render(
         "littering/review_queue.html", staff,
         items=[present.staff_item(r) for r in rows],
@@ -191,7 +180,7 @@ def review_queue(staff: StaffUser):
 def review_page(number: str, staff: StaffUser):
     """A report with its evidence, OCR suggestions, fraud signals, the same car's other reports
     and the decision form."""
-    view = present.staff_view(staff_api.report_by_number(number))
+    view = present.staff_view(queries.report_by_number(number))
     return render(
         "littering/review.html", staff,
         r=view,
@@ -211,7 +200,7 @@ def review_page(number: str, staff: StaffUser):
 def leads(staff: StaffUser):
     """Violation leads in this account's districts, by state, with the moves and exports."""
     args = load_args(LeadArgs())
-    rows, total = paged(staff_api.leads_in_scope(staff, args), args)
+    rows, total = paged(queries.leads_in_scope(staff, args["state"]), args)
     state = args["state"] or ""
     export = "/api/v1/staff/littering/leads/export?" + (f"state={state}&" if state else "")
     return render(
@@ -242,10 +231,7 @@ def rewards(staff: StaffUser):
     if state and state not in {s.value for s in EntryState}:
         state = EntryState.ACCRUED.value
     args = {"page": max(1, request.args.get("page", 1, type=int) or 1), "per_page": PER_PAGE}
-    query = select(RewardEntry).order_by(RewardEntry.id)
-    if state:
-        query = query.where(RewardEntry.state == EntryState(state))
-    rows, total = paged(query, args)
+    rows, total = paged(queries.rewards(state), args)
     return finance_page(
         "littering/rewards.html", staff, "rewards",
         items=[present.entry_item(e) for e in rows],
@@ -271,15 +257,14 @@ def batches(staff: StaffUser):
 @staff_page(*FINANCE)
 def batch_page(number: str, staff: StaffUser):
     """One batch: its rewards and payouts, 放行 for another account and 撤销."""
-    batch = present.batch_view(batch_by_number(number), entries=True)
+    batch = present.batch_view(queries.batch_by_number(number), entries=True)
     return finance_page("littering/batch.html", staff, "batches", b=batch,
                         own=batch["prepared_by_id"] == staff.id)  # fmt: skip
 
 
 def payouts_by_state(state: PayoutState) -> tuple[list[dict[str, Any]], int]:
     """Payouts in one state, newest first, as the payouts API lists them."""
-    query = select(Payout).where(Payout.state == state).order_by(Payout.id.desc())
-    rows, total = paged(query, {"page": 1, "per_page": 200})
+    rows, total = paged(queries.payouts(state), {"page": 1, "per_page": 200})
     items = [present.payout_view(p) | {"entry_id": p.entry_id, "report": p.entry.report.number,
                                        "entry_state": p.entry.state.value,
                                        "batch": p.batch.number}

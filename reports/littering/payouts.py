@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, update
 from app import audit
 from app.auth.models import StaffUser, WechatIdentity
 from app.db import utcnow
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from reports.littering import notices, rules
 from reports.littering.models import (
@@ -166,18 +166,7 @@ def release_batch(batch: PayoutBatch, staff: StaffUser) -> PayoutBatch:
     if staff.id == batch.prepared_by_id:
         raise Forbidden("不能放行本人准备的批次（需另一名财务人员或管理员放行）", code="four_eyes")
     now = utcnow()
-    won = db.session.execute(
-        update(PayoutBatch)
-        .where(PayoutBatch.id == batch.id, PayoutBatch.state == BatchState.PREPARED)
-        .values(
-            state=BatchState.RELEASED,
-            released_by_id=staff.id,
-            released_at=now,
-            version=PayoutBatch.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    _reload(batch)
+    won = _move_prepared(batch, state=BatchState.RELEASED, released_by_id=staff.id, released_at=now)
     if not won:
         if batch.state == BatchState.RELEASED:
             return batch
@@ -206,13 +195,7 @@ def release_batch(batch: PayoutBatch, staff: StaffUser) -> PayoutBatch:
 
 def cancel_batch(batch: PayoutBatch, staff: StaffUser) -> PayoutBatch:
     """Withdraw a prepared batch: its rewards go back to be batched again."""
-    won = db.session.execute(
-        update(PayoutBatch)
-        .where(PayoutBatch.id == batch.id, PayoutBatch.state == BatchState.PREPARED)
-        .values(state=BatchState.CANCELLED, version=PayoutBatch.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    _reload(batch)
+    won = _move_prepared(batch, state=BatchState.CANCELLED)
     if not won:
         if batch.state == BatchState.CANCELLED:
             return batch
@@ -226,6 +209,19 @@ def cancel_batch(batch: PayoutBatch, staff: StaffUser) -> PayoutBatch:
     _refresh_totals(batch)
     audit.record("rewards.batch.cancel", "payout_batch", batch.number, actor=staff)
     return batch
+
+
+def _move_prepared(batch: PayoutBatch, **values: Any) -> bool:
+    """Compare-and-set a prepared batch (one of N parallel requests wins); the batch is then
+    read again as committed now. True if this request moved it."""
+    won = db.session.execute(
+        update(PayoutBatch)
+        .where(PayoutBatch.id == batch.id, PayoutBatch.state == BatchState.PREPARED)
+        .values(version=PayoutBatch.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _reload(batch)
+    return bool(won)
 
 
 def _reload(row) -> None:
@@ -445,18 +441,6 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return -1  # not a number: certainly not our amount
-
-
-def payout_by_number(number: str) -> Payout:
-    """A payout by its out_bill_no, locked for the change the caller is about to make."""
-    payout = db.session.scalar(
-        rules.latest(
-            select(Payout).where(Payout.out_bill_no == number), for_update=True
-        ).execution_options(populate_existing=True)
-    )
-    if payout is None:
-        raise NotFound("发放记录不存在", code="payout_not_found")
-    return payout
 
 
 def due_ids(limit: int, now: datetime | None = None) -> list[int]:

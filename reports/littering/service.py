@@ -24,6 +24,7 @@ from app.geo import coords
 from app.media.models import Media
 from app.storage import StorageError, get_storage
 from reports import reference
+from reports import service as reports_service
 from reports.littering import ledger, notices, ocr, plates, rules, signals
 from reports.littering.models import (
     INVALID_REASONS,
@@ -90,7 +91,7 @@ def submit(sub: Submission, citizen: User) -> tuple[LitteringReport, bool]:
     rule = rules.current_rule()
     _check_time(sub.occurred_at, rule.deadline_hours)
     media = _evidence(sub.media_ids, citizen)
-    lat, lng = _point(sub)
+    lat, lng = reports_service.canonical_point(sub)
     report = LitteringReport(
         number=next_report_number(sequence=LitteringNumberSequence, prefix="CC"),
         idempotency_key=key,
@@ -134,8 +135,8 @@ def _check_time(occurred_at: datetime, deadline_hours: int) -> None:
         )
 
 
-def _evidence(ids: list[str], citizen: User) -> list[Media]:
-    """2-9 photos or one video, uploaded by this citizen, in the order given."""
+def owned_media(ids: list[str], citizen: User) -> list[Media]:
+    """This citizen's uploads, in the order given (each once); 422 naming any that are not."""
     ids = list(dict.fromkeys(ids))
     found = {
         m.public_id: m
@@ -146,7 +147,12 @@ def _evidence(ids: list[str], citizen: User) -> list[Media]:
     missing = [i for i in ids if i not in found]
     if missing:
         raise ValidationFailed(fields={"media": [f"文件不存在或不属于您：{', '.join(missing)}"]})
-    items = [found[i] for i in ids]
+    return [found[i] for i in ids]
+
+
+def _evidence(ids: list[str], citizen: User) -> list[Media]:
+    """2-9 photos or one video, uploaded by this citizen, in the order given."""
+    items = owned_media(ids, citizen)
     videos = [m for m in items if m.kind == "video"]
     if videos:
         if len(items) != 1:
@@ -157,17 +163,6 @@ def _evidence(ids: list[str], citizen: User) -> list[Media]:
             fields={"media": [f"请上传{MIN_PHOTOS}至{MAX_PHOTOS}张照片，或1段10秒以内的视频"]}
         )
     return items
-
-
-def _point(sub: Submission) -> tuple[float | None, float | None]:
-    if sub.lat is None or sub.lng is None:
-        if not sub.address:
-            raise ValidationFailed(fields={"location": ["请提供位置（经纬度）或详细地址"]})
-        return None, None
-    try:
-        return coords.convert(sub.lat, sub.lng, sub.coord_sys, coords.CANONICAL)
-    except ValueError as exc:
-        raise ValidationFailed(fields={"location": [str(exc)]}) from None
 
 
 def _locate(report: LitteringReport) -> None:

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import audit
 from app.apispec import document_errors
 from app.auth.current import staff_required
-from app.auth.models import Department, Role
+from app.auth.models import Role
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
-from reports.littering import exports, present, rules, service
+from reports.littering import exports, present, queries, rules, service
 from reports.littering.models import (
     INVALID_REASONS,
     Ban,
     Lead,
     LeadState,
-    LitteringReport,
-    LitteringState,
     RewardRule,
 )
-from reports.littering.plates import PLATE_COLOURS, normalize_plate
+from reports.littering.plates import PLATE_COLOURS
 from reports.littering.schemas import BanIn, LeadArgs, LeadIn, ReviewIn, RuleIn, StaffListArgs
 from reports.models import Region
 
@@ -37,23 +35,6 @@ REVIEWERS = (Role.REVIEWER,)
 ENFORCERS = (Role.HANDLER, Role.DISPATCHER, Role.REVIEWER)
 
 
-def report_by_number(number: str) -> LitteringReport:
-    """A littering report by number; 404 if there is none."""
-    report = db.session.scalar(select(LitteringReport).where(LitteringReport.number == number))
-    if report is None:
-        raise NotFound("未找到该举报", code="report_not_found")
-    return report
-
-
-def page(query, args):
-    """(rows, total) of one page of a select."""
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(
-        query.offset((args["page"] - 1) * args["per_page"]).limit(args["per_page"])
-    ).all()
-    return rows, total
-
-
 @blp.route("/reports")
 class ReviewQueue(MethodView):
     @blp.arguments(StaffListArgs, location="query")
@@ -62,14 +43,8 @@ class ReviewQueue(MethodView):
     @staff_required(*REVIEWERS)
     def get(self, args, staff):
         """The review queue (state=pending, oldest first) or reports by state and plate."""
-        query = select(LitteringReport)
-        if args["state"]:
-            query = query.where(LitteringReport.state == LitteringState(args["state"]))
-        if args["plate"]:
-            query = query.where(LitteringReport.plate == normalize_plate(args["plate"]))
-        oldest_first = args["state"] == "pending"
-        query = query.order_by(LitteringReport.id if oldest_first else LitteringReport.id.desc())
-        rows, total = page(query, args)
+        query = queries.review_queue(args["state"], args["plate"])
+        rows, total = queries.page(query, args)
         return {
             "items": [present.staff_item(r) for r in rows],
             "total": total,
@@ -85,7 +60,7 @@ class ReviewDetail(MethodView):
     @staff_required(*REVIEWERS)
     def get(self, number, staff):
         """A report with its evidence, OCR suggestion, fraud signals and the same car's reports."""
-        return present.staff_view(report_by_number(number))
+        return present.staff_view(queries.report_by_number(number))
 
 
 @blp.route("/reports/<number>/review")
@@ -96,7 +71,7 @@ class Review(MethodView):
     @staff_required(*REVIEWERS)
     def post(self, body, number, staff):
         """Decide: valid (a lead, and a reward for the first reporter) or invalid with a reason."""
-        report = report_by_number(number)
+        report = queries.report_by_number(number)
         service.review(report, staff, service.Decision(**body))
         db.session.commit()
         return present.staff_view(report)
@@ -119,24 +94,6 @@ class Meta(MethodView):
 # ---------------------------------------------------------------- leads (违法线索)
 
 
-def leads_in_scope(staff, args):
-    """Leads this account may see: its districts' (city-wide accounts see all)."""
-    query = select(Lead).join(LitteringReport, LitteringReport.id == Lead.report_id)
-    if args.get("state"):
-        query = query.where(Lead.state == LeadState(args["state"]))
-    if staff.department_id is not None and not staff.has_role(Role.ADMIN):
-        departments = _scope_department_ids(staff)
-        query = query.join(Region, Region.id == LitteringReport.region_id).where(
-            Region.department_id.in_(departments)
-        )
-    return query.order_by(Lead.id.desc())
-
-
-def _scope_department_ids(staff) -> list[int]:
-    ids = [d.id for d in db.session.scalars(select(Department)) if staff.in_scope(d.id)]
-    return ids or [-1]
-
-
 @blp.route("/leads")
 class Leads(MethodView):
     @blp.arguments(LeadArgs, location="query")
@@ -145,7 +102,7 @@ class Leads(MethodView):
     @staff_required(*ENFORCERS)
     def get(self, args, staff):
         """Violation leads from valid reports, by state, for the enforcement unit."""
-        rows, total = page(leads_in_scope(staff, args), args)
+        rows, total = queries.page(queries.leads_in_scope(staff, args["state"]), args)
         return {
             "items": [present.lead_view(x) for x in rows],
             "total": total,
@@ -161,7 +118,7 @@ class LeadsExport(MethodView):
     @staff_required(*ENFORCERS)
     def get(self, args, staff):
         """The leads as CSV or XLSX (plate, time, place, evidence count, status)."""
-        rows = db.session.scalars(leads_in_scope(staff, args).limit(50_000)).all()
+        rows = db.session.scalars(queries.leads_in_scope(staff, args["state"]).limit(50_000)).all()
         audit.record(
             "littering.leads.export",
             "littering_lead",
@@ -182,7 +139,7 @@ class LeadDetail(MethodView):
     @staff_required(*ENFORCERS)
     def post(self, body, lead_id, staff):
         """Move a lead: 立案 (with the case number), 处罚 (with the penalty), 结案."""
-        lead = db.session.scalar(leads_in_scope(staff, {}).where(Lead.id == lead_id))
+        lead = db.session.scalar(queries.leads_in_scope(staff).where(Lead.id == lead_id))
         if lead is None:
             raise NotFound("未找到该线索", code="lead_not_found")
         service.update_lead(lead, staff, **body)

@@ -9,6 +9,7 @@ answer forward-only (a callback may have moved it meanwhile), drop the lease and
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 from datetime import timedelta
 
@@ -38,6 +39,7 @@ def run_once(limit: int = 50, pay: TransferClient | None = None) -> Counter:
     pay = pay or transfer_client()
     counts: Counter = Counter()
     ids = payouts.due_ids(limit)
+    random.shuffle(ids)  # workers that read the same due list start on different payouts
     db.session.commit()  # end the read: no transaction is held while calling WeChat
     for payout_id in ids:
         counts[work(payout_id, pay)] += 1

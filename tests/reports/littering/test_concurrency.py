@@ -17,12 +17,14 @@ from app import create_app
 from app.auth import service as auth_service
 from app.auth.models import Role, WechatApp
 from app.extensions import db
-from reports.littering import ledger, payouts, rules
+from reports.littering import ledger, payouts, rules, worker
 from reports.littering.models import LitteringReport, Payout, PayoutBatch, PayoutState, RewardEntry
-from reports.models import Region
+from reports.models import OutboxMessage, Region
 from tests.conftest import FreshContextClient
 from tests.reports.conftest import INSIDE_WEST, load_categories, square
 from tests.reports.littering.conftest import ago, evidence_jpeg
+from tests.wechat.pay.conftest import serve
+from wechat.pay.emulator import emulator_from_config
 
 N = 8
 
@@ -270,3 +272,41 @@ def test_parallel_retries_make_one_new_payout(live):
     assert live.scalar(select(func.count(Payout.id))) == 2
     with live.app.app_context():
         assert ledger.check().ok
+
+
+def test_parallel_duplicate_callbacks_pay_once(live, tmp_path):
+    emulator = emulator_from_config(live.app.config)
+    server, _thread, url = serve(emulator)
+    live.app.config["WECHATPAY_API_BASE_URL"] = url
+    try:
+        _valid_report(live, "alice", "辽D00001")
+        number = live.call("post", "/api/v1/staff/rewards/batches", "finance", json={}).json[
+            "number"
+        ]
+        live.call("post", f"/api/v1/staff/rewards/batches/{number}/release", "finance2")
+        with live.app.app_context():
+            assert worker.run_once()["moved"] == 1
+            out_bill_no = db.session.scalar(select(Payout.out_bill_no))
+        emulator.confirm(out_bill_no=out_bill_no)
+        body = emulator.build_notification(emulator.state.bill(out_bill_no))
+        headers = emulator.sign_headers(body)
+        with ThreadPoolExecutor(N) as pool:
+            results = list(
+                pool.map(
+                    lambda _: live.app.test_client().post(
+                        "/wechat/pay/transfer-notify",
+                        data=body,
+                        headers=headers,
+                        content_type="application/json",
+                    ),
+                    range(N),
+                )
+            )
+        assert {r.status_code for r in results} <= {200, 204}, [r.data for r in results]
+        with live.app.app_context():
+            assert db.session.scalar(select(Payout.state)) == PayoutState.SUCCESS
+            texts = [m.payload["text"] for m in db.session.scalars(select(OutboxMessage))]
+            assert sum("已到账" in t for t in texts) == 1
+            assert ledger.check().ok
+    finally:
+        server.shutdown()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import event
@@ -35,11 +38,29 @@ def install_engine_hooks() -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
 
 
+_WRITER: ContextVar[bool] = ContextVar("zhcg_sqlite_writer", default=False)
+
+
+@contextmanager
+def writer() -> Iterator[None]:
+    """Mark the work inside (a worker round, say) as a writer: on SQLite its transactions take
+    the write lock when they begin (see ``_may_write``)."""
+    token = _WRITER.set(True)
+    try:
+        yield
+    finally:
+        _WRITER.reset(token)
+
+
 def _may_write() -> bool:
-    """True unless this is a GET/HEAD request. In WAL mode a transaction that read first cannot
-    become a writer once another connection has committed (SQLITE_BUSY_SNAPSHOT, which the busy
-    timeout does not cover): a double-clicked POST would get a 500. Transactions that may write
-    take the write lock when they begin and wait their turn instead; reads stay concurrent."""
+    """True for a request that may write (not GET/HEAD/OPTIONS) and inside ``writer()``. In WAL
+    mode a transaction that read first cannot become a writer once another connection has
+    committed (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not cover): a double-clicked
+    POST would get a 500. Such transactions take the write lock when they begin and wait their
+    turn instead. Reads, including background threads that read for a long time (cache
+    prefills), stay concurrent and never hold the write lock."""
     from flask import has_request_context, request
 
-    return not (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"))
+    if _WRITER.get():
+        return True
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")

@@ -243,6 +243,7 @@ class Reconciliation(MethodView):
 @blp.route("/monthly")
 class Monthly(MethodView):
     @blp.arguments(MonthArgs, location="query")
+    @blp.doc(responses={"200": {"description": "JSON rows, or a CSV or XLSX file"}})
     @document_errors(blp, 401, 403, 422)
     @staff_required(Role.FINANCE, Role.REVIEWER)
     def get(self, args, staff):

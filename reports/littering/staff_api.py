@@ -111,9 +111,13 @@ class Leads(MethodView):
         }
 
 
+FILE_DOC = {"200": {"description": "A CSV (UTF-8 with BOM) or XLSX file"}}
+
+
 @blp.route("/leads/export")
 class LeadsExport(MethodView):
     @blp.arguments(LeadArgs, location="query")
+    @blp.doc(responses=FILE_DOC)
     @document_errors(blp, 401, 403, 422)
     @staff_required(*ENFORCERS)
     def get(self, args, staff):

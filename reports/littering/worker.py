@@ -16,6 +16,7 @@ from datetime import timedelta
 from flask import current_app
 
 from app.db import utcnow
+from app.dbsetup import writer
 from app.extensions import db
 from reports.littering import payouts
 from reports.littering.models import Payout, PayoutState
@@ -38,11 +39,12 @@ def run_once(limit: int = 50, pay: TransferClient | None = None) -> Counter:
     """Work through the payouts due now; returns counts by outcome."""
     pay = pay or transfer_client()
     counts: Counter = Counter()
-    ids = payouts.due_ids(limit)
-    random.shuffle(ids)  # workers that read the same due list start on different payouts
-    db.session.commit()  # end the read: no transaction is held while calling WeChat
-    for payout_id in ids:
-        counts[work(payout_id, pay)] += 1
+    with writer():  # on SQLite, each short transaction takes the write lock as it begins
+        ids = payouts.due_ids(limit)
+        random.shuffle(ids)  # workers that read the same due list start on different payouts
+        db.session.commit()  # end the read: no transaction is held while calling WeChat
+        for payout_id in ids:
+            counts[work(payout_id, pay)] += 1
     return counts
 
 

@@ -156,6 +156,9 @@ class Config:
         self.WECHATPAY_EMULATOR = env_bool("WECHATPAY_EMULATOR", self.WECHAT_EMULATOR)
         self.WECHATPAY_MCHID = env_str("WECHATPAY_MCHID", "1900000109")
         self.WECHATPAY_APPID = env_str("WECHATPAY_APPID", self.WECHAT_MINI_APP_ID)
+        # A second app bound to the merchant whose openids may be paid (the public account: its
+        # H5 pages confirm through the JSSDK); empty: only WECHATPAY_APPID's users are paid.
+        self.WECHATPAY_H5_APPID = env_str("WECHATPAY_H5_APPID", self.WECHAT_MP_APP_ID)
         # Empty: https://api.mch.weixin.qq.com, or {PUBLIC_BASE_URL}/_wechatpay with the emulator.
         self.WECHATPAY_API_BASE_URL = env_str("WECHATPAY_API_BASE_URL")
         # Secrets, from the environment only. PEM text (\n escapes allowed) or a file path.

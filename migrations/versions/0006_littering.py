@@ -242,6 +242,7 @@ def upgrade():
     sa.Column('previous_id', sa.Integer(), nullable=True),
     sa.Column('amount_fen', sa.Integer(), nullable=False),
     sa.Column('openid', sa.String(length=64), nullable=True),
+    sa.Column('appid', sa.String(length=32), nullable=True),
     sa.Column('user_name', sa.String(length=32), nullable=True),
     sa.Column('state', sa.Enum('pending', 'wait_confirm', 'transfering', 'success', 'failed', 'cancelled', 'offline_pending', name='payoutstate', native_enum=False, length=16), nullable=False),
     sa.Column('needs_query', sa.Boolean(), nullable=False),

@@ -23,7 +23,14 @@ from reports.littering.models import (
     PayoutFlag,
     ReconciliationRun,
 )
-from reports.littering.schemas import BatchIn, CancelIn, MonthArgs, OfflineIn, RewardArgs
+from reports.littering.schemas import (
+    BatchIn,
+    CancelIn,
+    MonthArgs,
+    OfflineIn,
+    RetryIn,
+    RewardArgs,
+)
 
 blp = Blueprint(
     "littering_finance",
@@ -62,12 +69,15 @@ class Rewards(MethodView):
 
 @blp.route("/<int:entry_id>/retry")
 class Retry(MethodView):
+    @blp.arguments(RetryIn)
     @blp.response(201)
-    @document_errors(blp, 401, 403, 404, 409)
+    @document_errors(blp, 401, 403, 404, 409, 422)
     @staff_required(*FINANCE)
-    def post(self, entry_id, staff):
-        """Pay a reward again after its transfer failed, expired or was cancelled."""
-        payout = payouts.retry(queries.entry_by_id(entry_id, lock=True), staff)
+    def post(self, body, entry_id, staff):
+        """Pay a reward again after its transfer failed, expired or was cancelled, or could not
+        be paid by WeChat (``channel``: offline hands it to bank or cash)."""
+        channel = Channel(body["channel"]) if body["channel"] else None
+        payout = payouts.retry(queries.entry_by_id(entry_id, lock=True), staff, channel)
         try:
             db.session.commit()
         except IntegrityError:  # a parallel retry made the live payout first

@@ -387,6 +387,7 @@ class Payout(db.Model):
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id", ondelete="RESTRICT"))
     amount_fen: Mapped[int]
     openid: Mapped[str | None] = mapped_column(String(64))
+    appid: Mapped[str | None] = mapped_column(String(32))  # the app the openid belongs to
     user_name: Mapped[str | None] = mapped_column(String(32))  # only for 2,000 yuan and more
     state: Mapped[PayoutState] = mapped_column(enum_column(PayoutState, 16))
     # True once a create call was sent whose outcome we did not learn: query before anything.

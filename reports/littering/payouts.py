@@ -233,43 +233,56 @@ def _reload(row) -> None:
     ).scalar_one()
 
 
-def payable_openid(user_id: int) -> str | None:
-    """The citizen's openid under the app WeChat Pay transfers from (the same appid)."""
-    appid = current_app.config["WECHATPAY_APPID"]
-    return db.session.scalar(
-        select(WechatIdentity.openid).where(
-            WechatIdentity.user_id == user_id, WechatIdentity.app_id == appid
-        )
+def payable_identity(user_id: int) -> tuple[str, str] | None:
+    """(appid, openid) WeChat Pay can transfer to: the citizen's mini-program openid under the
+    paying app, else their public-account openid when that app is bound to the merchant too
+    (WECHATPAY_H5_APPID; the H5 page confirms through the JSSDK)."""
+    cfg = current_app.config
+    apps = [a for a in (cfg["WECHATPAY_APPID"], cfg.get("WECHATPAY_H5_APPID")) if a]
+    rows = dict(
+        db.session.execute(
+            select(WechatIdentity.app_id, WechatIdentity.openid).where(
+                WechatIdentity.user_id == user_id, WechatIdentity.app_id.in_(apps)
+            )
+        ).all()
     )
+    return next(((app, rows[app]) for app in apps if app in rows), None)
 
 
 def _new_payout(
-    entry: RewardEntry, batch: PayoutBatch, previous: Payout | None = None
+    entry: RewardEntry,
+    batch: PayoutBatch,
+    previous: Payout | None = None,
+    channel: Channel | None = None,
 ) -> Payout | None:
-    """One payout of an approved reward; None (and the reward stays approved, with the reason
-    on it) when WeChat cannot pay it: no openid under the paying app, or no real name."""
+    """One payout of an approved reward, by the batch's channel unless ``channel`` says; None
+    (and the reward stays approved, with the reason on it) when WeChat cannot pay it: no openid
+    under an app bound to the merchant, or no real name."""
     attempt = len(entry.payouts) + 1
-    if batch.channel == Channel.WECHAT:
-        openid = payable_openid(entry.user_id)
+    channel = channel or batch.channel
+    if channel == Channel.WECHAT:
+        identity = payable_identity(entry.user_id)
         name = entry.report.payee_name
-        if openid is None or (entry.amount_fen >= REAL_NAME_FEN and not name):
+        if identity is None or (entry.amount_fen >= REAL_NAME_FEN and not name):
             entry.cancel_reason = (
-                "未绑定小程序微信账号，请线下发放"
-                if openid is None
+                "未绑定可收款的微信账号，请线下发放"
+                if identity is None
                 else "金额达2000元，需收款人实名"
             )
             return None
-        state, prefix = PayoutState.PENDING, "LT"
+        (appid, openid), state, prefix = identity, PayoutState.PENDING, "LT"
     else:
-        openid, name, state, prefix = None, None, PayoutState.OFFLINE_PENDING, "LO"
+        appid, openid, name = None, None, None
+        state, prefix = PayoutState.OFFLINE_PENDING, "LO"
     payout = Payout(
         entry=entry,
         live_entry_id=entry.id,
         batch_id=batch.id,
-        channel=batch.channel,
+        channel=channel,
         out_bill_no=f"{prefix}{entry.id:010d}N{attempt:03d}",
         amount_fen=entry.amount_fen,
         openid=openid,
+        appid=appid,
         user_name=name if entry.amount_fen >= REAL_NAME_FEN else None,
         state=state,
         previous_id=previous.id if previous else None,
@@ -280,16 +293,17 @@ def _new_payout(
     return payout
 
 
-def retry(entry: RewardEntry, staff: StaffUser) -> Payout:
+def retry(entry: RewardEntry, staff: StaffUser, channel: Channel | None = None) -> Payout:
     """Pay an approved reward again after its last payout FAILED or was CANCELLED (confirmed),
-    with a new number linked to the old one; or for the first time once it can be paid."""
+    with a new number linked to the old one; or for the first time once it can be paid. It was
+    released already (four eyes); ``channel`` offline hands it to bank or cash instead."""
     if entry.state != EntryState.APPROVED:
         raise Conflict(f"奖励当前为“{entry.state_label}”，不能重新发放", code="invalid_transition")
     last = entry.payouts[-1] if entry.payouts else None
     if last is not None and last.state not in (PayoutState.FAILED, PayoutState.CANCELLED):
         raise Conflict("上一笔转账尚未确认失败，不能重新发放", code="payout_live")
     batch = db.session.get(PayoutBatch, entry.batch_id)
-    payout = _new_payout(entry, batch, previous=last)
+    payout = _new_payout(entry, batch, previous=last, channel=channel)
     if payout is None:
         raise Conflict(entry.cancel_reason or "该奖励无法通过微信发放", code="not_payable")
     audit.record(
@@ -298,6 +312,7 @@ def retry(entry: RewardEntry, staff: StaffUser) -> Payout:
         payout.out_bill_no,
         actor=staff,
         previous=last.out_bill_no if last else None,
+        channel=payout.channel.value,
     )
     return payout
 

@@ -66,7 +66,7 @@ def reward_view(entry: RewardEntry | None, *, citizen: bool) -> dict[str, Any] |
         "paid_at": _iso(entry.paid_at),
     }
     if live is not None and live.state == PayoutState.WAIT_CONFIRM and live.package_info:
-        out["confirm"] = transfer_client().confirm_params(live.package_info) | {
+        out["confirm"] = transfer_client().confirm_params(live.package_info, live.appid) | {
             "out_bill_no": live.out_bill_no,
             "expires_at": _iso(live.sent_at + CONFIRM_WINDOW) if live.sent_at else None,
             "emulator_url": _emulator_confirm_url(live.package_info),

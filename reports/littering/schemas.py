@@ -124,6 +124,10 @@ class RewardArgs(PageArgs):
     state = fields.String(load_default=None)
 
 
+class RetryIn(ma.Schema):
+    channel = fields.String(load_default=None, validate=validate.OneOf([c.value for c in Channel]))
+
+
 class CancelIn(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
 

@@ -69,6 +69,7 @@ def _create(payout: Payout, pay: TransferClient) -> str:
         amount_fen=payout.amount_fen,
         remark=current_app.config["LITTERING_TRANSFER_REMARK"],
         user_name=payout.user_name,
+        appid=payout.appid,
         scene_report_infos=SCENE_REPORT,
     )
     payout_id = payout.id

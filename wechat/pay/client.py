@@ -225,10 +225,13 @@ class TransferClient:
         user_name: str | None = None,
         scene_report_infos: list[dict] | None = None,
         notify_url: str | None = None,
+        appid: str | None = None,
     ) -> Bill:
         """POST transfer-bills: a bill waiting for the user to confirm (WAIT_USER_CONFIRM).
 
-        Repeating a call with the same out_bill_no and content returns the same bill.
+        ``appid``: the app the openid belongs to (another app bound to the merchant, such as the
+        public account, instead of the configured one). Repeating a call with the same
+        out_bill_no and content returns the same bill.
         """
         _check_create(out_bill_no, openid, amount_fen, remark, user_name)
         data = self._call(
@@ -242,7 +245,7 @@ class TransferClient:
                 transfer_remark=remark,
                 user_name=user_name,
                 transfer_scene_report_infos=scene_report_infos or [],
-                appid=self.settings.appid,
+                appid=appid or self.settings.appid,
                 notify_url=notify_url or self.settings.notify_url,
             ),
         )
@@ -278,14 +281,21 @@ class TransferClient:
         log.info("wechatpay bill %s cancel requested: %s", out_bill_no, bill.state)
         return bill
 
-    def confirm_params(self, bill_or_package: Bill | str) -> dict[str, str]:
-        """What the page passes to wx.requestMerchantTransfer (or WeixinJSBridge's equivalent)."""
+    def confirm_params(
+        self, bill_or_package: Bill | str, appid: str | None = None
+    ) -> dict[str, str]:
+        """What the page passes to wx.requestMerchantTransfer (or WeixinJSBridge's equivalent);
+        ``appid``: the app the bill was made for, when not the configured one."""
         package = (
             bill_or_package.package_info if isinstance(bill_or_package, Bill) else bill_or_package
         )
         if not package:
             raise ValueError("the bill has no package_info (only WAIT_USER_CONFIRM bills have one)")
-        return {"mchId": self.settings.mchid, "appId": self.settings.appid, "package": package}
+        return {
+            "mchId": self.settings.mchid,
+            "appId": appid or self.settings.appid,
+            "package": package,
+        }
 
     def _call(self, op: str, out_bill_no: str, send: Callable[[], tuple[int, Any]]) -> dict:
         """Run one library call and sort its outcome into a dict or one of our errors."""

@@ -408,3 +408,59 @@ def test_reconcile_lists_differences(
     assert line["out_bill_no"] == first.out_bill_no and line["wechat"] == "SUCCESS"
     page = client.get("/api/v1/staff/rewards/reconciliation", headers=auth_header(people.finance))
     assert page.json["items"][0]["differences"][0]["kind"] == "state_differs"
+
+
+def test_public_account_citizen_is_paid_under_its_own_appid(
+    people, rule, submit, review, client, auth_header, pay_config, pay_client, pay_emulator, app
+):
+    from app.auth import service as auth_service
+    from app.auth.models import WechatApp
+
+    h5_citizen, _ = auth_service.citizen_from_wechat(
+        WechatApp.MP, app.config["WECHAT_MP_APP_ID"], "o-mp-only"
+    )
+    review(people.reviewer, submit(h5_citizen, plate="辽P00001").json["number"])
+    release(
+        client,
+        auth_header,
+        people.finance2,
+        prepare(client, auth_header, people.finance).json["number"],
+    )
+    worker.run_once(pay=pay_client)
+    payout = db.session.scalar(select(Payout))
+    assert payout.appid == app.config["WECHAT_MP_APP_ID"] and payout.openid == "o-mp-only"
+    assert pay_emulator.bill(payout.out_bill_no)["appid"] == app.config["WECHAT_MP_APP_ID"]
+    mine = client.get("/api/v1/littering/reports", headers=auth_header(h5_citizen)).json
+    assert mine["items"][0]["reward"]["confirm"]["appId"] == app.config["WECHAT_MP_APP_ID"]
+
+
+def test_no_payable_wechat_account_is_left_to_offline(
+    people, rule, submit, review, client, auth_header, pay_config, app, monkeypatch
+):
+    from app.auth import service as auth_service
+    from app.auth.models import WechatApp
+
+    monkeypatch.setitem(app.config, "WECHATPAY_H5_APPID", "")
+    h5_citizen, _ = auth_service.citizen_from_wechat(
+        WechatApp.MP, app.config["WECHAT_MP_APP_ID"], "o-mp-only-2"
+    )
+    review(people.reviewer, submit(h5_citizen, plate="辽P00002").json["number"])
+    batch = prepare(client, auth_header, people.finance).json
+    [entry] = release(client, auth_header, people.finance2, batch["number"]).json["entries"]
+    assert entry["state"] == "approved" and entry["note"] == "未绑定可收款的微信账号，请线下发放"
+    assert db.session.scalar(select(Payout.id)) is None
+    page = client.get(
+        "/console/littering/rewards?state=approved", headers=auth_header(people.finance)
+    )
+    assert "转线下发放" in page.get_data(as_text=True)
+    again = client.post(
+        f"/api/v1/staff/rewards/{entry['id']}/retry", headers=auth_header(people.finance)
+    )
+    assert again.status_code == 409 and again.json["error"]["code"] == "not_payable"
+    offline = client.post(
+        f"/api/v1/staff/rewards/{entry['id']}/retry",
+        json={"channel": "offline"},
+        headers=auth_header(people.finance),
+    )
+    assert offline.status_code == 201 and offline.json["state_label"] == "待线下发放"
+    assert ledger.check().ok

@@ -4,7 +4,7 @@
  *     fields by name; data-kind on a field: int, int-null, yuan (to fen), yuan-null, list,
  *     text-null (empty sends null); other empty fields are left out; <input type="file"
  *     data-upload> is uploaded to /api/v1/media first and sends the media id.
- *   <button data-post="/api/..." data-confirm="..." data-done="...">
+ *   <button data-post="/api/..." data-body='{"json": 1}' data-confirm="..." data-done="...">
  * After success the page reloads (or goes to data-next) and shows data-done; a 409 (someone
  * else acted first, the four-eyes rule, an earlier report pending) is shown as the server says. */
 (function () {
@@ -97,7 +97,8 @@
     btn.addEventListener("click", function () {
       if (btn.dataset.confirm && !window.confirm(btn.dataset.confirm)) return;
       btn.disabled = true;
-      zh.api("POST", btn.dataset.post).then(function () { done(btn.dataset.done); })
+      var body = btn.dataset.body ? JSON.parse(btn.dataset.body) : undefined;
+      zh.api("POST", btn.dataset.post, body).then(function () { done(btn.dataset.done); })
         .catch(function (e) { btn.disabled = false; zh.fail(e); });
     });
   });

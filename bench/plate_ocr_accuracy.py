@@ -53,7 +53,17 @@ def plain_rapidocr(data: bytes) -> None:
 
 
 def buckets(row: dict[str, str]) -> dict[str, str]:
-    """The difficulty buckets a labelled photo falls in."""
+    """The difficulty buckets a labelled photo falls in (either set's labels)."""
+    if "plate_width_frac" not in row:  # bench/plate_ocr_independent_set.py
+        frac, blur = float(row["width_frac"] or 0), float(row["blur"] or 0)
+        return {
+            "plate width (share of photo)": (
+                "<20%" if frac < 0.20 else "20-30%" if frac < 0.30 else ">=30%"
+            ),
+            "blur (px at 1280)": "0" if blur == 0 else "<=2" if blur <= 2 else ">2",
+            "light": "dark" if row["dark"] == "1" else "day",
+            "kind": row["kind"],
+        }
     frac, blur = float(row["plate_width_frac"]), float(row["blur_sigma"])
     px = int(row["plate_width_px"]) * min(
         1.0, ocr.MAX_SIDE / max(int(row["width"]), int(row["height"]))

@@ -109,6 +109,39 @@
     return m;
   }
 
+  // A report form's submit: local checks first, one Idempotency-Key per form (a retry after a
+  // network error reuses it), field errors next to their fields, then the report's page.
+  // opts: {button, label, url, detailUrl, key, body(), localErrors(), aliases}
+  function submitReport(form, opts) {
+    var sending = false;
+    function busy(on) {
+      sending = on;
+      opts.button.disabled = on;
+      opts.button.classList.toggle("weui-btn_loading", on);
+      opts.button.innerHTML = on ? '<i class="weui-loading"></i>正在提交' : opts.label;
+    }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (sending) return;
+      clearErrors();
+      var errors = opts.localErrors();
+      if (Object.keys(errors).length) {
+        showErrors(errors);
+        zh.flash("请先完善标红的内容", true);
+        return;
+      }
+      busy(true);
+      zh.api("POST", opts.url, opts.body(), {"Idempotency-Key": opts.key}).then(function (report) {
+        toast("提交成功");
+        window.location = opts.detailUrl.replace("NUMBER", encodeURIComponent(report.number)) + "?submitted=1";
+      }, function (err) {
+        busy(false);
+        var rest = err.fields ? showErrors(err.fields, opts.aliases) : [];
+        zh.flash(err.message + (rest.length ? "（" + rest.join("；") + "）" : ""), true);
+      });
+    });
+  }
+
   window.h5 = {toast: toast, showErrors: showErrors, clearErrors: clearErrors, fieldOk: fieldOk,
-               upload: upload, map: map};
+               upload: upload, map: map, submitReport: submitReport};
 })();

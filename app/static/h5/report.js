@@ -266,7 +266,7 @@
 
   // ------------------------------------------------------------ submit
 
-  var submitBtn = $("submit-btn"), sending = false;
+  var submitBtn = $("submit-btn");
   var ALIASES = {lat: "location", lng: "location", coord_sys: "location", address: "location"};
 
   function localErrors() {
@@ -295,31 +295,7 @@
     return out;
   }
 
-  function busy(on) {
-    sending = on;
-    submitBtn.disabled = on;
-    submitBtn.classList.toggle("weui-btn_loading", on);
-    submitBtn.innerHTML = on ? '<i class="weui-loading"></i>正在提交' : "提交上报";
-  }
-
-  form.addEventListener("submit", function (e) {
-    e.preventDefault();
-    if (sending) return;
-    h5.clearErrors();
-    var errors = localErrors();
-    if (Object.keys(errors).length) {
-      h5.showErrors(errors);
-      zh.flash("请先完善标红的内容", true);
-      return;
-    }
-    busy(true);
-    zh.api("POST", urls.reportsUrl, body(), {"Idempotency-Key": idempotencyKey}).then(function (report) {
-      h5.toast("提交成功");
-      window.location = urls.detailUrl.replace("NUMBER", encodeURIComponent(report.number)) + "?submitted=1";
-    }, function (err) {
-      busy(false);
-      var rest = err.fields ? h5.showErrors(err.fields, ALIASES) : [];
-      zh.flash(err.message + (rest.length ? "（" + rest.join("；") + "）" : ""), true);
-    });
-  });
+  h5.submitReport(form, {button: submitBtn, label: "提交上报", url: urls.reportsUrl,
+                          detailUrl: urls.detailUrl, key: idempotencyKey, body: body,
+                          localErrors: localErrors, aliases: ALIASES});
 })();

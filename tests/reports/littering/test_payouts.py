@@ -44,6 +44,12 @@ def release(client, auth_header, staff, number):
     )
 
 
+def prepare_and_release(client, auth_header, people, **body):
+    """One finance account prepares every accrued reward; the other releases the batch."""
+    number = prepare(client, auth_header, people.finance, **body).json["number"]
+    return release(client, auth_header, people.finance2, number).json
+
+
 def deliver(client, pay_emulator, receiver) -> list[int]:
     """Let the emulator deliver its callbacks, then hand each to our endpoint as WeChat would."""
     pay_emulator.deliver_callbacks()
@@ -117,12 +123,7 @@ def test_callback_replayed_and_out_of_order_is_applied_once(
     valid_reports, people, client, auth_header, pay_config, pay_client, pay_emulator, receiver
 ):
     valid_reports(1)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     worker.run_once(pay=pay_client)
     payout = db.session.scalar(select(Payout))
     pay_emulator.confirm(out_bill_no=payout.out_bill_no)
@@ -159,12 +160,7 @@ def test_forged_stale_and_tampered_callbacks(
     valid_reports, people, client, auth_header, pay_config, pay_client, pay_emulator
 ):
     valid_reports(1)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     worker.run_once(pay=pay_client)
     payout = db.session.scalar(select(Payout))
     success = pay_emulator.state.bill(payout.out_bill_no) | {"state": "SUCCESS"}
@@ -213,12 +209,7 @@ def test_unconfirmed_for_24h_returns_to_be_paid_again(
     valid_reports, people, client, auth_header, pay_config, pay_client, pay_emulator, receiver
 ):
     [citizen] = valid_reports(1)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     worker.run_once(pay=pay_client)
     first = db.session.scalar(select(Payout))
     pay_emulator.advance_clock(24 * 3600 + 60)
@@ -246,12 +237,7 @@ def test_poller_settles_a_bill_whose_callback_never_came(
     valid_reports, people, client, auth_header, pay_config, pay_client, pay_emulator
 ):
     valid_reports(1)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     worker.run_once(pay=pay_client)
     payout = db.session.scalar(select(Payout))
     pay_emulator.confirm(out_bill_no=payout.out_bill_no)  # no callback is delivered
@@ -277,12 +263,7 @@ def test_unknown_outcome_is_queried_never_renumbered(
 ):
     monkeypatch.setitem(app.config, "LITTERING_RETRY_SCALE", 0.0)
     valid_reports(1)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     monkeypatch.setitem(app.config, "WECHATPAY_HTTP_TIMEOUT", 0.5)
     pay_client = TransferClient.from_config(app.config)
     pay_emulator.set_faults(1.0, [kind], seed=3, timeout_seconds=0.8)
@@ -314,12 +295,7 @@ def test_refusals_are_sent_again_later_with_the_same_number(
 ):
     monkeypatch.setitem(app.config, "LITTERING_RETRY_SCALE", 0.0)
     valid_reports(1)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     pay_emulator.set_faults(1.0, [kind], seed=1)
     assert worker.run_once(pay=pay_client)[kind] == 1
     payout = db.session.scalar(select(Payout))
@@ -391,12 +367,7 @@ def test_reconcile_lists_differences(
     valid_reports, people, client, auth_header, pay_config, pay_client, pay_emulator, app
 ):
     valid_reports(2)
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     worker.run_once(pay=pay_client)
     first = db.session.scalars(select(Payout).order_by(Payout.id)).first()
     pay_emulator.confirm(out_bill_no=first.out_bill_no)  # paid at WeChat, no callback yet
@@ -420,12 +391,7 @@ def test_public_account_citizen_is_paid_under_its_own_appid(
         WechatApp.MP, app.config["WECHAT_MP_APP_ID"], "o-mp-only"
     )
     review(people.reviewer, submit(h5_citizen, plate="辽P00001").json["number"])
-    release(
-        client,
-        auth_header,
-        people.finance2,
-        prepare(client, auth_header, people.finance).json["number"],
-    )
+    prepare_and_release(client, auth_header, people)
     worker.run_once(pay=pay_client)
     payout = db.session.scalar(select(Payout))
     assert payout.appid == app.config["WECHAT_MP_APP_ID"] and payout.openid == "o-mp-only"

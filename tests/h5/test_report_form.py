@@ -53,11 +53,13 @@ def test_the_map_uses_configured_tiles_or_only_the_boundaries(client, app, citiz
 def test_the_script_downscales_uploads_with_progress_and_retries_with_the_same_key(client):
     script = client.get("/static/h5/report.js").get_data(as_text=True)
     for hook in ("MAX_SIDE = 1600", "QUALITY = 0.8", '"image/jpeg"', "toBlob", "h5.upload(",
-                 "Idempotency-Key", "SUGGEST_DELAY = 400", "getCurrentPosition", '"wgs84"',
-                 '"gcj02"', "submitBtn.disabled = on"):  # fmt: skip
+                 "SUGGEST_DELAY = 400", "getCurrentPosition", '"wgs84"', '"gcj02"',
+                 "h5.submitReport(form", "key: idempotencyKey"):  # fmt: skip
         assert hook in script, hook
     helpers = client.get("/static/h5/h5.js").get_data(as_text=True)
     assert "XMLHttpRequest" in helpers and "xhr.upload.onprogress" in helpers
+    # The shared submit sends the form's one key on every try and disables the button meanwhile.
+    assert '{"Idempotency-Key": opts.key}' in helpers and "opts.button.disabled = on" in helpers
 
 
 def test_a_shop_page_report_names_the_shop(client, citizen, sign_in, make_shop, make_report):

@@ -42,10 +42,12 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions created in app.extensions."""
     from app import dbsetup
+    from app.db import install_transaction_hooks
     from app.extensions import api, csrf, db, limiter, migrate
 
     dbsetup.install_engine_hooks()
     db.init_app(app)
+    install_transaction_hooks(app)  # after db: its teardown runs before the session is removed
     migrate.init_app(app, db, directory=str(dbsetup.MIGRATIONS_DIR))
     csrf.init_app(app)
     limiter.init_app(app)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
+from sqlalchemy.orm import DeclarativeBase, Session, registry
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,3 +98,88 @@ def flush_versioned(message: str) -> None:
     except StaleDataError:
         db.session.rollback()
         raise Conflict(message, code="stale_version") from None
+
+
+# ---------------------------------------------------------------- one transaction boundary
+
+HOOKS = "zhcg.tx_hooks"
+
+
+def _hooks(session: Any = None) -> dict[str, list[Callable[[], None]]]:
+    from app.extensions import db
+
+    info = (session or db.session).info
+    return info.setdefault(HOOKS, {"commit": [], "rollback": []})
+
+
+def on_commit(fn: Callable[[], None]) -> None:
+    """Run ``fn`` once the current transaction has committed (side effects that must not
+    happen for work that is rolled back)."""
+    _hooks()["commit"].append(fn)
+
+
+def on_rollback(fn: Callable[[], None]) -> None:
+    """Run ``fn`` if the current transaction does not commit: rolled back, or left uncommitted
+    when the request or command ends (a stored file whose row will never exist, say)."""
+    _hooks()["rollback"].append(fn)
+
+
+def commit() -> None:
+    """Commit the request's one transaction; a concurrent edit caught by a version column is a
+    409, and any failure rolls back (running the rollback hooks) before it is raised."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.errors import Conflict
+    from app.extensions import db
+
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("数据已被他人更新，请刷新后重试", code="stale_version") from None
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _run(hooks: list[Callable[[], None]], what: str) -> None:
+    for fn in hooks:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - one failing hook must not stop the others
+            log.exception("%s hook %r failed", what, fn)
+
+
+_listening = False
+
+
+def install_transaction_hooks(app: Any) -> None:
+    """Run the hooks after a commit, after the outermost rollback, and for work left
+    uncommitted when the app context ends (the session is then discarded)."""
+    from app.extensions import db
+
+    @app.teardown_appcontext
+    def _uncommitted(_exc: BaseException | None) -> None:
+        session = db.session
+        hooks = session.info.pop(HOOKS, None) if session.registry.has() else None
+        if hooks:
+            _run(hooks["rollback"], "on_rollback")
+
+    global _listening
+    if _listening:
+        return
+    _listening = True
+
+    @event.listens_for(Session, "after_commit")
+    def _committed(session: Session) -> None:
+        hooks = session.info.pop(HOOKS, None)
+        if hooks:
+            _run(hooks["commit"], "on_commit")
+
+    @event.listens_for(Session, "after_soft_rollback")
+    def _rolled_back(session: Session, previous: Any) -> None:
+        if previous.parent is not None:
+            return  # a savepoint: the transaction goes on
+        hooks = session.info.pop(HOOKS, None)
+        if hooks:
+            _run(hooks["rollback"], "on_rollback")

@@ -13,8 +13,9 @@ from flask_smorest import Blueprint
 from app.apispec import document_errors
 from app.auth.current import current_citizen, current_staff
 from app.auth.models import StaffUser, User
+from app.db import commit
 from app.errors import Unauthorized, UnsupportedMediaType, ValidationFailed
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.media import service
 from app.media.models import Media
 from app.media.schemas import MediaOut, MediaStaffOut, UploadIn
@@ -103,14 +104,7 @@ class MediaCollection(MethodView):
         URLs; GET the item again for new ones.
         """
         media = service.store_any_upload(read_upload(files), owner)
-        keys = service.stored_keys(media)  # before the commit: a failed one expires the rows
-        try:
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            for key in keys:
-                service.discard_stored(key)
-            raise
+        commit()  # a failed commit rolls back, and the stored files go with it
         return present(media)
 
 

@@ -1,8 +1,9 @@
 """Media operations: store a validated upload, sign a URL for it, look it up for a viewer.
 
-Services flush, never commit. The caller commits once and calls ``discard_stored`` (on every key of
-``stored_keys``, read before the commit) if that commit fails, so no stored object is left without
-its row. A video is two rows and two objects: the MP4 and its poster frame, an image of its own.
+Services flush, never commit. Every stored object registers its own deletion for the case that
+its transaction does not commit (``app.db.on_rollback``: a refused report, a failed commit, a
+request that ends uncommitted), so no stored object is left without its row. A video is two rows
+and two objects: the MP4 and its poster frame, an image of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import StaffUser, User
-from app.db import utcnow
+from app.db import on_rollback, utcnow
 from app.errors import NotFound, ServiceUnavailable, UnsupportedMediaType
 from app.extensions import db
 from app.media import images, video
@@ -48,11 +49,7 @@ def store_upload(file_bytes: bytes, owner: Owner | None) -> Media:
     _put(key, clean.data, clean.content_type, "图片")
     media = _media_row(clean, public_id, key, owner)
     db.session.add(media)
-    try:
-        db.session.flush()
-    except Exception:
-        discard_stored(key)
-        raise
+    db.session.flush()
     log.info("media %s stored by %s %s", public_id, type(owner).__name__, getattr(owner, "id", "-"))
     return media
 
@@ -79,25 +76,17 @@ def store_video_upload(data: bytes, owner: Owner | None) -> Media:
     poster_id, video_id = new_public_id(), new_public_id()
     poster_key = f"media/{month}/{poster_id}.{still.extension}"
     video_key = f"media/{month}/{video_id}.{clean.extension}"
-    stored: list[str] = []
-    try:
-        _put(poster_key, still.data, still.content_type, "视频")
-        stored.append(poster_key)
-        _put(video_key, clean.data, clean.content_type, "视频")
-        stored.append(video_key)
-        poster = _media_row(still, poster_id, poster_key, owner)
-        db.session.add(poster)
-        db.session.flush()  # the poster's id, for the video row's foreign key
-        media = _video_row(clean, video_id, video_key, owner)
-        # The hash of the stored poster, not of the frame before JPEG: the two rows then match
-        # exactly, and a video is found by the same lookup as a photo of the same scene.
-        media.phash, media.poster_id = still.phash, poster.id
-        db.session.add(media)
-        db.session.flush()
-    except Exception:
-        for key in stored:
-            discard_stored(key)
-        raise
+    _put(poster_key, still.data, still.content_type, "视频")
+    _put(video_key, clean.data, clean.content_type, "视频")
+    poster = _media_row(still, poster_id, poster_key, owner)
+    db.session.add(poster)
+    db.session.flush()  # the poster's id, for the video row's foreign key
+    media = _video_row(clean, video_id, video_key, owner)
+    # The hash of the stored poster, not of the frame before JPEG: the two rows then match
+    # exactly, and a video is found by the same lookup as a photo of the same scene.
+    media.phash, media.poster_id = still.phash, poster.id
+    db.session.add(media)
+    db.session.flush()
     log.info("video %s stored by %s %s", video_id, type(owner).__name__, getattr(owner, "id", "-"))
     return media
 
@@ -114,19 +103,14 @@ def store_any_upload(data: bytes, owner: Owner | None) -> Media:
     )
 
 
-def stored_keys(media: Media) -> list[str]:
-    """Every stored object behind a row (a video's poster too); read them before committing."""
-    poster = poster_of(media)
-    return [media.storage_key] + ([poster.storage_key] if poster is not None else [])
-
-
 def poster_of(media: Media) -> Media | None:
     """A video's poster image row, or None (photos, or a poster since deleted)."""
     return db.session.get(Media, media.poster_id) if media.poster_id else None
 
 
 def _put(key: str, data: bytes, content_type: str, what: str) -> None:
-    """Store one object; a storage outage becomes 503 with a message naming what was lost."""
+    """Store one object, to be deleted again if the transaction that will hold its row does not
+    commit (a refused report, a failed flush); a storage outage becomes 503."""
     try:
         get_storage().put(key, data, content_type)
     except StorageError:
@@ -134,6 +118,7 @@ def _put(key: str, data: bytes, content_type: str, what: str) -> None:
         raise ServiceUnavailable(
             f"{what}保存失败，请稍后重试", code="storage_unavailable"
         ) from None
+    on_rollback(lambda: discard_stored(key))
 
 
 def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner | None) -> Media:

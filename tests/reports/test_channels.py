@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -40,6 +41,31 @@ def test_multipart_with_a_fake_image_stores_nothing(client, city, make_citizen, 
                        headers=auth_header(citizen))  # fmt: skip
     assert resp.status_code == 415
     assert db.session.scalar(select(Report.id)) is None
+
+
+def stored_files(app) -> set[str]:
+    """Every object under the local storage's media folder."""
+    root = Path(app.config["UPLOAD_DIR"])
+    return {str(p.relative_to(root)) for p in root.glob("media/**/*") if p.is_file()}
+
+
+def test_refused_multipart_report_leaves_no_file(client, city, make_citizen, auth_header, app):
+    citizen = make_citizen("o-refused")
+    before = stored_files(app)
+    data = {"description": "测试一区小北一路雨水井盖破损了", "lat": str(INSIDE_WEST[0]),
+            "lng": str(INSIDE_WEST[1]), "category": "NO-SUCH-CATEGORY",
+            "photos": [(io.BytesIO(jpeg_bytes()), "a.jpg"),
+                       (io.BytesIO(jpeg_bytes((9, 9, 9))), "b.jpg")]}  # fmt: skip
+    resp = client.post("/api/v1/reports", data=data, content_type="multipart/form-data",
+                       headers=auth_header(citizen))  # fmt: skip
+    assert resp.status_code == 422 and "category" in resp.get_json()["error"]["fields"]
+    assert stored_files(app) == before  # the two photos were stored, then discarded
+    data["category"] = "BJ0103"
+    data["photos"] = [(io.BytesIO(jpeg_bytes()), "a.jpg")]
+    ok = client.post("/api/v1/reports", data=data, content_type="multipart/form-data",
+                     headers=auth_header(citizen))  # fmt: skip
+    assert ok.status_code == 201
+    assert len(stored_files(app) - before) == 1  # a committed report keeps its photo
 
 
 def test_hotline_entry_by_a_dispatcher(client, city, auth_header):

@@ -2,7 +2,7 @@
 
 Each action says which states it leaves, where it goes, who may make it (roles, and whether the
 actor must be in the scope of the case's department), what it requires, and what the citizen sees.
-reports.service.transition() is the only code that applies it.
+reports.transitions.transition() is the only code that applies it.
 """
 
 from __future__ import annotations

@@ -106,14 +106,6 @@ def kinds(active_only: bool = True) -> list[FacilityKind]:
     return list(db.session.scalars(query))
 
 
-def kind_by_code(code: str) -> FacilityKind:
-    """A kind by its code; 404 unknown_kind if there is none."""
-    kind = db.session.scalar(select(FacilityKind).where(FacilityKind.code == code))
-    if kind is None:
-        raise NotFound("没有这种设施类型", code="unknown_kind")
-    return kind
-
-
 # ---------------------------------------------------------------- placing points
 
 

@@ -86,9 +86,3 @@ def get_storage(app: Flask | None = None) -> Storage:
         storage = build_storage(app)
         app.extensions[EXTENSION_KEY] = storage
     return storage
-
-
-def reset_storage(app: Flask | None = None) -> None:
-    """Forget the cached backend (after a config change); the next call builds a new one."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    app.extensions.pop(EXTENSION_KEY, None)

@@ -121,11 +121,15 @@ def _put(key: str, data: bytes, content_type: str, what: str) -> None:
     on_rollback(lambda: discard_stored(key))
 
 
-def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner | None) -> Media:
-    """The row describing a stored clean copy."""
+def _row(
+    clean: images.CleanImage | video.CleanVideo,
+    public_id: str,
+    key: str,
+    owner: Owner | None,
+    **extra: object,
+) -> Media:
+    """The row describing a stored clean copy (``extra``: what only one kind has)."""
     return Media(
-        kind="image",
-        phash=clean.phash,
         public_id=public_id,
         storage_key=key,
         content_type=clean.content_type,
@@ -139,28 +143,19 @@ def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner 
         gps_lng=clean.gps_lng,
         user_id=owner.id if isinstance(owner, User) else None,
         staff_id=owner.id if isinstance(owner, StaffUser) else None,
+        **extra,
     )
+
+
+def _media_row(clean: images.CleanImage, public_id: str, key: str, owner: Owner | None) -> Media:
+    """The row describing a stored clean image."""
+    return _row(clean, public_id, key, owner, kind="image", phash=clean.phash)
 
 
 def _video_row(clean: video.CleanVideo, public_id: str, key: str, owner: Owner | None) -> Media:
     """The row describing a stored clean video (its poster is linked by the caller)."""
-    return Media(
-        kind="video",
-        public_id=public_id,
-        storage_key=key,
-        content_type=clean.content_type,
-        format=clean.format,
-        size=clean.size,
-        width=clean.width,
-        height=clean.height,
-        sha256=clean.sha256,
-        duration_ms=clean.duration_ms,
-        codec=clean.codec,
-        captured_at=clean.captured_at,
-        gps_lat=clean.gps_lat,
-        gps_lng=clean.gps_lng,
-        user_id=owner.id if isinstance(owner, User) else None,
-        staff_id=owner.id if isinstance(owner, StaffUser) else None,
+    return _row(
+        clean, public_id, key, owner, kind="video", duration_ms=clean.duration_ms, codec=clean.codec
     )
 
 

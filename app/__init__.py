@@ -80,8 +80,10 @@ def register_blueprints(app: Flask) -> None:
 
     wechat.init_app(app)
     from app import media
+    from app.geo import api as geo_api
 
     media.init_app(app)
+    geo_api.init_app(app)
     from app import news
 
     news.init_app(app)

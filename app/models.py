@@ -4,6 +4,7 @@ from app import audit, changes  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.db import apply_table_options  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.geo import models as geo_models  # noqa: F401
 from app.media import models as media_models  # noqa: F401
 from app.news import models as news_models  # noqa: F401
 from reports import models as reports_models  # noqa: F401

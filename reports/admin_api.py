@@ -17,6 +17,8 @@ from app.auth.current import staff_required
 from app.auth.models import Role
 from app.errors import ValidationFailed
 from app.extensions import db, limiter
+from app.geo.importer import ImportOptions
+from app.geo.models import Region
 from app.ratelimits import public_limit
 from reports import admin_service as service
 from reports.admin_schemas import (
@@ -42,8 +44,6 @@ from reports.admin_schemas import (
     RegionOut,
     RegionUpdateIn,
 )
-from reports.models import Region
-from reports.regions import ImportOptions
 
 blp = Blueprint(
     "reference_admin",

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from reports.regions import COORD_SYSTEMS, LEVELS
+from app.geo.importer import COORD_SYSTEMS, LEVELS
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", error="编码只能包含字母、数字、- 和 _")
 DEPARTMENT_TYPE = validate.Regexp(

@@ -18,8 +18,9 @@ from app import audit
 from app.auth.models import Department, StaffUser
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from reports.models import CalendarDay, Category, Region
-from reports.regions import ImportOptions, ImportResult, import_regions, load_geojson, touch
+from app.geo.importer import ImportOptions, ImportResult, import_regions, load_geojson, touch
+from app.geo.models import Region
+from reports.models import CalendarDay, Category
 
 
 def _jsonable(changes: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def register(app: Flask) -> None:
     reports_cli.add_command(train_classifier_command)
 
 
-# -- reference data (reports/seed.py, reports/regions.py) ----------------------------------------
+# -- reference data (reports/seed.py, app/geo/importer.py) ----------------------------------------
 
 
 @reports_cli.command("seed-reference")
@@ -78,7 +78,7 @@ def import_regions_command(path: str, level: str, coord_sys: str, **props: str |
     from app.audit import record
     from app.errors import ValidationFailed
     from app.extensions import db
-    from reports.regions import ImportOptions, RegionImportFailed, import_regions, load_geojson
+    from app.geo.importer import ImportOptions, RegionImportFailed, import_regions, load_geojson
 
     options = ImportOptions(level=level, coord_sys=coord_sys, **props)  # type: ignore[arg-type]
     try:

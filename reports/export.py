@@ -24,13 +24,15 @@ from sqlalchemy import Select, select
 
 from app import audit
 from app.apispec import document_errors
+from app.auth import scope
 from app.auth.current import staff_required
 from app.auth.models import Department, StaffUser
 from app.db import utcnow
 from app.errors import Forbidden
 from app.extensions import db
+from app.geo.models import Region
 from reports import queries
-from reports.models import CHANNEL_LABELS, OPEN_STATES, Category, Region, Report, ReportState
+from reports.models import CHANNEL_LABELS, OPEN_STATES, Category, Report, ReportState
 from reports.schemas import QueueArgs
 
 blp = Blueprint("reports_export", __name__, url_prefix="/api/v1/staff/reports",
@@ -152,7 +154,8 @@ class CaseExport(MethodView):
         /api/v1/staff/reports (``page``/``per_page`` ignored), at most 200,000 rows (a last
         row says when the list was cut). A department outside the account's scope is 403.
         Audited."""
-        if args.get("department_id") and not staff.in_scope(args["department_id"]):
+        wanted = args.get("department_id")
+        if wanted and not scope.covers(staff, department_id=wanted):
             raise Forbidden("只能导出本部门及下级单位的案件", code="out_of_scope")
         query = queries.queue_query(staff, args)
         max_rows = int(current_app.config.get("REPORT_EXPORT_MAX_ROWS", MAX_ROWS))

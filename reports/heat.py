@@ -27,7 +27,8 @@ from app.auth.current import staff_required
 from app.auth.models import StaffUser
 from app.extensions import db
 from app.geo.grid import M_PER_DEG, feature_collection, metres_per_degree_lng
-from reports.models import Region, Report, ReportState
+from app.geo.models import Region
+from reports.models import Report, ReportState
 from reports.stats import StatsQuery, _filters
 from reports.stats_api import StatsArgs, build_query
 from shops.heatmap import reference_kx

@@ -8,41 +8,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from app.auth.models import Department, Role, StaffUser, User
+from app.auth import scope
+from app.auth.models import StaffUser, User
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
-from reports.models import OPEN_STATES, Category, Region, Report, ReportState
+from reports.models import OPEN_STATES, Category, Report, ReportState
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 LIST_LOADS = (selectinload(Report.category), selectinload(Report.department))
 
 
-def department_subtree_ids(root_id: int) -> list[int]:
-    """The department and every unit below it (the table is small: one query, walked here)."""
-    rows = db.session.execute(select(Department.id, Department.parent_id)).all()
-    children: dict[int | None, list[int]] = {}
-    for dept_id, parent_id in rows:
-        children.setdefault(parent_id, []).append(dept_id)
-    found, frontier = [], [root_id]
-    while frontier:
-        found.extend(frontier)
-        frontier = [c for d in frontier for c in children.get(d, [])]
-    return found
-
-
 def scoped(query: Select, staff: StaffUser) -> Select:
-    """Limit a report query to what this staff account may see."""
-    if staff.department_id is None or Role.ADMIN in staff.roles:
-        return query
-    ids = department_subtree_ids(staff.department_id)
-    region_ids = select(Region.id).where(Region.department_id.in_(ids))
-    return query.where(
-        or_(
-            Report.department_id.in_(ids),
-            Report.department_id.is_(None) & Report.region_id.in_(region_ids),
-        )
-    )
+    """Limit a report query to what this staff account may see (``app.auth.scope``)."""
+    return scope.restrict(query, staff, department=Report.department_id, region=Report.region_id)
 
 
 def paginate(query: Select, page: int, per_page: int) -> tuple[list[Report], int]:
@@ -103,7 +82,8 @@ def queue_query(staff: StaffUser, args: dict) -> Select:
                             Report.state != ReportState.HANDLED,
                             Report.due_at < utcnow())  # fmt: skip
     if args.get("department_id"):
-        query = query.where(Report.department_id.in_(department_subtree_ids(args["department_id"])))
+        units = scope.department_subtree_ids(args["department_id"])
+        query = query.where(Report.department_id.in_(units))
     if args.get("district"):
         query = query.where(Report.district_code == args["district"])
     if args.get("category"):

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from app.auth.models import Department
 from app.extensions import db
 from app.geo import shapes
+from app.geo.importer import ImportOptions, import_regions
+from app.geo.models import Region
 from reports.calendar import HOLIDAYS_CSV, CalendarData
-from reports.models import CalendarDay, Category, Region
-from reports.regions import ImportOptions, import_regions
+from reports.models import CalendarDay, Category
 
 DATA_DIR = Path(__file__).parent / "data"
 CATEGORIES_CSV = DATA_DIR / "categories.csv"

@@ -18,7 +18,7 @@ from app.auth.models import StaffUser, User
 from app.db import utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.geo import coords
+from app.geo import coords, regions
 from app.media.models import Media
 from reports import reference, timeline
 from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState
@@ -176,11 +176,7 @@ def _threshold() -> float:
 def _locate(report: Report) -> None:
     if report.lat is None:
         return
-    region = reference.locate(report.lat, report.lng)
-    if region is not None:
-        report.region_id = region.id
-        district = reference.district_of(region)
-        report.district_code = district.code if district else None
+    report.region_id, report.district_code = regions.region_and_district(report.lat, report.lng)
 
 
 def find_possible_duplicate(report: Report) -> int | None:
@@ -239,7 +235,7 @@ def _triage_reason(report: Report):
         return "outside_regions", None
     if report.possible_duplicate_of_id is not None:
         return "possible_duplicate", None
-    region = next(r for r in reference.region_shapes() if r.id == report.region_id)
+    region = regions.region_by_id(report.region_id)
     department = reference.responsible_department(region, report.category.department_type)
     if department is None:
         return "no_department", None

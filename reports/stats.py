@@ -49,7 +49,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.auth.models import Department
 from app.extensions import db
-from reports.models import CHANNEL_LABELS, Category, Channel, Region, Report, ReportState
+from app.geo.models import Region
+from reports.models import CHANNEL_LABELS, Category, Channel, Report, ReportState
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GROUP_BYS = ("none", "department", "district", "category", "major_category", "channel", "day",

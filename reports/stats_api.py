@@ -12,13 +12,13 @@ from marshmallow import validate
 from sqlalchemy import select
 
 from app.apispec import document_errors
+from app.auth import scope
 from app.auth.current import staff_required
-from app.auth.models import Department, Role, StaffUser
+from app.auth.models import Department, StaffUser
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from reports import stats
 from reports.models import Category
-from reports.queries import department_subtree_ids
 
 blp = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats", description="统计分析")
 
@@ -132,12 +132,12 @@ def _scope(staff: StaffUser, department_id: int | None) -> tuple[int, ...] | Non
     """Department ids the answer may cover; None = city-wide."""
     if department_id is not None and db.session.get(Department, department_id) is None:
         raise ValidationFailed(fields={"department_id": ["部门不存在"]})
-    city_wide = staff.department_id is None or Role.ADMIN in staff.roles
     if department_id is None:
-        return None if city_wide else tuple(department_subtree_ids(staff.department_id))
-    if not staff.in_scope(department_id):
+        mine = scope.scope_of(staff)
+        return None if mine is None else tuple(sorted(mine.department_ids))
+    if not scope.covers(staff, department_id=department_id):
         raise Forbidden("只能查看本部门及下级单位的统计")
-    return tuple(department_subtree_ids(department_id))
+    return tuple(scope.department_subtree_ids(department_id))
 
 
 def _category_id(code: str | None) -> int | None:

@@ -9,10 +9,12 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app import audit
+from app.auth import scope
 from app.auth.models import Department, StaffUser
 from app.db import utcnow
 from app.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from app.extensions import db
+from app.geo import regions
 from app.media.models import Media
 from reports import notify, reference, timeline
 from reports.models import PhotoStage, Report, ReportPhoto, ReportState
@@ -44,7 +46,7 @@ def transition(report: Report, action_name: str, staff: StaffUser, params: Param
         raise InvalidTransition(f"案件当前状态为“{report.state.label}”，不能执行“{action.label}”")
     if not action.allows_role(staff):
         raise Forbidden(f"您的角色不能执行“{action.label}”", code="role_forbidden")
-    if not staff.in_scope(scope_department_id(report, action)):
+    if not scope.covers(staff, department_id=scope_department_id(report, action)):
         raise Forbidden("该案件不属于您所在部门", code="out_of_scope")
     if _blocked(action, report):
         raise InvalidTransition(_blocked_message(action))
@@ -69,7 +71,7 @@ def scope_department_id(report: Report, action: Action) -> int | None:
         return report.department_id
     if action.department_scope or report.region_id is None:
         return None
-    region = next((r for r in reference.region_shapes() if r.id == report.region_id), None)
+    region = regions.region_by_id(report.region_id)
     return region.department_id if region else None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.auth import scope
 from app.auth.models import Role
 from reports.models import ReportState as S
 
@@ -87,7 +88,7 @@ ACTIONS: dict[str, Action] = {
 def allowed_actions(report, staff) -> list[Action]:
     """The actions this staff account may take on this case now (for buttons and API hints)."""
     return [a for a in ACTIONS.values() if report.state in a.sources and a.allows_role(staff)
-            and (not a.department_scope or staff.in_scope(report.department_id))
+            and (not a.department_scope or scope.covers(staff, department_id=report.department_id))
             and not _blocked(a, report)]  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from app import audit
 from app.db import utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.geo import coords, shapes
+from app.geo import coords, regions, shapes
 from services_nearby import hours, service
 from services_nearby.models import Facility, FacilityKind, FacilityStatus
 
@@ -390,6 +390,7 @@ class RowValidator:
                 self.kinds[key] = ref
         self.default_kind = default_kind and KindRef(default_kind.id, default_kind.code, True)
         self.default_sys = default_sys
+        self.regions = regions.snapshot()  # one view of the regions for the whole file
         self.seen: dict[str, int] = {}
         self.hours: dict[str, str | hours.HoursError] = {}
 
@@ -492,7 +493,7 @@ class RowValidator:
             for name, reasons in (exc.fields or {"lat": [exc.message]}).items():
                 fail(name, "；".join(reasons))
             return
-        district = service.district_of(p.lat, p.lng)
+        district = self.regions.district_code(p.lat, p.lng)
         values.update(lat=p.lat, lng=p.lng, wgs_lat=p.wgs_lat, wgs_lng=p.wgs_lng,
                       coord_sys_in=coord_sys, district_code=district)  # fmt: skip
 

@@ -152,26 +152,6 @@ def place(facility: Facility, p: Point, coord_sys: str, district_code: str | Non
     facility.district_code = district_code
 
 
-def district_of(lat: float, lng: float) -> str | None:
-    """The district (region code) a GCJ-02 point lies in, or None outside every region."""
-    from shops.service import OutsideCity
-
-    try:
-        return _locator().place(lat, lng).district_code
-    except OutsideCity:
-        return None
-
-
-def _locator():
-    from flask import g
-
-    from shops.service import Locator
-
-    if "nearby_locator" not in g:
-        g.nearby_locator = Locator()
-    return g.nearby_locator
-
-
 def get_facility(facility_id: int) -> Facility:
     """A facility by id; 404 facility_not_found."""
     facility = db.session.get(Facility, facility_id)

@@ -30,11 +30,13 @@ from sqlalchemy.orm import selectinload
 
 from app import audit
 from app.apispec import document_errors
+from app.auth import scope
 from app.auth.current import staff_required
 from app.auth.models import Role, StaffUser
 from app.db import check_version, flush_versioned, utcnow
 from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from app.extensions import db
+from app.geo import regions
 from services_nearby import hours, service
 from services_nearby.feed import feed_by_name
 from services_nearby.models import Facility, FacilityKind, FacilityStatus
@@ -79,27 +81,9 @@ AUDITED = ("kind_id", "name", "address", "lat", "lng", "coord_sys_in", "district
 # ---------------------------------------------------------------- scope
 
 
-def scope_districts(staff: StaffUser) -> set[str] | None:
-    """None for city-wide accounts, else the district codes of the account's department tree."""
-    if staff.department_id is None or Role.ADMIN in staff.roles:
-        return None
-    from reports.models import Region
-    from reports.queries import department_subtree_ids
-
-    ids = department_subtree_ids(staff.department_id)
-    rows = db.session.execute(
-        select(Region.code, Region.level).where(Region.department_id.in_(ids))
-    ).all()
-    if any(level == "city" for _, level in rows):
-        return None
-    return {code for code, level in rows if level == "district"}
-
-
 def ensure_in_scope(district_code: str | None, staff: StaffUser) -> None:
     """403 out_of_scope unless a facility in this district is within the account's scope."""
-    scope = scope_districts(staff)
-    if scope is not None and district_code not in scope:
-        raise Forbidden("该设施不在您的管辖范围内", code="out_of_scope")
+    scope.require(staff, "该设施不在您的管辖范围内", district_code=district_code)
 
 
 def facility_for_staff(facility_id: int, staff: StaffUser) -> Facility:
@@ -131,9 +115,7 @@ def search(filters: dict[str, Any], staff: StaffUser, page: int, per_page: int):
         q = filters["q"]
         query = query.where(or_(Facility.name.contains(q, autoescape=True),
                                 Facility.address.contains(q, autoescape=True)))  # fmt: skip
-    scope = scope_districts(staff)
-    if scope is not None:
-        query = query.where(Facility.district_code.in_(scope))
+    query = scope.restrict(query, staff, district=Facility.district_code)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = db.session.scalars(
         query.options(selectinload(Facility.kind), selectinload(Facility.feed))
@@ -142,16 +124,9 @@ def search(filters: dict[str, Any], staff: StaffUser, page: int, per_page: int):
     return list(items), total or 0
 
 
-def district_names() -> dict[str, str]:
-    """District code -> name, from the shop registry's service (the regions are shared)."""
-    from shops.service import district_names as names
-
-    return names()
-
-
 def facility_view(f: Facility, names: dict[str, str] | None = None) -> dict[str, Any]:
     """A facility as staff see it."""
-    names = district_names() if names is None else names
+    names = regions.district_names() if names is None else names
     view = {c: getattr(f, c) for c in (
         "id", "name", "address", "lat", "lng", "wgs_lat", "wgs_lng", "coord_sys_in",
         "district_code", "opening_hours", "fee", "accessible", "capacity", "free_spaces",
@@ -180,7 +155,7 @@ def _placed(data: dict[str, Any], staff: StaffUser) -> tuple[service.Point, str,
     outside the account's districts."""
     coord_sys = data.get("coord_sys", "gcj02")
     p = service.point(data["lat"], data["lng"], coord_sys)
-    district = service.district_of(p.lat, p.lng)
+    district = regions.district_code_at(p.lat, p.lng)
     if district is None and _city_has_regions():
         raise ValidationFailed(
             fields={"location": ["位置不在本市任何区域内，请检查经纬度和坐标系"]}
@@ -190,9 +165,7 @@ def _placed(data: dict[str, Any], staff: StaffUser) -> tuple[service.Point, str,
 
 
 def _city_has_regions() -> bool:
-    from reports import reference
-
-    return bool(reference.region_shapes())
+    return bool(regions.region_shapes())
 
 
 def _feed_id(name: str | None, staff: StaffUser) -> int | None:
@@ -359,7 +332,7 @@ class Facilities(MethodView):
         """Facilities by kind, district, status, source and name or address, newest first."""
         page, per_page = args.pop("page"), args.pop("per_page")
         items, total = search(args, staff, page, per_page)
-        names = district_names()
+        names = regions.district_names()
         return {"items": [facility_view(f, names) for f in items], "total": total,
                 "page": page, "per_page": per_page}  # fmt: skip
 

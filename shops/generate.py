@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 from app import changes
 from app.db import utcnow
 from app.extensions import db
-from app.geo import shapes
+from app.geo import regions, shapes
 from shops import credit_code, service
 from shops.models import SHOPS_TOPIC, Shop, ShopStatus
 
@@ -196,10 +196,10 @@ def seed_generated_shops(
         return 0
     service.seed_industries()
     industry_ids = service.industry_lookup()
-    locator, now, duties = service.Locator(), utcnow(), service.default_duties()
+    locator, now, duties = regions.snapshot(), utcnow(), service.default_duties()
     rows = []
     for shop in generate_shops(total, seed):
-        place = locator.place(shop["lat"], shop["lng"]) if locator.has_regions else None
+        place = locator.place(shop["lat"], shop["lng"]) if locator.shapes else None
         rows.append({
             **{k: shop[k] for k in ("name", "credit_code", "address", "owner_name",
                                     "owner_phone", "business_hours", "status")},

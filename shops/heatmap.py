@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flask import Flask, Response, current_app, send_file
+from flask import Flask, current_app
 from numpy.typing import NDArray
 from sqlalchemy import select, text
 
@@ -198,8 +198,3 @@ def districts(path: Path) -> list[tuple[str, str]]:
         data = json.load(fh)
     return [(f["properties"]["adcode"], f["properties"]["name"]) for f in data["features"]
             if f["properties"].get("level") == "district"]  # fmt: skip
-
-
-def boundaries_response(path: Path) -> Response:
-    """The boundary GeoJSON file itself (conditional, cached by browsers for an hour)."""
-    return send_file(path, mimetype="application/geo+json", max_age=3600, conditional=True)

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from app import audit, changes
 from app.db import utcnow
 from app.extensions import db
+from app.geo import regions
 from shops import credit_code, service
 from shops.models import SHOPS_TOPIC, Shop, ShopStatus
 
@@ -130,7 +131,7 @@ class RowValidator:
 
     def __init__(self) -> None:
         self.industries = service.industry_lookup()
-        self.locator = service.Locator()
+        self.locator = regions.snapshot()
         self.seen: dict[str, int] = {}
 
     def __call__(self, number: int, raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list]:
@@ -195,7 +196,7 @@ class RowValidator:
             return
         try:
             place = self.locator.place(lat, lng, coord_sys)
-        except service.OutsideCity as exc:
+        except regions.OutsideCity as exc:
             errors.append(RowError(number, "lat", str(exc)))
             return
         values.update(service.place_columns(place, coord_sys))

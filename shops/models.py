@@ -107,7 +107,8 @@ SHOPS_TOPIC = "shops"
 
 
 def _watch_shop_tables() -> None:
-    from reports.models import Category, Region
+    from app.geo.models import Region
+    from reports.models import Category
 
     changes.watch(SHOPS_TOPIC, Shop, ShopCode, Industry, Category, Region)
 

@@ -19,7 +19,7 @@ from fpdf import FPDF
 from sqlalchemy import select
 
 from app.extensions import db
-from reports.models import Region
+from app.geo.models import Region
 from shops import qr
 from shops.codes import plate_url
 from shops.models import CodeStatus, Shop, ShopCode, ShopStatus

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,9 +37,10 @@ from app.apispec import document_errors, document_only
 from app.auth.current import current_staff
 from app.errors import AppError, Forbidden, NotFound, ValidationFailed
 from app.extensions import db, limiter
-from app.geo import boundary_path
+from app.geo import api as geo_api
+from app.geo.models import Region
 from app.ratelimits import fast_limit, public_limit
-from reports.models import Category, Region, Report, ReportState
+from reports.models import Category, Report, ReportState
 from shops import codes, heatmap
 from shops.heatmap import Watch, check_interval, shops_fingerprint
 from shops.models import CodeStatus, Industry, Shop, ShopCode, ShopStatus
@@ -469,18 +469,6 @@ class Heatmap(MethodView):
         return Response(body, mimetype="application/geo+json")
 
 
-@api_blp.route("/heatmap/boundaries")
-class Boundaries(MethodView):
-    @api_blp.response(200, description="GeoJSON FeatureCollection of the city and its districts")
-    def get(self):
-        """The city's district boundaries (GCJ-02) for the heat-map page."""
-        return heatmap.boundaries_response(_boundary_file())
-
-
-def _boundary_file() -> Path:
-    return boundary_path(current_app.config.get("SHOP_BOUNDARY_CITY", "shenyang"))
-
-
 # ---------------------------------------------------------------- pages
 
 
@@ -513,5 +501,5 @@ def heatmap_page():
         industries=db.session.execute(
             select(Industry.code, Industry.name).where(Industry.is_active.is_(True))
             .order_by(Industry.code)).all(),
-        districts=heatmap.districts(_boundary_file()),
+        districts=heatmap.districts(geo_api.boundary_file()),
     )  # fmt: skip

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from app import audit
-from app.auth.models import Role, StaffUser
-from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from app.auth import scope
+from app.auth.models import StaffUser
+from app.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from app.extensions import db
-from app.geo import coords, shapes
-from reports import reference
-from reports.models import Region, Report
+from app.geo import regions
+from app.geo.regions import Place
+from reports.models import Report
 from shops.models import Industry, Shop, ShopStatus
 
 log = logging.getLogger(__name__)
@@ -131,44 +131,6 @@ def industry_lookup() -> dict[str, int]:
 # -- placement ---------------------------------------------------------------------------------
 
 
-class OutsideCity(ValueError):
-    """A point outside every region of the city."""
-
-
-@dataclass(frozen=True)
-class Place:
-    """A shop's GCJ-02 point and the district and street it lies in."""
-
-    lat: float
-    lng: float
-    district_code: str | None
-    street_region_id: int | None
-
-
-class Locator:
-    """Places points in the region polygons, read once (fast for imports of 50,000 rows)."""
-
-    def __init__(self) -> None:
-        regions = reference.region_shapes()
-        self._pairs = [(r, r.shape) for r in regions]
-        self._by_id = {r.id: r for r in regions}
-        self.has_regions = bool(regions)
-
-    def _up(self, region: Any, level: str) -> Any:
-        while region is not None and region.level != level:
-            region = self._by_id.get(region.parent_id)
-        return region
-
-    def place(self, lat: float, lng: float, coord_sys: str = "gcj02") -> Place:
-        """Convert to GCJ-02 and find the district and street; OutsideCity if in no region."""
-        lat, lng = coords.to_canonical(lat, lng, coord_sys)
-        region = shapes.smallest_containing(self._pairs, lat, lng)
-        if region is None and self.has_regions:
-            raise OutsideCity("位置不在本市任何区域内，请检查经纬度和坐标系")
-        district, street = self._up(region, "district"), self._up(region, "street")
-        return Place(lat, lng, district and district.code, street and street.id)
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -182,39 +144,16 @@ def get_shop_by_credit_code(code: str) -> Shop | None:
     return db.session.scalar(select(Shop).where(Shop.credit_code == code))
 
 
-def district_names() -> dict[str, str]:
-    """District region code -> name ("210106" -> "铁西区")."""
-    rows = db.session.execute(select(Region.code, Region.name).where(Region.level == "district"))
-    return {code: name for code, name in rows}
-
-
-def _scope_regions(staff: StaffUser) -> tuple[set[str], set[int]] | None:
-    """None for city-wide accounts, else the district codes and region ids of the department."""
-    if staff.department_id is None or Role.ADMIN in staff.roles:
-        return None
-    from reports.queries import department_subtree_ids
-
-    ids = department_subtree_ids(staff.department_id)
-    mine = select(Region.id, Region.code, Region.level).where(Region.department_id.in_(ids))
-    rows = db.session.execute(mine).all()
-    return {r.code for r in rows if r.level == "district"}, {r.id for r in rows}
-
-
 def scoped(query: Select, staff: StaffUser) -> Select:
     """Limit a shop query to what this staff account may see (a district or street staff only
     sees shops in the regions its department is responsible for)."""
-    scope = _scope_regions(staff)
-    if scope is None:
-        return query
-    codes, region_ids = scope
-    return query.where(or_(Shop.district_code.in_(codes), Shop.street_region_id.in_(region_ids)))
+    return scope.restrict(query, staff, region=Shop.street_region_id, district=Shop.district_code)
 
 
 def ensure_in_scope(district_code: str | None, street_id: int | None, staff: StaffUser) -> None:
     """403 unless a shop at this district/street is within the account's scope."""
-    scope = _scope_regions(staff)
-    if scope is not None and district_code not in scope[0] and street_id not in scope[1]:
-        raise Forbidden("该商户不在您的管辖范围内", code="out_of_scope")
+    scope.require(staff, "该商户不在您的管辖范围内",
+                  region_id=street_id, district_code=district_code)  # fmt: skip
 
 
 def shop_for_staff(shop_id: int, staff: StaffUser) -> Shop:
@@ -274,8 +213,8 @@ def _industry_id(code: str) -> int:
 
 def _place(lat: float, lng: float, coord_sys: str) -> Place:
     try:
-        return Locator().place(lat, lng, coord_sys)
-    except OutsideCity as exc:
+        return regions.place(lat, lng, coord_sys)
+    except regions.OutsideCity as exc:
         raise ValidationFailed(fields={"location": [str(exc)]}) from None
 
 

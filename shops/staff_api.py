@@ -15,6 +15,7 @@ from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
 from app.extensions import db
+from app.geo import regions
 from shops import service
 from shops.models import Shop
 from shops.schemas import (
@@ -44,7 +45,7 @@ admin_only = staff_required(Role.ADMIN)
 
 def shop_view(shop: Shop, names: dict[str, str] | None = None) -> dict[str, Any]:
     """A shop as staff see it (owner data unmasked)."""
-    names = service.district_names() if names is None else names
+    names = regions.district_names() if names is None else names
     view = {c: getattr(shop, c) for c in (
         "id", "name", "industry", "credit_code", "address", "lat", "lng", "coord_sys_in",
         "district_code", "street_region_id", "owner_name", "owner_phone", "business_hours",
@@ -74,7 +75,7 @@ class Shops(MethodView):
         """Search shops by name, credit code (prefix), industry, district and status."""
         page, per_page = args.pop("page"), args.pop("per_page")
         items, total = service.search(args, staff, page, per_page)
-        names = service.district_names()
+        names = regions.district_names()
         items = [shop_view(s, names) for s in items]
         return {"items": items, "total": total, "page": page, "per_page": per_page}
 

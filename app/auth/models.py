@@ -152,15 +152,6 @@ class StaffUser(db.Model):
         mine = self.roles
         return Role.ADMIN in mine or any(r in mine for r in roles)
 
-    def in_scope(self, department_id: int | None) -> bool:
-        """True if this account may act for ``department_id`` (its own unit or one below it)."""
-        if self.department_id is None or Role.ADMIN in self.roles:
-            return True
-        if department_id is None:
-            return False
-        dept = db.session.get(Department, department_id)
-        return dept is not None and self.department_id in dept.ancestor_ids()
-
 
 class StaffRole(db.Model):
     """A role held by a staff account."""

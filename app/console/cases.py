@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import request, url_for
 
 from app.auth.models import Role, StaffUser
+from app.auth.scope import scope_of
 from app.console import ALL_ROLES, bp, nav_item, render, staff_page
 from reports import admin_service, present, queries, stats
 from reports.models import CHANNEL_LABELS, STATE_LABELS, ReportState
@@ -89,14 +90,13 @@ def todo_counts(staff: StaffUser) -> list[dict[str, Any]]:
 
 def department_options(staff: StaffUser | None = None, active_only: bool = False) -> list:
     """(id, indented name) of departments in tree order; with ``staff``, only its scope."""
-    scope = None
-    if staff is not None and staff.department_id is not None and Role.ADMIN not in staff.roles:
-        scope = set(queries.department_subtree_ids(staff.department_id))
+    mine = scope_of(staff) if staff is not None else None
+    allowed = mine.department_ids if mine is not None else None
     out: list[tuple[int, str]] = []
 
     def walk(nodes: list[dict[str, Any]], depth: int) -> None:
         for node in nodes:
-            shown = (scope is None or node["id"] in scope) and (
+            shown = (allowed is None or node["id"] in allowed) and (
                 node["is_active"] or not active_only
             )
             if shown:
@@ -171,7 +171,7 @@ def case(number: str, staff: StaffUser):
         reject_reasons=REJECT_REASONS,
         note_labels=NOTE_LABELS,
         unit_labels={"hours": "个工作时", "days": "个工作日"},
-        boundaries_url=url_for("shops_public.Boundaries"),
+        boundaries_url=url_for("geo.Boundaries"),
     )  # fmt: skip
 
 
@@ -213,5 +213,5 @@ def stats_page(staff: StaffUser):
         categories=category_options(),
         districts=district_options(),
         heatmaps={"cases": "/api/v1/stats/heatmap", "shops": url_for("shops_public.Heatmap"),
-                  "boundaries": url_for("shops_public.Boundaries")},
+                  "boundaries": url_for("geo.Boundaries")},
     )  # fmt: skip

@@ -18,7 +18,8 @@ from typing import Any
 from flask import url_for
 
 from app.auth.models import Role, StaffUser
-from app.console import bp, nav_item, render, staff_page
+from app.console import bp, nav_item, staff_page
+from app.console.editors import active_options, district_options, editor_page, holds, map_config
 
 SHOP_ROLES = (Role.ADMIN, Role.DISPATCHER)
 FACILITY_EDITORS = (Role.ADMIN, Role.DISPATCHER)
@@ -28,39 +29,8 @@ DEPARTMENT_KINDS = (
     ("bureau", "城管局（市级）"), ("district", "区城管局"), ("street", "街道办事处"),
     ("unit", "处置单位"), ("utility", "公用事业单位"),
 )  # fmt: skip
-# reports.regions.LEVELS with their Chinese names
+# app.geo.importer.LEVELS with their Chinese names
 REGION_LEVELS = (("city", "市"), ("district", "区县"), ("street", "街道"), ("grid", "网格"))
-COORD_SYSTEMS = (
-    ("gcj02", "GCJ-02（高德/腾讯）"), ("wgs84", "WGS-84（GPS）"), ("bd09", "BD-09（百度）"),
-)  # fmt: skip
-
-
-def _holds(staff: StaffUser, roles: tuple[Role, ...]) -> bool:
-    return bool(set(staff.roles) & set(roles))
-
-
-def _districts() -> list[tuple[str, str]]:
-    """District (code, name) pairs for the filter selects, by code."""
-    from shops.service import district_names
-
-    return sorted(district_names().items())
-
-
-def _active_options(items: list[Any]) -> list[tuple[str, str]]:
-    """(code, name) of the active industries or kinds, for a form's select."""
-    return [(i.code, i.name) for i in items if i.is_active]
-
-
-def _map_config() -> dict[str, str]:
-    """What the map widget needs: tiles if configured, else the district boundaries."""
-    return {"boundaries": url_for("shops_public.Boundaries")}
-
-
-def _page(template: str, staff: StaffUser, config: dict[str, Any], **context: Any) -> str:
-    """Render a management page; ``config`` becomes the script's JSON configuration."""
-    return render(template, staff, config=config, coord_systems=COORD_SYSTEMS, **context)
-
-
 # -- shops ---------------------------------------------------------------------------------------
 
 
@@ -69,7 +39,7 @@ def _shop_config(staff: StaffUser) -> dict[str, Any]:
         "shops": url_for("shops_staff.Shops"),
         "industries": url_for("shops_staff.Industries"),
         "shopPage": url_for("console_pages.shops") + "/",
-        **_map_config(),
+        **map_config(),
     }
 
 
@@ -82,10 +52,10 @@ def shops(staff: StaffUser):
     from shops.service import list_industries
 
     industries = list_industries()
-    return _page(
+    return editor_page(
         "console/shops.html", staff, _shop_config(staff),
-        industries=industries, industry_options=_active_options(industries),
-        districts=_districts(),
+        industries=industries, industry_options=active_options(industries),
+        districts=district_options(),
         statuses=[(s.value, s.label) for s in ShopStatus],
         is_admin=Role.ADMIN in staff.roles,
     )  # fmt: skip
@@ -105,8 +75,8 @@ def shop(staff: StaffUser, shop_id: int):
         "reissue": url_for("shops_qr.ShopCodeReissue", shop_id=shop_id),
         "stateLabels": {s.value: s.label for s in ReportState},
     }
-    return _page("console/shop.html", staff, config, shop_id=shop_id,
-                 industry_options=_active_options(list_industries()))  # fmt: skip
+    return editor_page("console/shop.html", staff, config, shop_id=shop_id,
+                 industry_options=active_options(list_industries()))  # fmt: skip
 
 
 # -- facilities ----------------------------------------------------------------------------------
@@ -120,13 +90,13 @@ def facilities(staff: StaffUser):
     from services_nearby.models import FacilityStatus
     from services_nearby.service import kinds
 
-    can_edit = _holds(staff, FACILITY_EDITORS)
+    can_edit = holds(staff, FACILITY_EDITORS)
     config = {"facilities": url_for("nearby_staff.Facilities"), "canEdit": can_edit,
-              **_map_config()}  # fmt: skip
+              **map_config()}  # fmt: skip
     all_kinds = kinds(active_only=False)
-    return _page(
+    return editor_page(
         "console/facilities.html", staff, config,
-        kinds=all_kinds, kind_options=_active_options(all_kinds), districts=_districts(),
+        kinds=all_kinds, kind_options=active_options(all_kinds), districts=district_options(),
         statuses=[(s.value, s.label) for s in FacilityStatus], can_edit=can_edit,
     )  # fmt: skip
 
@@ -141,7 +111,7 @@ def categories(staff: StaffUser):
     """The 部件/事件 category tree: add categories, change limits, routing and flags."""
     config = {"categories": url_for("reference_admin.AdminCategories"),
               "departments": url_for("reference_admin.AdminDepartments")}  # fmt: skip
-    return _page("console/categories.html", staff, config)
+    return editor_page("console/categories.html", staff, config)
 
 
 @nav_item("部门管理", ADMIN, order=81)
@@ -151,7 +121,7 @@ def departments(staff: StaffUser):
     """The department tree: add, rename, move, set handled types, deactivate."""
     config = {"departments": url_for("reference_admin.AdminDepartments"),
               "kinds": dict(DEPARTMENT_KINDS)}  # fmt: skip
-    return _page("console/departments.html", staff, config, kinds=DEPARTMENT_KINDS)
+    return editor_page("console/departments.html", staff, config, kinds=DEPARTMENT_KINDS)
 
 
 @nav_item("区域管理", ADMIN, order=82)
@@ -164,9 +134,9 @@ def regions(staff: StaffUser):
         "importUrl": url_for("reference_admin.AdminRegionImport"),
         "departments": url_for("reference_admin.AdminDepartments"),
         "levels": dict(REGION_LEVELS),
-        **_map_config(),
+        **map_config(),
     }
-    return _page("console/regions.html", staff, config, levels=REGION_LEVELS)
+    return editor_page("console/regions.html", staff, config, levels=REGION_LEVELS)
 
 
 @nav_item("工作日历", ADMIN, order=83)
@@ -175,4 +145,4 @@ def regions(staff: StaffUser):
 def calendar(staff: StaffUser):
     """A month view of public holidays and make-up working days."""
     config = {"calendar": url_for("reference_admin.AdminCalendar")}
-    return _page("console/calendar.html", staff, config)
+    return editor_page("console/calendar.html", staff, config)

@@ -30,7 +30,7 @@ def map_config() -> dict[str, str]:
     return {
         "tileUrl": current_app.config.get("MAP_TILE_URL") or "",
         "attribution": current_app.config.get("MAP_TILE_ATTRIBUTION") or "",
-        "boundaries": url_for("shops_public.Boundaries"),
+        "boundaries": url_for("geo.Boundaries"),
     }
 
 

@@ -187,7 +187,7 @@ def review_page(number: str, staff: StaffUser):
         reasons=INVALID_REASONS,
         colours=PLATE_COLOURS,
         vehicle_types=VEHICLE_TYPES,
-        boundaries_url=url_for("shops_public.Boundaries"),
+        boundaries_url=url_for("geo.Boundaries"),
     )  # fmt: skip
 
 

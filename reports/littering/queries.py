@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from app.auth.models import Department, Role, StaffUser
+from app.auth import scope
+from app.auth.models import StaffUser
 from app.errors import NotFound
 from app.extensions import db
 from reports.littering import rules
@@ -23,7 +24,6 @@ from reports.littering.models import (
     RewardEntry,
 )
 from reports.littering.plates import normalize_plate
-from reports.models import Region
 
 
 def page(query: Select, args: dict[str, Any]) -> tuple[list, int]:
@@ -97,10 +97,5 @@ def leads_in_scope(staff: StaffUser, state: str | None = None) -> Select:
     query = select(Lead).join(LitteringReport, LitteringReport.id == Lead.report_id)
     if state:
         query = query.where(Lead.state == LeadState(state))
-    if staff.department_id is not None and not staff.has_role(Role.ADMIN):
-        departments = [d.id for d in db.session.scalars(select(Department))
-                       if staff.in_scope(d.id)] or [-1]  # fmt: skip
-        query = query.join(Region, Region.id == LitteringReport.region_id).where(
-            Region.department_id.in_(departments)
-        )
+    query = scope.restrict(query, staff, region=LitteringReport.region_id)
     return query.order_by(Lead.id.desc())

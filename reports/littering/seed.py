@@ -22,9 +22,8 @@ from app.auth import service as auth_service
 from app.auth.models import StaffUser, WechatApp
 from app.db import utcnow
 from app.extensions import db
-from app.geo import shapes
+from app.geo import regions, shapes
 from app.media import service as media_service
-from reports import reference
 from reports.littering import ledger, payouts, rules
 from reports.littering.models import (
     INVALID_REASONS,
@@ -66,7 +65,7 @@ def _photo(rng: random.Random, plate: str) -> bytes:
 
 def _points(rng: random.Random, n: int) -> list[tuple[float, float, int, str | None]]:
     """Random points inside the demo districts: (lat, lng, region id, district code)."""
-    districts = [r for r in reference.region_shapes() if r.level == "district"]
+    districts = [r for r in regions.region_shapes() if r.level == "district"]
     out = []
     while districts and len(out) < n:
         region = rng.choice(districts)

@@ -20,10 +20,9 @@ from app.auth.models import StaffUser, User
 from app.db import check_version, flush_versioned, utcnow
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
-from app.geo import coords
+from app.geo import coords, regions
 from app.media.models import Media
 from app.storage import StorageError, get_storage
-from reports import reference
 from reports import service as reports_service
 from reports.littering import ledger, notices, ocr, plates, rules, signals
 from reports.littering.models import (
@@ -168,11 +167,7 @@ def _evidence(ids: list[str], citizen: User) -> list[Media]:
 def _locate(report: LitteringReport) -> None:
     if report.lat is None:
         return
-    region = reference.locate(report.lat, report.lng)
-    if region is not None:
-        report.region_id = region.id
-        district = reference.district_of(region)
-        report.district_code = district.code if district else None
+    report.region_id, report.district_code = regions.region_and_district(report.lat, report.lng)
 
 
 def in_area(report: LitteringReport, rule) -> bool:
@@ -184,13 +179,7 @@ def in_area(report: LitteringReport, rule) -> bool:
         return False
     if not rule.region_codes:
         return True
-    by_id = {r.id: r for r in reference.region_shapes()}
-    node = by_id.get(report.region_id)
-    while node is not None:
-        if node.code in rule.region_codes:
-            return True
-        node = by_id.get(node.parent_id)
-    return False
+    return any(node.code in rule.region_codes for node in regions.lineage(report.region_id))
 
 
 def suggest_for_media(media: list[Media]) -> list[dict]:

@@ -12,6 +12,7 @@ from app.auth.current import staff_required
 from app.auth.models import Role
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
+from app.geo.models import Region
 from reports.littering import exports, present, queries, rules, service
 from reports.littering.models import (
     INVALID_REASONS,
@@ -22,7 +23,6 @@ from reports.littering.models import (
 )
 from reports.littering.plates import PLATE_COLOURS
 from reports.littering.schemas import BanIn, LeadArgs, LeadIn, ReviewIn, RuleIn, StaffListArgs
-from reports.models import Region
 
 blp = Blueprint(
     "staff_littering",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.auth import scope
 from app.auth.models import Role
 
 
@@ -11,11 +12,11 @@ def test_handler_acts_for_own_department_and_below_only(make_department, make_st
     street = make_department("SY-210106-01", "兴华街道", parent=tiexi, kind="street")
     heping = make_department("SY-210102", "和平区城管局", parent=city)
     handler = make_staff("h1", roles=(Role.HANDLER,), department=tiexi)
-    assert handler.in_scope(tiexi.id)
-    assert handler.in_scope(street.id)
-    assert not handler.in_scope(heping.id)
-    assert not handler.in_scope(city.id)
-    assert not handler.in_scope(None)
+    assert scope.covers(handler, department_id=tiexi.id)
+    assert scope.covers(handler, department_id=street.id)
+    assert not scope.covers(handler, department_id=heping.id)
+    assert not scope.covers(handler, department_id=city.id)
+    assert not scope.covers(handler, department_id=None)
 
 
 def test_city_wide_staff_and_admins_act_everywhere(make_department, make_staff):
@@ -23,8 +24,9 @@ def test_city_wide_staff_and_admins_act_everywhere(make_department, make_staff):
     heping = make_department("SY-210102", "和平区城管局", parent=city)
     dispatcher = make_staff("d1", roles=(Role.DISPATCHER,))
     admin = make_staff("a1", roles=(Role.ADMIN,), department=heping)
-    assert dispatcher.in_scope(heping.id) and dispatcher.in_scope(None)
-    assert admin.in_scope(city.id)
+    assert scope.covers(dispatcher, department_id=heping.id)
+    assert scope.covers(dispatcher, department_id=None)
+    assert scope.covers(admin, department_id=city.id)
 
 
 def test_roles_are_checked(make_staff):

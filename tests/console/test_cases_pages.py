@@ -161,7 +161,7 @@ def test_handler_on_a_dispatched_case_can_accept_and_return(client, city, submit
     assert "回退原因" in html and 'name="extension_amount"' in html
     assert 'id="feedback-photos" name="photos"' in html
     assert "已派遣至测试一区城管局处置" in html  # the timeline
-    assert 'id="case-map"' in html and "/api/v1/shops/heatmap/boundaries" in html
+    assert 'id="case-map"' in html and "/api/v1/geo/boundaries" in html
 
     console_login(client, "dispatcher")  # the dispatcher may not sign for the department
     assert action_ids(page(client, f"/console/cases/{number}")) == {"suspend", "void"}

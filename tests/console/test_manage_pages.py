@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import pytest
 
 from app.auth.models import Role
+from app.geo.models import Region
 from reports import admin_schemas
-from reports.models import Region
 from services_nearby.schemas import FacilityCreateIn, FacilityUpdateIn
 from shops.schemas import ShopCreateIn, ShopUpdateIn
 from tests.nearby import conftest as nearby_fixtures

@@ -44,7 +44,7 @@ def test_the_map_uses_configured_tiles_or_only_the_boundaries(client, app, citiz
     monkeypatch.setitem(app.config, "MAP_TILE_URL", "")
     page = client.get("/h5/report", headers=BROWSER).get_data(as_text=True)
     assert "&#34;tileUrl&#34;: &#34;&#34;" in page or '"tileUrl": ""' in page
-    assert "/api/v1/shops/heatmap/boundaries" in page
+    assert "/api/v1/geo/boundaries" in page
     monkeypatch.setitem(app.config, "MAP_TILE_URL", "/tiles/{z}/{x}/{y}.png")
     page = client.get("/h5/report", headers=BROWSER).get_data(as_text=True)
     assert "/tiles/{z}/{x}/{y}.png" in page

@@ -13,8 +13,9 @@ from sqlalchemy import insert
 
 from app.auth.models import Department, Role
 from app.extensions import db
+from app.geo.models import Region
 from app.media import service as media_service
-from reports.models import Category, Region
+from reports.models import Category
 
 CATEGORIES_CSV = Path(__file__).resolve().parents[2] / "reports" / "data" / "categories.csv"
 

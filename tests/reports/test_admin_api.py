@@ -12,9 +12,10 @@ from sqlalchemy import select
 from app.audit import AuditLog
 from app.auth.models import Role
 from app.extensions import db
-from app.geo import coords
+from app.geo import coords, regions
+from app.geo.models import Region
 from reports import reference
-from reports.models import CalendarDay, Category, Region
+from reports.models import CalendarDay, Category
 from reports.seed import DEMO_POINTS, seed_demo_departments, seed_reference
 
 SQUARE_WGS = [[123.340, 41.800], [123.350, 41.800], [123.350, 41.808], [123.340, 41.808]]
@@ -266,7 +267,7 @@ def test_deactivating_a_unit_reroutes_its_work(client, admin, reference_data, db
 
     seed_demo_regions()
     point = DEMO_POINTS["taiyuan_jie"]
-    found = reference.responsible_department(reference.locate(point.lat, point.lng), "sanitation")
+    found = reference.responsible_department(regions.locate(point.lat, point.lng), "sanitation")
     assert found.name == "和平区环卫中心"
     client.patch(f"/api/v1/admin/departments/{found.id}", json={"is_active": False}, headers=admin)
     district = reference_data["SY-210102"]
@@ -276,7 +277,7 @@ def test_deactivating_a_unit_reroutes_its_work(client, admin, reference_data, db
         headers=admin,
     )
     db.session.expire_all()
-    again = reference.responsible_department(reference.locate(point.lat, point.lng), "sanitation")
+    again = reference.responsible_department(regions.locate(point.lat, point.lng), "sanitation")
     assert again.name == "和平区城管局"
 
 
@@ -309,7 +310,7 @@ def test_import_list_get_and_update_regions(client, admin, reference_data):
     assert one["source_coord_sys"] == "wgs84" and one["source"] == "测绘 2026"
 
     lat, lng = coords.convert(41.804, 123.345, "wgs84", "gcj02")
-    assert reference.locate(lat, lng).code == "G1"
+    assert regions.locate(lat, lng).code == "G1"
     unit = reference_data["SY-210106-HX"]
     resp = client.patch(
         f"/api/v1/admin/regions/{region_id}",
@@ -318,7 +319,7 @@ def test_import_list_get_and_update_regions(client, admin, reference_data):
     )
     assert resp.status_code == 200
     assert resp.get_json()["department"]["name"] == "滑翔街道办事处"
-    assert reference.locate(lat, lng) is None  # the routing cache saw the edit at once
+    assert regions.locate(lat, lng) is None  # the routing cache saw the edit at once
     (entry,) = audits("region.update")
     assert entry.detail["changes"]["is_active"] == [True, False]
     renamed = client.patch(f"/api/v1/admin/regions/{region_id}", json={"name": " 兴华网格 "},

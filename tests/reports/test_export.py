@@ -14,8 +14,9 @@ from sqlalchemy import insert, select
 
 from app.audit import AuditLog
 from app.extensions import db
+from app.geo.models import Region
 from reports.export import HEADER
-from reports.models import Category, Region, Report, ReportState
+from reports.models import Category, Report, ReportState
 
 URL = "/api/v1/staff/reports/export.csv"
 _numbers = count(1)

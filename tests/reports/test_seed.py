@@ -8,11 +8,13 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from app.auth import scope
 from app.auth.models import Department, Role, StaffUser
 from app.extensions import db
-from app.geo import shapes
+from app.geo import regions, shapes
+from app.geo.models import Region
 from reports import reference
-from reports.models import CalendarDay, Category, Region
+from reports.models import CalendarDay, Category
 from reports.seed import (
     CATEGORIES_CSV,
     DEMO_POINTS,
@@ -53,7 +55,7 @@ def demo_city(app, db_session):
 
 def route(point_key: str, category_code: str) -> Department | None:
     point = DEMO_POINTS[point_key]
-    region = reference.locate(point.lat, point.lng)
+    region = regions.locate(point.lat, point.lng)
     category = reference.category_by_code(category_code)
     return reference.responsible_department(region, category.department_type)
 
@@ -131,14 +133,14 @@ def test_synthetic_streets_lie_inside_their_districts(db_session):
 
 def test_demo_points_lie_where_the_demo_says(demo_city):
     xiaobei = DEMO_POINTS["xiaobei_yilu"]
-    region = reference.locate(xiaobei.lat, xiaobei.lng)
+    region = regions.locate(xiaobei.lat, xiaobei.lng)
     assert (region.level, region.name) == ("district", "铁西区")  # outside every street
     huaxiang = DEMO_POINTS["nan_huaxiang_lu"]
-    region = reference.locate(huaxiang.lat, huaxiang.lng)
+    region = regions.locate(huaxiang.lat, huaxiang.lng)
     assert (region.level, region.name) == ("street", "滑翔街道")
-    assert reference.district_of(region).name == "铁西区"
+    assert regions.district_of(region).name == "铁西区"
     outside = DEMO_POINTS["outside_shenyang"]
-    assert reference.locate(outside.lat, outside.lng) is None
+    assert regions.locate(outside.lat, outside.lng) is None
 
 
 @pytest.mark.parametrize(
@@ -163,14 +165,14 @@ def test_demo_routing(demo_city, point, category, department):
 def test_water_anywhere_in_shenyang_goes_to_the_drainage_group(demo_city):
     for props, shape in shapes.load_feature_collection(SHENYANG_GEOJSON):
         lat, lng = shapes.representative_point(shape)
-        region = reference.locate(lat, lng)
+        region = regions.locate(lat, lng)
         assert region is not None, props["name"]
         assert reference.responsible_department(region, "water").name == "沈阳市排水集团"
 
 
 def test_a_point_outside_shenyang_routes_nowhere(demo_city):
     outside = DEMO_POINTS["outside_shenyang"]
-    region = reference.locate(outside.lat, outside.lng)
+    region = regions.locate(outside.lat, outside.lng)
     assert reference.responsible_department(region, "water") is None
 
 
@@ -184,8 +186,9 @@ def test_demo_seed_creates_the_inspector_and_the_street_handler(app, db_session)
     assert handler.department.name == "滑翔街道办事处"
     assert handler.department.parent.name == "铁西区城管局"
     street_case_dept = route("nan_huaxiang_lu", "SJ0108")
-    assert handler.in_scope(street_case_dept.id)
+    assert scope.covers(handler, department_id=street_case_dept.id)
     tiexi = db.session.scalar(select(StaffUser).where(StaffUser.username == "tiexi_handler"))
-    assert tiexi.in_scope(street_case_dept.id)  # the district sees its streets' cases
-    assert not handler.in_scope(route("xiaobei_yilu", "BJ0103").id)
+    # the district sees its streets' cases
+    assert scope.covers(tiexi, department_id=street_case_dept.id)
+    assert not scope.covers(handler, department_id=route("xiaobei_yilu", "BJ0103").id)
     assert seed_demo_city() is False

@@ -12,7 +12,8 @@ from sqlalchemy import case as sql_case
 
 from app.auth.models import Role
 from app.extensions import db
-from reports.models import Category, Region, Report, ReportState
+from app.geo.models import Region
+from reports.models import Category, Report, ReportState
 
 URL = "/api/v1/stats/cases"
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30", "as_of": "2026-12-15T00:00:00+08:00"}

@@ -9,7 +9,8 @@ import pytest
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from reports.models import Category, Channel, Region, Report, ReportState
+from app.geo.models import Region
+from reports.models import Category, Channel, Report, ReportState
 from shops import codes, public
 from shops.credit_code import check_char
 from shops.models import Industry, Shop, ShopStatus

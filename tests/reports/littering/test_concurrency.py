@@ -17,9 +17,10 @@ from app import create_app
 from app.auth import service as auth_service
 from app.auth.models import Role, WechatApp
 from app.extensions import db
+from app.geo.models import Region
 from reports.littering import ledger, payouts, rules, worker
 from reports.littering.models import LitteringReport, Payout, PayoutBatch, PayoutState, RewardEntry
-from reports.models import OutboxMessage, Region
+from reports.models import OutboxMessage
 from tests.conftest import FreshContextClient
 from tests.reports.conftest import INSIDE_WEST, load_categories, square
 from tests.reports.littering.conftest import ago, evidence_jpeg

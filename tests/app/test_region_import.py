@@ -9,10 +9,9 @@ from sqlalchemy import func, select
 
 from app.audit import AuditLog
 from app.extensions import db
-from app.geo import coords, shapes
-from reports import reference
-from reports.models import Region
-from reports.regions import ImportOptions, RegionImportFailed, import_regions
+from app.geo import coords, regions, shapes
+from app.geo.importer import ImportOptions, RegionImportFailed, import_regions
+from app.geo.models import Region
 
 # A small square in 铁西区 given in WGS-84 (lng, lat), as a GPS survey would deliver it.
 SQUARE_WGS = [(123.340, 41.800), (123.350, 41.800), (123.350, 41.808), (123.340, 41.808)]
@@ -66,7 +65,7 @@ def test_the_converted_polygon_contains_the_converted_point(db_session):
     import_regions(collection(feature("G1", "测试网格", SQUARE_WGS)), STREET)
     # The centre as a phone reports it in WGS-84, converted like a report's location is.
     lat, lng = coords.convert(41.804, 123.345, "wgs84", "gcj02")
-    found = reference.locate(lat, lng)
+    found = regions.locate(lat, lng)
     assert found is not None and found.code == "G1"
 
 

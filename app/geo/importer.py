@@ -22,7 +22,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.geo import shapes
 from app.geo.coords import CANONICAL, CoordSys
-from reports.models import Region
+from app.geo.models import Region
 
 LEVELS = ("city", "district", "street", "grid")
 COORD_SYSTEMS = tuple(c.value for c in CoordSys)

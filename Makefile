@@ -18,6 +18,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
+# The pages' scripts are linted with ESLint (npm registry, package-lock.json); nothing of it runs
+# in the product.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: apt-get install -y npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -47,16 +54,21 @@ run: $(VENV)/.installed
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## make test: install the test extras and run the whole suite
-test: $(VENV)/.installed-test system-test-deps
+test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	npx --no-install eslint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-test
+## make lint: style, the layering contract (import-linter) and the pages' scripts (ESLint)
+lint: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	npx --no-install eslint
 
 migrate-regen: $(VENV)/.installed
 	scripts/regen-initial-migration
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info

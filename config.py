@@ -54,6 +54,8 @@ class Config:
     ENV_NAME = "base"
     DEBUG = False
     TESTING = False
+    # The feature packages the shell plugs in (each has an init_app), in registration order.
+    FEATURES = ("wechat", "reports", "shops", "services_nearby")
 
     def __init__(self) -> None:
         instance_dir = Path(env_str("INSTANCE_DIR", str(BASE_DIR / "instance")))
@@ -201,9 +203,8 @@ class Config:
         self.REPORT_MACHINE_THRESHOLD = float(env_str("REPORT_MACHINE_THRESHOLD", "0.8"))
         self.REPORT_EXPORT_MAX_ROWS = env_int("REPORT_EXPORT_MAX_ROWS", 200_000)
         # A citizen's report gets the model's category (and may dispatch itself) only at or above
-        # this confidence; below, a dispatcher classifies it. Empty: the classifier's default.
-        if env_str("REPORT_CLASSIFIER_THRESHOLD"):
-            self.REPORT_CLASSIFIER_THRESHOLD = float(env_str("REPORT_CLASSIFIER_THRESHOLD"))
+        # this confidence; below, a dispatcher classifies it (0.30: see docs/benchmarks.md).
+        self.REPORT_CLASSIFIER_THRESHOLD = float(env_str("REPORT_CLASSIFIER_THRESHOLD", "0.30"))
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "10/hour;30/day")
 
         # Shop plates (issue 4, shops/codes.py, qr.py, printsheet.py, wechat/wxacode.py).
@@ -216,9 +217,18 @@ class Config:
         self.WECHAT_WXACODE_PAGE = env_str("WECHAT_WXACODE_PAGE", "pages/shop/index")
         self.WECHAT_WXACODE_PER_MINUTE = env_int("WECHAT_WXACODE_PER_MINUTE", 3000)
 
+        # Per-process caches (app.changes.Watch: regions, the working calendar, the shop views,
+        # the shop heat map) read their change counter at most this often. Deployments that set
+        # the shop cache's older name keep their value.
+        self.CACHE_CHECK_SECONDS = float(
+            env_str("CACHE_CHECK_SECONDS", env_str("SHOP_CACHE_CHECK_SECONDS", "1"))
+        )
+        # Where committed writes of shared topics (app.changes.share: the facilities) are
+        # announced to every process on the host, which reads it on each use.
+        self.CHANGES_FILE = env_str("CHANGES_FILE", str(instance_dir / "changes.bin"))
+
         # Shops: public lookups (issue 4).
         self.RATELIMIT_SHOP_LOOKUP = env_str("RATELIMIT_SHOP_LOOKUP", "120/minute")
-        self.SHOP_CACHE_CHECK_SECONDS = float(env_str("SHOP_CACHE_CHECK_SECONDS", "1"))
         self.SHOP_CACHE_MAX_AGE_SECONDS = float(env_str("SHOP_CACHE_MAX_AGE_SECONDS", "3600"))
         self.SHOP_CACHE_REPORTS_SECONDS = float(env_str("SHOP_CACHE_REPORTS_SECONDS", "60"))
         self.SHOP_CACHE_PREFILL = env_bool("SHOP_CACHE_PREFILL", True)
@@ -229,8 +239,6 @@ class Config:
         self.RATELIMIT_NEARBY = env_str("RATELIMIT_NEARBY", "120/minute")
         self.RATELIMIT_NEARBY_FEED = env_str("RATELIMIT_NEARBY_FEED", "600/minute")  # per feed key
         self.NEARBY_SYNC_SECONDS = float(env_str("NEARBY_SYNC_SECONDS", "1"))
-        # Where writers publish the newest change number for every process on the host.
-        self.NEARBY_SEQ_FILE = env_str("NEARBY_SEQ_FILE", str(instance_dir / "nearby-seq.bin"))
         self.NEARBY_MAX_LIMIT = env_int("NEARBY_MAX_LIMIT", 50)
         self.NEARBY_MAX_RADIUS_M = env_int("NEARBY_MAX_RADIUS_M", 50_000)
         # Map tiles for staff maps (Tianditu or Amap in production); empty = boundaries only.
@@ -277,7 +285,7 @@ class TestingConfig(Config):
         self.RATELIMIT_REPORTS = "100000/minute"
         self.ARGON2_TIME_COST, self.ARGON2_MEMORY_KIB = 1, 1024  # fast hashes in tests only
         self.RATELIMIT_SHOP_LOOKUP = "100000/minute"
-        self.SHOP_CACHE_CHECK_SECONDS, self.SHOP_CACHE_PREFILL = 0.0, False
+        self.CACHE_CHECK_SECONDS, self.SHOP_CACHE_PREFILL = 0.0, False
         self.SHOP_CACHE_REPORTS_SECONDS = 0.0
         self.RATELIMIT_NEARBY = "100000/minute"
         self.NEARBY_SYNC_SECONDS = 0.0  # the index asks the database before every query

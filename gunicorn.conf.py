@@ -23,8 +23,8 @@ def when_ready(server):
     import gc
 
     from app.extensions import db
-    from services_nearby.public import warm as warm_nearby
-    from shops.public import warm as warm_shops
+    from services_nearby.nearest import warm as warm_nearby
+    from shops.lookup import warm as warm_shops
     from wsgi import app
 
     for name, warm in (("nearby index", warm_nearby), ("shop views", warm_shops)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from flask import Flask
@@ -20,10 +21,12 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     if overrides:
         app.config.update(overrides)
 
+    # The factory imports the shell's modules when it runs, not when `app` is imported: the
+    # models, extensions and CLI import `app.*` submodules and must not build an app.
     from app.logs import configure_logging
 
     configure_logging(app)
-    from app import contenttype
+    from app import contenttype  # see above
 
     contenttype.init_app(app)
     proxies = env_int("PROXY_COUNT", 0)
@@ -32,7 +35,11 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     register_extensions(app)
     register_blueprints(app)
-    from app.errors import register_error_handlers
+    from app.db import apply_table_options  # see create_app
+    from app.extensions import db
+
+    apply_table_options(db.metadata)  # every model is known now, the features' too
+    from app.errors import register_error_handlers  # see create_app
 
     register_error_handlers(app)
     register_cli(app)
@@ -41,6 +48,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions created in app.extensions."""
+    # see create_app
     from app import dbsetup
     from app.db import install_transaction_hooks
     from app.extensions import api, csrf, db, limiter, migrate
@@ -53,11 +61,12 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
 
-    from app import models  # noqa: F401  (every table registered before migrations/CLI)
+    from app import models  # noqa: F401  (the shell's tables; features add theirs)
 
 
 def register_blueprints(app: Flask) -> None:
     """Pages, APIs and WeChat endpoints. API blueprints go through flask-smorest for the spec."""
+    # see create_app
     from app import apidocs, h5, health, pages
     from app.auth import api as auth_api
     from app.auth import console
@@ -66,9 +75,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(apidocs.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(h5.bp)
+    h5.init_app(app)
     app.register_blueprint(console.bp)
-    from app import console as console_pages
+    from app import console as console_pages  # see create_app
 
     app.register_blueprint(console_pages.bp)
     # Browsers ask for these at the root whatever the page says.
@@ -76,28 +85,25 @@ def register_blueprints(app: Flask) -> None:
         app.add_url_rule(f"/{icon}", icon, lambda icon=icon: app.send_static_file(icon))
     api.register_blueprint(auth_api.blp)
 
-    import wechat
-
-    wechat.init_app(app)
-    from app import media
+    from app import media, news  # see create_app
     from app.geo import api as geo_api
 
     media.init_app(app)
     geo_api.init_app(app)
-    from app import news
-
     news.init_app(app)
-    import reports
-    import services_nearby
-    import shops
+    register_features(app)
 
-    reports.init_app(app)
-    shops.init_app(app)
-    services_nearby.init_app(app)
+
+def register_features(app: Flask) -> None:
+    """Plug in the packages named in FEATURES (config.py), in order: each registers its own
+    models, APIs, pages, commands, seed steps and worker tasks in its ``init_app``. The shell
+    knows features only by these names, never by an import."""
+    for name in app.config["FEATURES"]:
+        importlib.import_module(name).init_app(app)
 
 
 def register_cli(app: Flask) -> None:
     """flask users ..., flask seed ..."""
-    from app import cli
+    from app import cli  # see create_app
 
     cli.register(app)

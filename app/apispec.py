@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http
+
 import marshmallow as ma
 from flask_smorest import Api as SmorestApi
+
+from app.errors import handle_http_exception
 
 
 class ErrorDetailSchema(ma.Schema):
@@ -34,8 +38,6 @@ class Api(SmorestApi):
 
     def handle_http_exception(self, error):  # type: ignore[override]
         """Delegate to app.errors so pages and APIs share one mapping."""
-        from app.errors import handle_http_exception
-
         return handle_http_exception(error)
 
 
@@ -57,6 +59,4 @@ def document_only(*decorators):
 def document_errors(blp, *statuses: int):
     """Decorator: document the error responses a view can give (all in the one error shape).
     flask-smorest's alt_response wraps the view once per status only to carry documentation."""
-    import http
-
     return document_only(*(blp.alt_response(s, response=http.HTTPStatus(s).name) for s in statuses))

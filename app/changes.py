@@ -17,25 +17,40 @@ of a counter costs a fraction of a millisecond.
   commit in this process that writes the topic makes the next check immediate. This is the ONE
   cache-sync scheme: regions, the working calendar, the shop views, the heat map and the nearby
   index all use it.
+- ``share(topic)`` makes a topic's commits known at once to every process on the host: the
+  committing process adds one to the topic's slot in a small mapped file (``CHANGES_FILE``), and
+  ``announced(topic)`` reads that slot in a fraction of a microsecond, so a cache that answers
+  every request from memory (the nearby index) can look on every use and probe the counter as
+  soon as the slot moves. Processes on other hosts still learn through the counter.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import math
+import mmap
+import os
+import struct
 import threading
 import time
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import BigInteger, String, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.extensions import db
 
+log = logging.getLogger(__name__)
 PENDING_KEY = "zhcg.changed_topics"
 COMMITTING_KEY = "zhcg.committing_topics"
 _WATCHED: dict[type, set[str]] = {}
 _LOCAL_WRITES: dict[str, int] = {}  # topic -> commits this process made that wrote it
+_SHARED: set[str] = set()  # topics whose commits are announced to the host (share)
 
 
 class ChangeCounter(db.Model):
@@ -60,7 +75,7 @@ def touch(topic: str, session: Session | None = None) -> None:
 
 def check_interval() -> float:
     """Seconds between counter reads: CACHE_CHECK_SECONDS (1 s; the tests check every time)."""
-    return current_app.config.get("CACHE_CHECK_SECONDS", 0.0 if current_app.testing else 1.0)
+    return current_app.config["CACHE_CHECK_SECONDS"]
 
 
 class Watch:
@@ -127,8 +142,12 @@ def _bump(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    for topic in session.info.pop(COMMITTING_KEY, ()):
+    topics = session.info.pop(COMMITTING_KEY, ())
+    for topic in topics:
         _LOCAL_WRITES[topic] = _LOCAL_WRITES.get(topic, 0) + 1
+    shared = sorted(_SHARED.intersection(topics))
+    if shared:
+        announce(shared)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -136,3 +155,79 @@ def _committed(session: Session) -> None:
 def _forget(session: Session, *_args: Any) -> None:
     session.info.pop(PENDING_KEY, None)
     session.info.pop(COMMITTING_KEY, None)
+
+
+# ---------------------------------------------------------------- announced on this host
+#
+# One file per host (CHANGES_FILE, default changes.bin in the instance folder) of SLOTS 8-byte
+# counters; a topic's slot is chosen by a hash of its name (two topics sharing a slot only cost a
+# spare probe). A reader compares the slot with the value it last acted on, never its size, so a
+# file left from another database, a torn read or a wrap cannot hide a change.
+
+SLOTS = 512
+_COUNT = struct.Struct("<Q")
+_maps: dict[str, mmap.mmap] = {}
+_maps_lock = threading.Lock()
+_failed: set[str] = set()  # files already warned about
+
+
+def share(topic: str) -> None:
+    """Announce the topic's commits to every process on this host (see :func:`announced`)."""
+    _SHARED.add(topic)
+
+
+def board_path(app: Flask | None = None) -> Path:
+    """The host's announcement file: CHANGES_FILE, else changes.bin in the instance folder."""
+    app = app or current_app
+    return Path(app.config.get("CHANGES_FILE") or Path(app.instance_path) / "changes.bin")
+
+
+def _slot(topic: str) -> int:
+    return zlib.crc32(topic.encode()) % SLOTS * _COUNT.size
+
+
+def _open(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.fstat(fd).st_size < SLOTS * _COUNT.size:
+        os.ftruncate(fd, SLOTS * _COUNT.size)
+    return fd
+
+
+def announce(topics: Iterable[str]) -> None:
+    """Add one to each topic's slot on this host (after a commit; needs an app context). A file
+    that cannot be written is logged once: the other processes then learn at their next counter
+    read instead."""
+    if not has_app_context():
+        return
+    path = board_path()
+    try:
+        fd = _open(path)  # opened per call: flock excludes per open file, and workers fork
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            for topic in topics:
+                at = _slot(topic)
+                count = _COUNT.unpack(os.pread(fd, _COUNT.size, at))[0]
+                os.pwrite(fd, _COUNT.pack((count + 1) % 2**64), at)
+        finally:
+            os.close(fd)
+    except OSError:
+        if str(path) not in _failed:
+            _failed.add(str(path))
+            log.warning("cannot announce changes in %s", path, exc_info=True)
+
+
+def announced(topic: str, app: Flask | None = None) -> Callable[[], int]:
+    """A function reading how many commits of ``topic`` were announced on this host (a mapping
+    of the file the process keeps, shared across a fork: a fraction of a microsecond)."""
+    path = str(board_path(app))
+    with _maps_lock:
+        mapped = _maps.get(path)
+        if mapped is None:
+            fd = _open(Path(path))
+            try:
+                mapped = _maps[path] = mmap.mmap(fd, SLOTS * _COUNT.size, access=mmap.ACCESS_READ)
+            finally:
+                os.close(fd)
+    at, unpack = _slot(topic), _COUNT.unpack_from
+    return lambda: unpack(mapped, at)[0]

@@ -1,6 +1,9 @@
-"""flask users create-staff, flask seed demo."""
+"""flask users create-staff, flask seed demo (each feature adds its seed steps), flask urls."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 from flask import Flask, current_app
@@ -9,8 +12,10 @@ from sqlalchemy import select
 
 from app.auth import service
 from app.auth.models import Role, StaffUser
+from app.db import commit
 from app.errors import ValidationFailed
 from app.extensions import db
+from app.news.service import seed_demo_news
 
 users_cli = AppGroup("users", help="Staff accounts.")
 seed_cli = AppGroup("seed", help="Demo data.")
@@ -57,30 +62,44 @@ def create_staff_command(username, roles, department_code, display_name, phone, 
         for field, messages in (exc.fields or {}).items():
             click.echo(f"error: {field}: {'; '.join(messages)}", err=True)
         raise SystemExit(2) from None
-    db.session.commit()
+    commit()
     click.echo(f"created staff {staff.username} (id {staff.id}) roles={','.join(sorted(roles))}")
 
 
-def seed_demo_city(shops: int | None = None, facility_scale: float = 1.0) -> bool:
-    """Seed (upsert) the demo city's reference data, departments and regions, the shop
-    industries and (once) the 50,366 GENERATED demo shops (or ``shops``), the facility kinds and
-    (once) the GENERATED demo facilities (times ``facility_scale``), then create the demo staff
-    accounts that do not exist yet, and (once) three demo news notices; True if any account
-    was created."""
-    from reports.seed import seed_demo
-    from services_nearby.generate import seed_generated_facilities
-    from services_nearby.service import seed_kinds
-    from shops.generate import seed_generated_shops
-    from shops.service import seed_industries
+@dataclass(frozen=True)
+class SeedOptions:
+    """What ``flask seed demo`` was asked for; each step reads what concerns it."""
 
-    seed_demo()
-    seed_industries()
-    if shops is None:
-        seed_generated_shops()  # skipped when any shop exists
-    else:
-        seed_generated_shops(shops)
-    seed_kinds()
-    seed_generated_facilities(scale=facility_scale)  # skipped when any facility exists
+    shops: int | None = None  # generated shops (None: the city's real count)
+    facility_scale: float = 1.0  # share of the generated demo facilities
+
+
+SeedStep = Callable[[SeedOptions], bool | None]
+
+
+def add_seed_step(app: Flask, order: int, step: SeedStep) -> None:
+    """Let a feature seed its part of the demo city; steps run by ``order`` (10: departments,
+    regions and categories; 20: shops; 30: facilities; 40: staff accounts; 50: news; 60 and
+    later: what needs the staff). A step returns True if it created a demo staff account."""
+    app.extensions.setdefault("seed_steps", []).append((order, step))
+
+
+def seed_demo_city(shops: int | None = None, facility_scale: float = 1.0) -> bool:
+    """Seed (upsert) the demo city through every feature's seed step: reference data, the
+    GENERATED demo shops and facilities (once; ``shops`` and ``facility_scale`` size them), the
+    demo staff accounts that do not exist yet and (once) the demo notices and rewards; True if
+    any account was created."""
+    options = SeedOptions(shops, facility_scale)
+    steps = sorted(current_app.extensions.get("seed_steps", []), key=lambda item: item[0])
+    created = False
+    for _order, step in steps:
+        created = bool(step(options)) or created
+        db.session.flush()
+    return created
+
+
+def seed_demo_staff(_options: SeedOptions) -> bool:
+    """Create the demo staff accounts that do not exist yet; True if any was created."""
     created = False
     for username, display, roles, dept_code in DEMO_STAFF:
         if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
@@ -94,14 +113,12 @@ def seed_demo_city(shops: int | None = None, facility_scale: float = 1.0) -> boo
             actor_label="seed",
         )
         created = True
-    from app.news.service import seed_demo_news
-
-    seed_demo_news(db.session.scalar(select(StaffUser).where(StaffUser.username == "admin")))
-    from reports.littering.seed import seed_demo_littering
-
-    db.session.flush()
-    seed_demo_littering()  # after the staff: reviews and batches name them
     return created
+
+
+def seed_demo_notices(_options: SeedOptions) -> None:
+    """Three demo notices (once), published by the admin."""
+    seed_demo_news(db.session.scalar(select(StaffUser).where(StaffUser.username == "admin")))
 
 
 @seed_cli.command("demo")
@@ -122,7 +139,7 @@ def seed_demo_command(shops, facility_scale):
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("refusing to seed demo accounts in production")
     seeded = seed_demo_city(shops, facility_scale)
-    db.session.commit()
+    commit()
     click.echo(
         "demo city seeded"
         if seeded
@@ -135,10 +152,12 @@ def seed_demo_command(shops, facility_scale):
 
 
 def register(app: Flask) -> None:
-    """Attach the command groups."""
+    """Attach the command groups and the shell's seed steps."""
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     register_urls_command(app)
+    add_seed_step(app, 40, seed_demo_staff)
+    add_seed_step(app, 50, seed_demo_notices)
 
 
 def register_urls_command(app: Flask) -> None:

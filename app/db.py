@@ -10,6 +10,9 @@ from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
 from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +84,12 @@ def apply_table_options(metadata: MetaData) -> None:
 def check_version(row: Any, version: int | None, message: str) -> None:
     """409 stale_version when the client sent the version it read and the row has moved on."""
     if version is not None and version != row.version:
-        from app.errors import Conflict
-
         raise Conflict(message, code="stale_version")
 
 
 def flush_versioned(message: str) -> None:
     """Flush; a concurrent edit caught by the version column (StaleDataError) is a 409 too."""
-    from sqlalchemy.orm.exc import StaleDataError
-
-    from app.errors import Conflict
-    from app.extensions import db
+    from app.extensions import db  # app.extensions imports this module (Base)
 
     try:
         db.session.flush()
@@ -106,7 +104,7 @@ HOOKS = "zhcg.tx_hooks"
 
 
 def _hooks(session: Any = None) -> dict[str, list[Callable[[], None]]]:
-    from app.extensions import db
+    from app.extensions import db  # app.extensions imports this module (Base)
 
     info = (session or db.session).info
     return info.setdefault(HOOKS, {"commit": [], "rollback": []})
@@ -127,10 +125,7 @@ def on_rollback(fn: Callable[[], None]) -> None:
 def commit() -> None:
     """Commit the request's one transaction; a concurrent edit caught by a version column is a
     409, and any failure rolls back (running the rollback hooks) before it is raised."""
-    from sqlalchemy.orm.exc import StaleDataError
-
-    from app.errors import Conflict
-    from app.extensions import db
+    from app.extensions import db  # app.extensions imports this module (Base)
 
     try:
         db.session.commit()
@@ -156,7 +151,7 @@ _listening = False
 def install_transaction_hooks(app: Any) -> None:
     """Run the hooks after a commit, after the outermost rollback, and for work left
     uncommitted when the app context ends (the session is then discarded)."""
-    from app.extensions import db
+    from app.extensions import db  # app.extensions imports this module (Base)
 
     @app.teardown_appcontext
     def _uncommitted(_exc: BaseException | None) -> None:

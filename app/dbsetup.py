@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -59,8 +60,6 @@ def _may_write() -> bool:
     POST would get a 500. Such transactions take the write lock when they begin and wait their
     turn instead. Reads, including background threads that read for a long time (cache
     prefills), stay concurrent and never hold the write lock."""
-    from flask import has_request_context, request
-
     if _WRITER.get():
         return True
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")

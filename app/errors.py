@@ -206,7 +206,7 @@ def handle_app_error(exc: AppError) -> Response:
 
 def handle_unexpected(exc: Exception) -> Response:
     """Anything unexpected: roll back, log with the request id, answer 500 without internals."""
-    from app.extensions import db
+    from app.extensions import db  # app.extensions -> app.apispec imports this module
 
     db.session.rollback()
     log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))

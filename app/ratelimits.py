@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import Flask, current_app, request
+from limits import parse_many
+
+from app.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,7 @@ def window_counter(app: Flask) -> WindowCounter:
         uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
         client = None
         if uri.startswith(("redis://", "rediss://")):
+            # redis-py loads only where the limiter is configured to share counts through it
             import redis
             from redis.backoff import NoBackoff
             from redis.retry import Retry
@@ -133,7 +137,7 @@ def window_counter(app: Flask) -> WindowCounter:
             # Redis is down (sync() then pauses syncing instead).
             client = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5,
                                           retry=Retry(NoBackoff(), 0))  # fmt: skip
-        prefix = app.config.get("RATELIMIT_KEY_PREFIX", "zhcg")
+        prefix = app.config["RATELIMIT_KEY_PREFIX"]
         counter = app.extensions.setdefault("fast_limit", WindowCounter(client, prefix))
     return counter
 
@@ -144,12 +148,8 @@ _parsed: dict[str, list[tuple[int, int]]] = {}
 def enforce(text: str, *key: object) -> None:
     """Count one hit against the limits in ``text`` for ``key`` (scope, client ...); 429 in the
     one error shape with Retry-After when one is used up."""
-    from limits import parse_many
-
-    from app.errors import TooManyRequests
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not app.config.get("RATELIMIT_ENABLED", True):
+    if not app.config["RATELIMIT_ENABLED"]:
         return
     items = _parsed.get(text)
     if items is None:

@@ -354,7 +354,7 @@ def main() -> None:
         "WECHATPAY_EMULATOR_DB": str(tmp / "pay.db"),
         "WECHATPAY_HTTP_TIMEOUT": 0.5,
         "LITTERING_RETRY_SCALE": 0.0001,
-        "NEARBY_SEQ_FILE": str(tmp / "seq.bin"),
+        "CHANGES_FILE": str(tmp / "seq.bin"),
     }
     app = create_app("development", overrides)
     emulator = emulator_from_config(app.config)

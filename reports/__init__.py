@@ -4,16 +4,44 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.cli import SeedOptions, add_seed_step
+from app.h5 import HomeEntry, add_home_entries
+
+
+def home_entries() -> list[HomeEntry]:
+    """随手拍 on the citizen home and tab bar, and 我的上报."""
+    return [
+        HomeEntry("hero", "report", "随手拍 · 我要上报", "reports_pages.report_form", icon="拍",
+                  text="井盖破损、暴露垃圾、占道经营……拍照即可上报"),
+        HomeEntry("grid", "mine", "我的上报", "reports_pages.my_reports", order=10, icon="我"),
+        HomeEntry("tab", "report", "上报", "reports_pages.report_form", order=10,
+                  icon="M4 7h3l2-3h6l2 3h3v13H4zM12 17a4 4 0 1 0 0-8 4 4 0 0 0 0 8z"),
+        HomeEntry("tab", "mine", "我的", "reports_pages.my_reports", order=20,
+                  icon="M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zM3 21c0-4.4 4-7 9-7s9 2.6 9 7z"),
+    ]  # fmt: skip
+
+
+def seed_demo(_options: SeedOptions) -> None:
+    """Demo seed step: departments, regions, categories and the working calendar."""
+    from reports.seed import seed_demo as seed_reference  # see init_app
+
+    seed_reference()
+
 
 def init_app(app: Flask) -> None:
-    """Register the report APIs and commands."""
+    """Register the report APIs, pages and commands."""
+    # Imported when an app is built, not when the package is: importing a package stays
+    # free of blueprints and cycles.
     from app.extensions import api
-    from reports import admin_api, cli, export, heat, ingest_api, staff_api, stats_api
+    from reports import admin_api, cli, export, heat, ingest_api, pages, staff_api, stats_api
     from reports import api as citizen_api
 
     for module in (citizen_api, staff_api, export, ingest_api, stats_api, heat, admin_api):
         api.register_blueprint(module.blp)
+    pages.init_app(app)
     cli.register(app)
-    from reports import littering
+    add_seed_step(app, 10, seed_demo)
+    add_home_entries(app, home_entries)
+    from reports import littering  # see above
 
     littering.init_app(app)

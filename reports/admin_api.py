@@ -15,8 +15,9 @@ from flask_smorest import Blueprint
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
+from app.db import commit
 from app.errors import ValidationFailed
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.geo.importer import ImportOptions
 from app.geo.models import Region
 from app.ratelimits import public_limit
@@ -119,7 +120,7 @@ class AdminCategories(MethodView):
     def post(self, body, staff):
         """Add a category; 409 if the code exists, 422 if no department handles its type."""
         category = service.create_category(body, staff)
-        db.session.commit()
+        commit()
         return category
 
 
@@ -136,7 +137,7 @@ class AdminCategory(MethodView):
         Categories are never deleted (reports keep pointing at them): set is_active false.
         """
         category = service.update_category(category_id, body, staff)
-        db.session.commit()
+        commit()
         return category
 
 
@@ -159,7 +160,7 @@ class AdminDepartments(MethodView):
     def post(self, body, staff):
         """Add a department; 409 if the code exists."""
         dept = service.create_department(body, staff)
-        db.session.commit()
+        commit()
         return service.department_view(dept)
 
 
@@ -176,7 +177,7 @@ class AdminDepartment(MethodView):
         Departments are never deleted (cases and staff keep pointing at them).
         """
         dept = service.update_department(department_id, body, staff)
-        db.session.commit()
+        commit()
         return service.department_view(dept)
 
 
@@ -215,7 +216,7 @@ class AdminRegionImport(MethodView):
         if len(data) > MAX_GEOJSON_BYTES:
             raise ValidationFailed(fields={"file": ["文件不能超过 20 MB"]})
         result = service.import_region_file(data, ImportOptions(**form), staff)
-        db.session.commit()
+        commit()
         return {"created": result.created, "updated": result.updated}
 
 
@@ -235,7 +236,7 @@ class AdminRegion(MethodView):
     def patch(self, body, region_id, staff):
         """Change the responsible department or (de)activate a region; routing follows at once."""
         region = service.update_region(region_id, body, staff)
-        db.session.commit()
+        commit()
         return region_view(region)
 
 
@@ -264,7 +265,7 @@ class AdminCalendarDay(MethodView):
     def put(self, body, day, staff):
         """Declare a day (YYYY-MM-DD) a public holiday or a weekend make-up working day."""
         row = service.put_calendar_day(parse_day(day), body["kind"], body["name"], staff)
-        db.session.commit()
+        commit()
         return row
 
     @blp.response(204)
@@ -272,4 +273,4 @@ class AdminCalendarDay(MethodView):
     def delete(self, day, staff):
         """Remove a day's entry; it follows the weekday rule again."""
         service.delete_calendar_day(parse_day(day), staff)
-        db.session.commit()
+        commit()

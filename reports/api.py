@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.apispec import document_errors
 from app.auth.current import citizen_required, current_citizen
 from app.auth.models import WechatApp
+from app.db import commit
 from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.extensions import db, limiter
 from app.media import service as media_service
@@ -145,7 +146,7 @@ def commit_submission(sub: service.Submission, owner_key: str, **who) -> tuple[R
     Used by every channel's view: (report, created)."""
     try:
         report, created = service.submit_report(sub, owner_key=owner_key, **who)
-        db.session.commit()
+        commit()
     except IntegrityError:
         db.session.rollback()
         report = service.find_by_idempotency_key(service.scoped_key(sub, owner_key))
@@ -180,7 +181,7 @@ class ReportRating(MethodView):
         if not own:
             raise NotFound("未找到该问题", code="report_not_found")
         service.rate_report(report, citizen, body["rating"], body.get("comment"))
-        db.session.commit()
+        commit()
         return present.citizen_view(report)
 
 

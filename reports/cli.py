@@ -6,6 +6,14 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.audit import record
+from app.db import commit
+from app.errors import ValidationFailed
+from app.geo.importer import ImportOptions, RegionImportFailed, import_regions, load_geojson
+from reports.ingest_api import create_device
+from reports.notify import run_worker
+from reports.seed import seed_reference
+
 reports_cli = AppGroup("reports", help="Reports: reference data, classifier, statistics.")
 
 
@@ -14,8 +22,6 @@ reports_cli = AppGroup("reports", help="Reports: reference data, classifier, sta
 @click.option("--interval", default=2.0, show_default=True, help="Seconds to sleep when idle.")
 def worker_command(once: bool, interval: float) -> None:
     """Deliver queued notifications (outbox) to WeChat."""
-    from reports.notify import run_worker
-
     run_worker(once=once, interval=interval)
 
 
@@ -23,17 +29,15 @@ def worker_command(once: bool, interval: float) -> None:
 @click.argument("name")
 def create_device_command(name: str) -> None:
     """Register a camera or vehicle for POST /api/v1/ingest/detections; prints its key once."""
-    from app.extensions import db
-    from reports.ingest_api import create_device
-
     device, key = create_device(name)
-    db.session.commit()
+    commit()
     click.echo(f"device {device.name} (id {device.id}) key: {key}")
     click.echo("store the key in the device now; it cannot be shown again")
 
 
 def register(app: Flask) -> None:
     """Attach the commands."""
+    # scikit-learn and jieba load only when the app is built for the CLI (see reports.service)
     from reports.classifier import train_classifier_command
 
     app.cli.add_command(reports_cli)
@@ -52,11 +56,8 @@ def register(app: Flask) -> None:
 )
 def seed_reference_command(keep_existing: bool) -> None:
     """Load categories.csv and holidays.csv (upsert by code and date; safe to repeat)."""
-    from app.extensions import db
-    from reports.seed import seed_reference
-
     result = seed_reference(keep_existing=keep_existing)
-    db.session.commit()
+    commit()
     for table, counts in result.items():
         click.echo(f"{table}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -75,11 +76,6 @@ def seed_reference_command(keep_existing: bool) -> None:
 @click.option("--source", default="", help="Where the file comes from, with its licence.")
 def import_regions_command(path: str, level: str, coord_sys: str, **props: str | None) -> None:
     """Import GeoJSON polygons as regions (upsert by code; nothing is written if any is bad)."""
-    from app.audit import record
-    from app.errors import ValidationFailed
-    from app.extensions import db
-    from app.geo.importer import ImportOptions, RegionImportFailed, import_regions, load_geojson
-
     options = ImportOptions(level=level, coord_sys=coord_sys, **props)  # type: ignore[arg-type]
     try:
         with open(path, "rb") as fh:
@@ -94,5 +90,5 @@ def import_regions_command(path: str, level: str, coord_sys: str, **props: str |
         raise SystemExit(2) from None
     record("region.import", "region", level, actor_label="cli", file=path,
            created=len(result.created), updated=len(result.updated))  # fmt: skip
-    db.session.commit()
+    commit()
     click.echo(f"regions: created {len(result.created)}, updated {len(result.updated)}")

@@ -27,7 +27,7 @@ from app.apispec import document_errors
 from app.auth import scope
 from app.auth.current import staff_required
 from app.auth.models import Department, StaffUser
-from app.db import utcnow
+from app.db import commit, utcnow
 from app.errors import Forbidden
 from app.extensions import db
 from app.geo.models import Region
@@ -39,7 +39,6 @@ blp = Blueprint("reports_export", __name__, url_prefix="/api/v1/staff/reports",
                 description="案件导出（工作人员）")  # fmt: skip
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-MAX_ROWS = 200_000  # REPORT_EXPORT_MAX_ROWS overrides it
 BATCH = 1000
 CAP_NOTE = "# 仅导出前 {} 条，结果不完整，请缩小筛选范围后分批导出"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -158,10 +157,10 @@ class CaseExport(MethodView):
         if wanted and not scope.covers(staff, department_id=wanted):
             raise Forbidden("只能导出本部门及下级单位的案件", code="out_of_scope")
         query = queries.queue_query(staff, args)
-        max_rows = int(current_app.config.get("REPORT_EXPORT_MAX_ROWS", MAX_ROWS))
+        max_rows = int(current_app.config["REPORT_EXPORT_MAX_ROWS"])
         audit.record("report.export", "report", "csv", actor=staff,
                      filters=_audit_filters(args), max_rows=max_rows)  # fmt: skip
-        db.session.commit()
+        commit()
         today = datetime.now(UTC).astimezone(LOCAL_TZ).strftime("%Y%m%d")
         headers = {"Content-Disposition": content_disposition(today), "Cache-Control": "no-store",
                    "X-Export-Max-Rows": str(max_rows)}  # fmt: skip

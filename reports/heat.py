@@ -26,13 +26,20 @@ from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import StaffUser
 from app.extensions import db
-from app.geo.grid import M_PER_DEG, feature_collection, metres_per_degree_lng
+from app.geo.grid import (
+    CELL_DEFAULT_M,
+    CELL_MAX_M,
+    CELL_MIN_M,
+    M_PER_DEG,
+    feature_collection,
+    metres_per_degree_lng,
+    parse_bbox,
+)
 from app.geo.models import Region
 from reports.models import Report, ReportState
 from reports.stats import StatsQuery, _filters
 from reports.stats_api import StatsArgs, build_query
-from shops.heatmap import reference_kx
-from shops.public_schemas import CELL_DEFAULT_M, CELL_MAX_M, CELL_MIN_M, parse_bbox
+from shops.service import heat_reference_kx
 
 blp = Blueprint("case_heatmap", __name__, url_prefix="/api/v1/stats", description="案件热力图")
 
@@ -80,7 +87,7 @@ class HeatArgs(StatsArgs):
 def grid_kx() -> float:
     """The grid's metres per degree of longitude: the shop map's, else the districts' middle
     latitude's, else the equator's."""
-    kx = reference_kx()
+    kx = heat_reference_kx()
     if kx is not None:
         return kx
     middle = db.session.scalar(select(func.avg((Region.min_lat + Region.max_lat) / 2))

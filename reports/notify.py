@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import WechatApp, WechatIdentity
-from app.db import utcnow
+from app.db import commit, utcnow
 from app.extensions import db
 from reports.models import OutboxMessage, OutboxStatus, Report
+from wechat import service as wx
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -75,13 +76,11 @@ def deliver_due(batch: int = 50) -> dict[str, int]:
     for msg in _claim(batch):
         outcome = _deliver(msg)
         counts[outcome] += 1
-        db.session.commit()
+        commit()
     return counts
 
 
 def _deliver(msg: OutboxMessage) -> str:
-    from wechat import service as wx
-
     msg.attempts += 1
     try:
         _send(msg, wx)
@@ -133,8 +132,6 @@ def _send(msg: OutboxMessage, wx) -> None:
 
 
 def _local(iso: str) -> str:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from app.auth.models import StaffUser, User
 from app.db import utcnow
-from app.errors import ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.geo import coords, regions
 from app.media.models import Media
-from reports import reference, timeline
+from reports import reference, timeline, transitions
 from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState
 from reports.numbers import next_report_number
 
@@ -70,7 +70,7 @@ def submit_report(
         return existing, False
     citizen_category = _citizen_category(sub.category_code)
     if sub.shop_id is not None:
-        from shops.public import shop_for_report  # a shop-bound report (一店一码)
+        from shops.service import shop_for_report  # a shop-bound report (一店一码)
 
         shop_for_report(sub.shop_id)
     media = _resolve_photos(sub, citizen, staff)
@@ -153,6 +153,7 @@ def canonical_point(sub: Submission) -> tuple[float | None, float | None]:
 
 def _classify(report: Report, citizen_category) -> None:
     """Store the model's suggestion; the category is the citizen's choice or a confident guess."""
+    # scikit-learn and jieba load on the first classification, not when the module is imported
     from reports import classifier
 
     suggestions = classifier.get_model(current_app).predict(report.description, k=1)
@@ -168,9 +169,8 @@ def _classify(report: Report, citizen_category) -> None:
 
 
 def _threshold() -> float:
-    from reports import classifier
 
-    return current_app.config.get("REPORT_CLASSIFIER_THRESHOLD", classifier.CONFIDENCE_THRESHOLD)
+    return current_app.config["REPORT_CLASSIFIER_THRESHOLD"]
 
 
 def _locate(report: Report) -> None:
@@ -184,7 +184,7 @@ def find_possible_duplicate(report: Report) -> int | None:
     category_id = report.category_id or report.suggested_category_id
     if report.lat is None or category_id is None:
         return None
-    radius = current_app.config.get("REPORT_DUPLICATE_RADIUS_M", 50)
+    radius = current_app.config["REPORT_DUPLICATE_RADIUS_M"]
     dlat = radius / 111_320
     dlng = radius / (111_320 * max(math.cos(math.radians(report.lat)), 0.01))
     rows = db.session.execute(
@@ -215,8 +215,6 @@ DUPLICATE_STATES = (
 
 def _route(report: Report) -> None:
     """Dispatch without a human when everything is certain; else say why it waits in triage."""
-    from reports import transitions
-
     reason, department = _triage_reason(report)
     report.triage_reason = reason
     if reason is None:
@@ -228,7 +226,7 @@ def _triage_reason(report: Report):
         return "no_location", None
     if report.category_id is None:
         return "low_confidence", None
-    machine_min = current_app.config.get("REPORT_MACHINE_THRESHOLD", 0.8)
+    machine_min = current_app.config["REPORT_MACHINE_THRESHOLD"]
     if report.channel == Channel.MACHINE and (report.machine_confidence or 0) < machine_min:
         return "low_confidence", None
     if report.region_id is None:
@@ -253,8 +251,6 @@ TRIAGE_LABELS = {
 
 def rate_report(report: Report, citizen: User, rating: int, comment: str | None) -> Report:
     """The citizen's satisfaction rating (回访) after closing; once."""
-    from app.errors import Conflict
-
     if report.state not in (ReportState.CLOSED, ReportState.ARCHIVED):
         raise Conflict("案件结案后才能评价", code="not_closed")
     if report.rating is not None:

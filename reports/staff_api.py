@@ -9,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
-from app.db import check_version
+from app.db import check_version, commit
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from reports import present, queries, service
@@ -95,7 +95,7 @@ class StaffReportAction(MethodView):
                         target_number=body.get("target"))  # fmt: skip
         try:
             transition(report, action, staff, params)
-            db.session.commit()
+            commit()
         except StaleDataError:
             db.session.rollback()
             raise Conflict(STALE, code="stale_version") from None

@@ -9,16 +9,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app import audit
-from app.auth import scope
 from app.auth.models import Department, StaffUser
 from app.db import utcnow
-from app.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.geo import regions
 from app.media.models import Media
 from reports import notify, reference, timeline
 from reports.models import PhotoStage, Report, ReportPhoto, ReportState
-from reports.workflow import ACTIONS, REJECT_REASONS, Action, _blocked
+from reports.workflow import ACTIONS, REJECT_REASONS, Action, refusal
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +40,9 @@ def transition(report: Report, action_name: str, staff: StaffUser, params: Param
     action = ACTIONS.get(action_name)
     if action is None:
         raise NotFound(f"没有这个操作：{action_name}", code="unknown_action")
-    if report.state not in action.sources:
-        raise InvalidTransition(f"案件当前状态为“{report.state.label}”，不能执行“{action.label}”")
-    if not action.allows_role(staff):
-        raise Forbidden(f"您的角色不能执行“{action.label}”", code="role_forbidden")
-    if not scope.covers(staff, department_id=scope_department_id(report, action)):
-        raise Forbidden("该案件不属于您所在部门", code="out_of_scope")
-    if _blocked(action, report):
-        raise InvalidTransition(_blocked_message(action))
+    refused = refusal(staff, report, action)
+    if refused is not None:
+        raise refused
     before = report.state
     public = EFFECTS[action.name](report, staff, params, action)
     department_id = report.department_id if action.name != "return" else params.department_id
@@ -63,22 +56,6 @@ def transition(report: Report, action_name: str, staff: StaffUser, params: Param
                  from_state=before.value, to_state=report.state.value)  # fmt: skip
     db.session.flush()
     return report
-
-
-def scope_department_id(report: Report, action: Action) -> int | None:
-    """The department whose scope decides who may act: the case's, else its region's."""
-    if report.department_id is not None:
-        return report.department_id
-    if action.department_scope or report.region_id is None:
-        return None
-    region = regions.region_by_id(report.region_id)
-    return region.department_id if region else None
-
-
-def _blocked_message(action: Action) -> str:
-    if action.name == "request_extension":
-        return "已有待审批的延期申请"
-    return "没有待审批的延期申请"
 
 
 def _entry_data(action: Action, params: Params) -> dict:

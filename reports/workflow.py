@@ -2,7 +2,10 @@
 
 Each action says which states it leaves, where it goes, who may make it (roles, and whether the
 actor must be in the scope of the case's department), what it requires, and what the citizen sees.
-reports.transitions.transition() is the only code that applies it.
+
+``may(staff, report, action)`` is the ONE answer to "may this account take this action on this
+case now?": the API's hints, the console's buttons and queues and ``reports.transitions.transition``
+(the only code that applies an action) all ask it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass
 
 from app.auth import scope
 from app.auth.models import Role
+from app.errors import AppError, Forbidden, InvalidTransition
+from app.geo import regions
 from reports.models import ReportState as S
 
 REJECT_REASONS = {
@@ -85,11 +90,53 @@ ACTIONS: dict[str, Action] = {
 }  # fmt: skip
 
 
+def refusal(staff, report, action: Action) -> AppError | None:
+    """Why this account may not take ``action`` on this case now (the error to raise), or None
+    if it may: the state (409), the role (403), the department scope (403), then the conditions
+    beyond the state such as a pending extension (409)."""
+    if report.state not in action.sources:
+        return InvalidTransition(f"案件当前状态为“{report.state.label}”，不能执行“{action.label}”")
+    if not action.allows_role(staff):
+        return Forbidden(f"您的角色不能执行“{action.label}”", code="role_forbidden")
+    if not scope.covers(staff, department_id=scope_department_id(report, action)):
+        return Forbidden("该案件不属于您所在部门", code="out_of_scope")
+    if _blocked(action, report):
+        return InvalidTransition(_blocked_message(action))
+    return None
+
+
+def may(staff, report, action: Action | str) -> bool:
+    """True if this account may take ``action`` (an Action or its name) on this case now."""
+    found = ACTIONS.get(action) if isinstance(action, str) else action
+    return found is not None and refusal(staff, report, found) is None
+
+
 def allowed_actions(report, staff) -> list[Action]:
     """The actions this staff account may take on this case now (for buttons and API hints)."""
-    return [a for a in ACTIONS.values() if report.state in a.sources and a.allows_role(staff)
-            and (not a.department_scope or scope.covers(staff, department_id=report.department_id))
-            and not _blocked(a, report)]  # fmt: skip
+    return [a for a in ACTIONS.values() if may(staff, report, a)]
+
+
+def roles_for(action_name: str) -> frozenset[Role]:
+    """The roles that may take an action (with admins, who hold every role): for queues and
+    menus that show work before any one case is looked at."""
+    return ACTIONS[action_name].roles | {Role.ADMIN}
+
+
+def scope_department_id(report, action: Action) -> int | None:
+    """The department whose scope decides who may act: the case's, else (for actions that do
+    not need the case's own department) the department of the region it lies in."""
+    if report.department_id is not None:
+        return report.department_id
+    if action.department_scope or report.region_id is None:
+        return None
+    region = regions.region_by_id(report.region_id)
+    return region.department_id if region else None
+
+
+def _blocked_message(action: Action) -> str:
+    if action.name == "request_extension":
+        return "已有待审批的延期申请"
+    return "没有待审批的延期申请"
 
 
 def _blocked(action: Action, report) -> bool:

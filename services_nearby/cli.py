@@ -10,7 +10,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from app.extensions import db
+from app.db import commit
+from services_nearby import feed, importing
+from services_nearby.service import seed_kinds
 
 nearby_cli = AppGroup("nearby", help="Nearby public services: facility kinds and imports.")
 
@@ -28,10 +30,8 @@ def register(app: Flask) -> None:
 @nearby_cli.command("seed-kinds")
 def seed_kinds_command() -> None:
     """Create the standard facility kinds that are missing."""
-    from services_nearby.service import seed_kinds
-
     added = seed_kinds()
-    db.session.commit()
+    commit()
     click.echo(f"已添加 {added} 种设施类型")
 
 
@@ -74,16 +74,16 @@ def import_command(file: Path, fmt: str | None, source: str | None, kind: str | 
                    coord_sys: str | None, errors_file: Path | None,
                    all_or_nothing: bool) -> None:  # fmt: skip
     """Import facilities from CSV, GeoJSON or an OSM PBF, upserting by (source, external id)."""
-    from services_nearby.importer import ImportFileError, import_facilities
-
     click.echo(f"读取 {file.name} …", err=True)
     bars = _Bars()
     try:
-        result = import_facilities(
+        # One transaction per batch (commit after each), or one for the whole file.
+        result = importing.import_facilities(
             file, fmt, source=source, default_kind=kind, coord_sys=coord_sys,
-            all_or_nothing=all_or_nothing, progress=bars,
+            all_or_nothing=all_or_nothing, progress=bars, end_batch=commit,
         )  # fmt: skip
-    except ImportFileError as exc:
+        commit()
+    except importing.ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         bars.close()
@@ -96,8 +96,6 @@ def _where(error: Any) -> str:
 
 def _report(result: Any, errors_file: Path | None) -> None:
     """Print the warnings, the first errors and the summary; exit 1 if any row was refused."""
-    from services_nearby.importer import write_error_report
-
     for warning in result.warnings[:SHOWN_WARNINGS]:
         click.echo(f"警告：{warning}", err=True)
     if len(result.warnings) > SHOWN_WARNINGS:
@@ -107,7 +105,7 @@ def _report(result: Any, errors_file: Path | None) -> None:
     if len(result.errors) > SHOWN_ERRORS:
         click.echo(f"... 另有 {len(result.errors) - SHOWN_ERRORS} 条错误", err=True)
     if errors_file is not None:
-        write_error_report(result.errors, errors_file)
+        importing.write_error_report(result.errors, errors_file)
         click.echo(f"错误报告已写入 {errors_file}", err=True)
     if result.rejected:
         click.echo(f"{result.bad_rows} 条有错误，整个文件未导入（--all-or-nothing）", err=True)
@@ -126,16 +124,12 @@ def _report(result: Any, errors_file: Path | None) -> None:
 def create_feed_command(name: str) -> None:
     """Register a free-space feed (a parking system) for POST /api/v1/nearby/feed/parking;
     prints its key once. An admin then attaches facilities to it (staff API field ``feed``)."""
-    from app import audit
-    from services_nearby.feed import create_feed
-
     try:
-        feed, key = create_feed(name)
+        created, key = feed.register_feed(name, actor_label="cli")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record("facility_feed.create", "facility_feed", feed.id, actor_label="cli", name=name)
-    db.session.commit()
-    click.echo(f"数据源 {feed.name}（id {feed.id}）的密钥：")
+    commit()
+    click.echo(f"数据源 {created.name}（id {created.id}）的密钥：")
     click.echo(key)
     click.echo("请立即将密钥配置到停车系统：密钥只显示这一次")
 
@@ -144,13 +138,9 @@ def create_feed_command(name: str) -> None:
 @click.argument("name")
 def disable_feed_command(name: str) -> None:
     """Stop a feed's key from working (a leaked key, a retired system)."""
-    from app import audit
-    from services_nearby.feed import feed_by_name
-
-    feed = feed_by_name(name)
-    if feed is None:
-        raise click.ClickException(f"数据源 {name} 不存在")
-    feed.is_active = False
-    audit.record("facility_feed.disable", "facility_feed", feed.id, actor_label="cli", name=name)
-    db.session.commit()
-    click.echo(f"数据源 {feed.name} 已停用")
+    try:
+        disabled = feed.disable_feed(name, actor_label="cli")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    commit()
+    click.echo(f"数据源 {disabled.name} 已停用")

@@ -1,4 +1,5 @@
-"""Live free spaces pushed by parking systems: ``POST /api/v1/nearby/feed/parking``.
+"""Live free spaces pushed by parking systems (the endpoint, ``POST /api/v1/nearby/feed/parking``,
+is in :mod:`services_nearby.feed_api`): feeds, their keys, and checking and applying a batch.
 
 A feed authenticates with its own key (``Authorization: Bearer fk_...``, created by
 ``flask nearby create-feed``; only the key's SHA-256 is stored) and may update only the facilities
@@ -15,35 +16,24 @@ copies of a batch racing each other cannot move a facility back in time either; 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
 from sqlalchemy import bindparam, or_, select, update
 
-from app.apispec import document_errors, document_only
+from app import audit
 from app.auth import keys
 from app.db import utcnow
-from app.errors import Unauthorized, ValidationFailed
+from app.errors import Unauthorized
 from app.extensions import db
 from services_nearby import service
 from services_nearby.models import Facility, FacilityFeed, FacilityStatus
-from services_nearby.schemas import FeedIn, FeedOut
-
-log = logging.getLogger(__name__)
-
-blp = Blueprint(
-    "nearby_feed", __name__, url_prefix="/api/v1/nearby/feed", description="停车空位数据推送"
-)
 
 KEY_PREFIX = "fk_"
 MAX_UPDATES = 500
 MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated on ``at``
 MAX_INT = 2**31 - 1
-DEFAULT_LIMIT = "600/minute"  # per feed; config RATELIMIT_NEARBY_FEED
 
 
 # ---------------------------------------------------------------- feeds and their keys
@@ -60,6 +50,25 @@ def create_feed(name: str) -> tuple[FacilityFeed, str]:
     return feed, key
 
 
+def register_feed(name: str, actor_label: str) -> tuple[FacilityFeed, str]:
+    """:func:`create_feed`, audited."""
+    feed, key = create_feed(name)
+    audit.record("facility_feed.create", "facility_feed", feed.id, actor_label=actor_label,
+                 name=name)  # fmt: skip
+    return feed, key
+
+
+def disable_feed(name: str, actor_label: str) -> FacilityFeed:
+    """Stop a feed's key from working (audited); ValueError if there is no such feed."""
+    feed = feed_by_name(name)
+    if feed is None:
+        raise ValueError(f"数据源 {name} 不存在")
+    feed.is_active = False
+    audit.record("facility_feed.disable", "facility_feed", feed.id, actor_label=actor_label,
+                 name=name)  # fmt: skip
+    return feed
+
+
 def feed_by_name(name: str) -> FacilityFeed | None:
     """A feed by its name, or None."""
     return db.session.scalar(select(FacilityFeed).where(FacilityFeed.name == name))
@@ -72,15 +81,6 @@ def current_feed() -> FacilityFeed:
     if feed is None or not feed.is_active or not keys.matches(feed.key_hash, digest):
         raise Unauthorized("数据源密钥无效", code="invalid_feed_key")
     return feed
-
-
-def check_rate(feed: FacilityFeed) -> None:
-    """429 when the feed sent more than ``RATELIMIT_NEARBY_FEED`` batches (per feed, not per
-    address: a parking system may post from several hosts)."""
-    from app.ratelimits import enforce
-
-    limit = current_app.config.get("RATELIMIT_NEARBY_FEED") or DEFAULT_LIMIT
-    enforce(limit, "nearby_feed", feed.id)
 
 
 # ---------------------------------------------------------------- checking one update
@@ -238,36 +238,3 @@ def _write(feed: FacilityFeed, rows: list[dict[str, Any]]) -> None:
         .values(free_spaces=bindparam("b_free"), free_spaces_at=bindparam("b_at"), seq=seq)
     )  # fmt: skip
     db.session.execute(statement, rows)
-
-
-# ---------------------------------------------------------------- the endpoint
-
-
-def _items() -> list[Any]:
-    """The ``updates`` list of the JSON body; 422 when the body itself is malformed."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("updates"), list):
-        raise ValidationFailed(fields={"updates": ["请求体应为 JSON 对象，包含 updates 列表"]})
-    items = body["updates"]
-    if not 1 <= len(items) <= MAX_UPDATES:
-        raise ValidationFailed(fields={"updates": [f"每次应提交 1 到 {MAX_UPDATES} 条更新"]})
-    return items
-
-
-@blp.route("/parking", methods=["POST"], endpoint="ParkingFeed")
-@document_only(
-    blp.arguments(FeedIn),
-    blp.response(200, FeedOut),
-    document_errors(blp, 401, 422, 429),
-)
-def parking_feed():
-    """Push free spaces of the feed's facilities (``Authorization: Bearer fk_...``): each update
-    names a facility by ``id`` or ``external_id``; refused ones come back by index, stale ones
-    (not newer than what is stored) are ignored, so retries are safe."""
-    feed = current_feed()
-    check_rate(feed)
-    out = apply_updates(feed, _items(), datetime.now(UTC))
-    db.session.commit()
-    log.info("feed %s: %d applied, %d stale, %d refused", feed.name, out.applied,
-             out.ignored_stale, len(out.errors or []))  # fmt: skip
-    return jsonify(applied=out.applied, ignored_stale=out.ignored_stale, errors=out.errors or [])

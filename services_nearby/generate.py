@@ -12,9 +12,9 @@ from sqlalchemy import func, insert, select
 from app.db import utcnow
 from app.extensions import db
 from app.geo import coords
+from app.geo.demo import district_counts, load_districts, sample_point
 from services_nearby import service
 from services_nearby.models import Facility, FacilityKind, FacilityStatus
-from shops.generate import _point, district_counts, load_districts
 
 SOURCE = "generated"
 SEED = 20_261_121
@@ -45,7 +45,7 @@ def generate_facilities(seed: int = SEED, scale: float = 1.0) -> list[dict[str, 
         for code, n in district_counts(max(1, int(count * scale))).items():
             district = by_code[code]
             for i in range(n):
-                lat, lng = _point(rng, district)
+                lat, lng = sample_point(rng, district)
                 cap = rng.randint(*capacity) if capacity else None
                 rows.append({
                     "kind": kind, "district_code": code, "lat": lat, "lng": lng,

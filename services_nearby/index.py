@@ -1,4 +1,5 @@
-"""Exact nearest-facility search in memory, kept in step with the database in every process.
+"""Exact nearest-facility search in memory (the process's index is kept in step with the database
+by :mod:`services_nearby.nearest`).
 
 Per kind, the facilities' WGS-84 positions are unit vectors in a k-d tree, built and searched by
 the compiled module ``_nearby`` (services_nearby/_nearby.c, built by ``pip install -e .``). The
@@ -13,20 +14,14 @@ What a result shows (name, address, hours, fee, spaces ...) is pre-serialised JS
 one bytes buffer, so an answer is assembled without touching the database: :meth:`Found.json`
 writes the API's items in C straight from those bytes, :meth:`Found.hits` gives them as objects.
 
-Changes: every facility write carries a change number (``seq``, see service.py). Before each query
-the index compares the number published on this host (``sync.py``, a mapped file: well under a
-microsecond) with the last one it applied, and every ``NEARBY_SYNC_SECONDS`` (1 s) also the
-database's; when behind, it reads the facilities changed since and applies them: an edit in place
+Changes: :meth:`Index.apply` takes the facilities written since the build: an edit in place
 replaces the shown JSON (and the hours), a move, a new facility or a change of kind goes to a small
-per-kind tree of its own searched alongside the first, a removal hides the facility. When those
-grow past ``REBUILD_AFTER`` facilities the index is rebuilt from the database.
+per-kind tree of its own searched alongside the first, a removal hides the facility.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,15 +29,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import select
 
-from app.extensions import db
 from app.geo import coords
 from services_nearby import _nearby
 from services_nearby import hours as hours_mod
-from services_nearby.models import Facility, FacilityKind, FacilityStatus
 
-REBUILD_AFTER = 5_000
 LEAF_SIZE = 16  # facilities per leaf of the k-d tree (at most)
 _OPEN = {1: True, 0: False}
 
@@ -269,14 +260,12 @@ NOTHING = Found(None, [], None)
 class Index:
     """Every active facility of every kind; thread-safe; one per process."""
 
-    def __init__(self, read_published: Callable[[], int] | None = None) -> None:
+    def __init__(self) -> None:
         self.kinds: dict[int, KindIndex] = {}
         self.schedules: list[hours_mod.Schedule] = []
         self._schedule_ids: dict[str, int] = {}
         self.where: dict[int, int] = {}  # facility id -> kind id, for facilities in ``extra``
-        self.applied = 0
-        self.polled = float("-inf")
-        self.read_published = read_published
+        self.applied = 0  # the change number (seq) the index reflects
         self.lock = threading.RLock()
         self.loaded = False
         self.kind_codes: dict[int, str] = {}
@@ -414,124 +403,3 @@ def brute_force(
     if radius_m is not None:
         pairs = [p for p in pairs if p[0] <= radius_m]
     return pairs[:limit]
-
-
-# ---------------------------------------------------------------- from the database
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def view_of(row: Any, kind_code: str) -> bytes:
-    """The JSON object shown for a facility (its position and distance are added per query)."""
-    schedule = hours_mod.compiled(row.opening_hours or "")
-    at = row.free_spaces_at
-    return _json({
-        "id": row.id, "kind": kind_code, "name": row.name, "address": row.address,
-        "opening_hours": row.opening_hours or "", "hours_label": schedule.label,
-        "fee": row.fee, "accessible": row.accessible, "capacity": row.capacity,
-        "free_spaces": row.free_spaces,
-        "free_spaces_at": at.isoformat() + ("Z" if at.tzinfo is None else "") if at else None,
-        "nav_url": nav_url(row.lat, row.lng, row.name),
-    })  # fmt: skip
-
-
-def nav_url(lat: float, lng: float, name: str) -> str:
-    """Amap's navigation link (GCJ-02): opens the Amap app, or its web page, at the facility."""
-    from urllib.parse import quote
-
-    return (f"https://uri.amap.com/marker?position={lng:.6f},{lat:.6f}&name={quote(name)}"
-            "&coordinate=gaode&callnative=1&src=zhcg")  # fmt: skip
-
-
-COLUMNS = (
-    Facility.id, Facility.kind_id, Facility.wgs_lat, Facility.wgs_lng, Facility.lat, Facility.lng,
-    Facility.name, Facility.address, Facility.opening_hours, Facility.fee, Facility.accessible,
-    Facility.capacity, Facility.free_spaces, Facility.free_spaces_at, Facility.status,
-    Facility.seq,
-)  # fmt: skip
-
-
-def _entries(rows: Iterable[Any], kind_codes: dict[int, str]) -> Iterable[tuple[Entry, bool, int]]:
-    for r in rows:
-        entry = Entry(r.id, r.kind_id, r.wgs_lat, r.wgs_lng, r.lat, r.lng, r.opening_hours or "",
-                      view_of(r, kind_codes.get(r.kind_id, "")))  # fmt: skip
-        active = r.status == FacilityStatus.ACTIVE and r.kind_id in kind_codes
-        yield entry, active, r.seq
-
-
-def _kind_codes() -> dict[int, str]:
-    """Active kinds (facilities of inactive kinds are not searchable)."""
-    rows = db.session.execute(
-        select(FacilityKind.id, FacilityKind.code).where(FacilityKind.is_active.is_(True))
-    )
-    return {kind_id: code for kind_id, code in rows}
-
-
-def load_from_db(index: Index) -> None:
-    """Build the index from every active facility (streamed in chunks)."""
-    from services_nearby.service import current_seq
-
-    seq = current_seq()
-    codes = _kind_codes()
-    rows = db.session.execute(
-        select(*COLUMNS).where(Facility.status == FacilityStatus.ACTIVE, Facility.seq <= seq)
-        .execution_options(yield_per=20_000)
-    )  # fmt: skip
-    index.load((e for e, active, _ in _entries(rows, codes) if active), seq, codes)
-
-
-def catch_up(index: Index, target: int) -> None:
-    """Apply the facilities written after ``index.applied``; rebuild if there are many, or if
-    the kinds changed (admins' kind edits take a change number too)."""
-    codes = _kind_codes()
-    if codes != index.kind_codes:
-        load_from_db(index)
-        return
-    from services_nearby.service import current_seq
-
-    # Never beyond what the database has: a change-number file left from an older database (a
-    # restore, a reset) must not make the index skip the writes still to come.
-    upto = min(target, current_seq())
-    rows = db.session.execute(
-        select(*COLUMNS).where(Facility.seq > index.applied, Facility.seq <= upto)
-        .order_by(Facility.seq).limit(REBUILD_AFTER + 1)
-    ).all()  # fmt: skip
-    if len(rows) > REBUILD_AFTER or index.pending() + len(rows) > REBUILD_AFTER:
-        load_from_db(index)
-        return
-    seq = max([upto, index.applied, *(r.seq for r in rows)])
-    index.apply(((e, active) for e, active, _ in _entries(rows, codes)), seq)
-
-
-class Freshness:
-    """Decides, per query, whether the index must read changes first (see the module docstring)."""
-
-    def __init__(self, index: Index, poll_seconds: float) -> None:
-        self.index = index
-        self.poll_seconds = poll_seconds
-        self.ahead: int | None = None
-
-    def ensure(self) -> None:
-        index = self.index
-        published = index.read_published() if index.read_published else 0
-        due = time.monotonic() - index.polled >= self.poll_seconds
-        if index.loaded and not due and (published <= index.applied or published == self.ahead):
-            return
-        from services_nearby.service import current_seq
-
-        with index.lock:
-            if not index.loaded:
-                load_from_db(index)
-                index.polled = time.monotonic()
-                return
-            target = published
-            if time.monotonic() - index.polled >= self.poll_seconds:
-                target = max(target, current_seq())
-                index.polled = time.monotonic()
-            if target > index.applied:
-                catch_up(index, target)
-            # A published number the database has not reached (an older database's file) is
-            # not chased on every query; the periodic poll still runs.
-            self.ahead = published if published > index.applied else None

@@ -4,6 +4,8 @@ Every write to a facility takes the next number of one counter row (``facility_s
 transaction and stores it in the facility's ``seq``. The row lock orders writers, so ``seq`` grows
 in commit order and a process that has applied every change up to N finds all later ones with
 ``seq > N`` (nothing commits "behind" it). Removing a facility is a write too (status ``removed``).
+Such a transaction writes the ``facilities`` topic of ``app.changes`` (shared with every process on
+the host), which is how the nearest-search indexes learn that they have changes to read.
 
 Parking systems push free spaces through a feed (:class:`FacilityFeed`, a bearer key of which only
 the SHA-256 is kept); a facility names the one feed allowed to update it (``feed_id``).
@@ -17,8 +19,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Double, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import changes
 from app.db import enum_column, utcnow
 from app.extensions import db
+
+FACILITIES_TOPIC = "facilities"  # facility writes and kind edits (services_nearby.service.next_seq)
 
 
 class FacilityStatus(enum.StrEnum):
@@ -114,3 +119,6 @@ class FacilitySync(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+changes.share(FACILITIES_TOPIC)  # the index answers from memory: every process looks per query

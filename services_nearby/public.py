@@ -1,41 +1,34 @@
-"""The public side of nearby services: ``GET /api/v1/nearby`` for the mini-program and the H5 pages
-``/nearby`` (kinds) and ``/nearby/{kind}`` (the nearest of a kind, located by the browser).
+"""The public API of nearby services: ``GET /api/v1/nearby`` for the mini-program and the H5 pages
+(``/api/v1/nearby/kinds`` lists the kinds).
 
-The query is answered from the per-process index (index.py) without a database query, unless the
-index has changes to read first. Arguments are read by hand (the hot path skips webargs and, when
-nothing is escaped, werkzeug's query parsing); the OpenAPI spec documents them through the same
-schema. The items of the answer are written in C from each facility's stored JSON (index.py).
+The query is answered from the per-process index (nearest.py) without a database query, unless
+the index has changes to read first. Arguments are read by hand (the hot path skips webargs and,
+when nothing is escaped, werkzeug's query parsing); the OpenAPI spec documents them through the
+same schema. The items of the answer are written in C from each facility's stored JSON (index.py).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import marshmallow as ma
-from flask import Blueprint as PageBlueprint
-from flask import Flask, Response, current_app, render_template, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import validate
 
 from app.apispec import document_errors, document_only
-from app.errors import NotFound, ValidationFailed
-from app.extensions import limiter
+from app.errors import ValidationFailed
 from app.geo import coords
 from app.ratelimits import fast_limit, public_limit
-from services_nearby import sync
-from services_nearby.index import Found, Freshness, Index
+from services_nearby.index import Found
+from services_nearby.nearest import search_nearby
 from services_nearby.service import kinds
 
 api_blp = Blueprint(
     "nearby", __name__, url_prefix="/api/v1/nearby", description="附近便民设施（找公厕、好停车……）"
 )
-page_bp = PageBlueprint("nearby_pages", __name__, template_folder="templates")
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYSTEMS = {s.value: s for s in coords.CoordSys}
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -92,42 +85,6 @@ class KindOut(ma.Schema):
     code = ma.fields.String()
     name = ma.fields.String()
     title = ma.fields.String()
-
-
-# ---------------------------------------------------------------- the index of this process
-
-
-def get_index(app: Flask) -> tuple[Index, Freshness]:
-    """This process's index and its freshness check (built on first use, or by :func:`warm`)."""
-    state = app.extensions.get("nearby_index")
-    if state is None:
-        index = Index(sync.reader(Path(app.config["NEARBY_SEQ_FILE"])))
-        state = app.extensions.setdefault(
-            "nearby_index", (index, Freshness(index, app.config.get("NEARBY_SYNC_SECONDS", 1.0)))
-        )
-    return state
-
-
-def warm(app: Flask) -> None:
-    """Load the index now (gunicorn's master calls this, so workers share it after the fork)."""
-    with app.app_context():
-        get_index(app)[1].ensure()
-
-
-def _kind_map(index: Index) -> dict[str, tuple[int, bytes]]:
-    """Kind code -> (kind id, the kind as the answer shows it, in JSON)."""
-    key = (id(index.kind_codes), index.applied)  # kind edits take a change number too
-    cached = index.kind_view
-    if cached is None or cached[0] != key:
-        names = {k.code: {"code": k.code, "name": k.name, "title": k.title} for k in kinds()}
-        view = {code: (kid, _json(names.get(code, {"code": code})))
-                for kid, code in index.kind_codes.items()}  # fmt: skip
-        cached = index.kind_view = (key, view)
-    return cached[1]
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 # ---------------------------------------------------------------- arguments
@@ -200,27 +157,6 @@ def parse_args(args) -> dict[str, Any]:
 # ---------------------------------------------------------------- the answer
 
 
-def now() -> datetime:
-    """Local time in the city (the tests freeze it)."""
-    return datetime.now(SHANGHAI)
-
-
-def search(args: dict[str, Any]) -> tuple[bytes, Found, datetime]:
-    """Run a parsed query: (the kind in JSON, the answer, time of the query)."""
-    index, fresh = get_index(current_app._get_current_object())  # type: ignore[attr-defined]
-    fresh.ensure()
-    known = _kind_map(index).get(args["kind"])
-    if known is None:
-        raise NotFound("没有这种设施类型", code="unknown_kind")
-    kind_id, kind = known
-    lat, lng, system = args["lat"], args["lng"], args["coord_sys"]
-    if system != "wgs84":
-        lat, lng = coords.convert(lat, lng, system, coords.CoordSys.WGS84)
-    at = now()
-    found = index.find(kind_id, lat, lng, args["limit"], args["radius"], at, args["open_now"])
-    return kind, found, at
-
-
 def body(args: dict[str, Any], kind: bytes, found: Found, at: datetime) -> bytes:
     """The JSON answer: the items come from each facility's stored JSON (:meth:`Found.json`)."""
     system = args["coord_sys"]
@@ -247,7 +183,7 @@ def nearby():
     """The nearest facilities of a kind, ordered by great-circle distance (ties by id), each with
     its distance in metres and its position in the caller's coordinate system. 404 unknown_kind."""
     args = parse_args(query_args())
-    kind, found, at = search(args)
+    kind, found, at = search_nearby(args)
     return Response(body(args, kind, found, at), mimetype="application/json")
 
 
@@ -256,32 +192,3 @@ def nearby():
 def nearby_kinds():
     """The kinds a citizen can look for, in display order."""
     return [{"code": k.code, "name": k.name, "title": k.title} for k in kinds()]
-
-
-# ---------------------------------------------------------------- pages
-
-
-@page_bp.get("/nearby")
-@limiter.limit(public_limit)
-def kinds_page():
-    """Choose what to look for."""
-    return render_template("nearby/kinds.html", kinds=kinds())
-
-
-@page_bp.get("/nearby/<kind>")
-@limiter.limit(public_limit)
-def kind_page(kind: str):
-    """The nearest of a kind. The browser locates the citizen (WGS-84) and asks the JSON API; with
-    ``lat``/``lng`` in the address the list is rendered on the server too."""
-    chosen = next((k for k in kinds() if k.code == kind), None)
-    if chosen is None:
-        return render_template("error.html", status=404, message="没有这种设施类型"), 404
-    items, error = None, None
-    if request.args.get("lat") and request.args.get("lng"):
-        try:
-            args = parse_args(request.args.to_dict() | {"kind": kind})
-            _, found, _ = search(args)
-            items = json.loads(found.json(SYSTEMS[args["coord_sys"]]))
-        except ValidationFailed as exc:
-            error = exc.message
-    return render_template("nearby/list.html", kind=chosen, items=items, error=error)

@@ -4,14 +4,16 @@ follows.
 Every transaction that writes facilities takes one number from the ``facility_sync`` row (an
 UPDATE, so the row lock orders writers and numbers grow in commit order) and stamps it on every
 facility it writes, through a ``before_flush`` hook for ORM writes and :func:`next_seq` for bulk
-Core writes. After the commit the number is published to a small file in the instance folder that
-every process on the host maps (:mod:`services_nearby.sync`), so other gunicorn workers see the
-change on their next query.
+Core writes. Taking a number also marks the transaction as writing the ``facilities`` topic of
+``app.changes``: its counter is bumped at the commit and the commit is announced to every process
+on the host, so every process's index (services_nearby.nearest) reads the change on its next
+query.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,14 @@ from typing import Any
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound, ValidationFailed
+from app import audit, changes
+from app.auth.models import StaffUser
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.geo import coords
-from services_nearby.models import Facility, FacilityKind, FacilitySync
+from services_nearby.models import FACILITIES_TOPIC, Facility, FacilityKind, FacilitySync
 
+log = logging.getLogger(__name__)
 KINDS_CSV = Path(__file__).parent / "data" / "kinds.csv"
 SEQ_KEY = "facility_seq"
 
@@ -33,8 +38,9 @@ SEQ_KEY = "facility_seq"
 
 def next_seq(session: Session | None = None) -> int:
     """This transaction's change number (taken once per transaction; the first call locks the
-    counter row until the transaction ends)."""
+    counter row until the transaction ends). The transaction writes the facilities topic."""
     session = session or db.session()
+    changes.touch(FACILITIES_TOPIC, session)
     seq = session.info.get(SEQ_KEY)
     if seq is None:
         conn = session.connection()
@@ -59,14 +65,6 @@ def _stamp_facilities(session: Session, _context: Any, _instances: Any) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _publish(session: Session) -> None:
-    seq = session.info.pop(SEQ_KEY, None)
-    if seq is not None:
-        from services_nearby import sync
-
-        sync.publish(seq)
-
-
 @event.listens_for(Session, "after_rollback")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget(session: Session, *_args: Any) -> None:
@@ -104,6 +102,44 @@ def kinds(active_only: bool = True) -> list[FacilityKind]:
     if active_only:
         query = query.where(FacilityKind.is_active.is_(True))
     return list(db.session.scalars(query))
+
+
+def create_kind(data: dict[str, Any], staff: StaffUser) -> FacilityKind:
+    """Add a kind; 409 kind_exists if the code is taken."""
+    if db.session.scalar(select(FacilityKind.id).where(FacilityKind.code == data["code"])):
+        raise Conflict("设施类型编码已存在", code="kind_exists")
+    last = db.session.scalar(select(func.max(FacilityKind.sort_order)))
+    kind = FacilityKind(
+        code=data["code"], name=data["name"], title=data.get("title") or data["name"],
+        osm_tags=data["osm_tags"], is_active=data.get("is_active", True),
+        sort_order=data.get("sort_order", (last or 0) + 1),
+    )  # fmt: skip
+    db.session.add(kind)
+    next_seq()  # the index of every process reloads its kinds
+    db.session.flush()
+    audit.record("facility_kind.create", "facility_kind", kind.id, actor=staff,
+                 code=kind.code, name=kind.name, title=kind.title)  # fmt: skip
+    log.info("facility kind %s created by %s", kind.code, staff.username)
+    return kind
+
+
+def update_kind(kind_id: int, data: dict[str, Any], staff: StaffUser) -> FacilityKind:
+    """Rename, retag, reorder or (de)activate a kind (kinds are never deleted); 404
+    unknown_kind."""
+    kind = db.session.get(FacilityKind, kind_id)
+    if kind is None:
+        raise NotFound("没有这种设施类型", code="unknown_kind")
+    changed = {k: v for k, v in data.items() if getattr(kind, k) != v}
+    if changed:
+        before = {k: getattr(kind, k) for k in changed}
+        for key, value in changed.items():
+            setattr(kind, key, value)
+        next_seq()
+        db.session.flush()
+        audit.record("facility_kind.update", "facility_kind", kind.id, actor=staff,
+                     code=kind.code, before=before, after=changed)  # fmt: skip
+        log.info("facility kind %s updated by %s: %s", kind.code, staff.username, sorted(changed))
+    return kind
 
 
 # ---------------------------------------------------------------- placing points

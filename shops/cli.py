@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
 from flask.cli import AppGroup
+
+from app.db import commit
+from app.extensions import db
+from shops.codes import generate_missing_wxacodes, issue_missing
+from shops.importer import ImportFileError, import_shops, write_error_report
 
 shops_cli = AppGroup("shops", help="Shops: import, QR plates and print sheets.")
 
@@ -14,15 +25,6 @@ def register(app: Flask) -> None:
 
 
 # -- the registry: import (shops/importer.py) ---------------------------------------------------
-# (imports kept in this section so parallel edits to the file do not collide; hoist them freely)
-import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import click  # noqa: E402
-
-from app.extensions import db  # noqa: E402
 
 
 @shops_cli.command("import")
@@ -32,8 +34,6 @@ from app.extensions import db  # noqa: E402
 @click.option("--all-or-nothing", is_flag=True, help="Reject the whole file if any row is bad.")
 def import_command(file: Path, errors_file: Path | None, all_or_nothing: bool) -> None:
     """Import shops from a CSV or XLSX file, upserting by credit code."""
-    from shops.importer import ImportFileError, import_shops, write_error_report
-
     bars: dict[str, Any] = {}
 
     def start(total: int) -> None:
@@ -78,7 +78,7 @@ def _report_import(result: Any, errors_file: Path | None, write_report: Callable
         db.session.rollback()
         click.echo(f"{result.bad_rows} 行有错误，整个文件未导入（--all-or-nothing）", err=True)
         raise SystemExit(1)
-    db.session.commit()
+    commit()
     click.echo(
         f"共 {result.total} 行：新增 {result.created}，更新 {result.updated}，"
         f"未变 {result.unchanged}，错误 {result.bad_rows} 行"
@@ -93,10 +93,8 @@ def _report_import(result: Any, errors_file: Path | None, write_report: Callable
 @shops_cli.command("issue-codes")
 def issue_codes_command() -> None:
     """Give every shop without an active plate code one."""
-    from shops.codes import issue_missing
-
     count = issue_missing()
-    db.session.commit()
+    commit()
     click.echo(f"已为 {count} 家商户发放二维码编号")
 
 
@@ -112,8 +110,7 @@ def issue_codes_command() -> None:
 def qr_command(out_dir: Path | None, pdf_file: Path | None, district: str | None,
                zip_images: bool, workers: int) -> None:  # fmt: skip
     """Write every active shop's QR (PNG, SVG) and the print-ready label PDF."""
-    from flask import current_app
-
+    # late: fpdf and the label layout take about 0.2 s to import; only this command needs them
     from shops.printsheet import font_path, load_labels, write_all
 
     out_dir = out_dir or Path(current_app.config["INSTANCE_DIR"]) / "shop-qr"
@@ -135,15 +132,12 @@ def qr_command(out_dir: Path | None, pdf_file: Path | None, district: str | None
 @click.option("--limit", type=int, default=0, help="Stop after this many (0: all).")
 def wxacodes_command(limit: int) -> None:
     """Fetch and store mini-program codes for active plate codes that have none (rate-limited)."""
-    from flask import current_app
-
-    from shops.codes import generate_missing_wxacodes
-
     if not current_app.config.get("WECHAT_WXACODE_ENABLED"):
         raise click.ClickException("未启用小程序码（WECHAT_WXACODE_ENABLED=0）")
     result = generate_missing_wxacodes(
-        limit=limit or None, on_error=lambda msg: click.echo(msg, err=True)
+        limit=limit or None, on_error=lambda msg: click.echo(msg, err=True), checkpoint=commit
     )
+    commit()
     click.echo(f"小程序码：新生成 {result.stored}，失败 {result.failed}，剩余 {result.remaining}")
     if result.stopped:
         click.echo(f"已暂停：{result.stopped}", err=True)

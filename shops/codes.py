@@ -26,7 +26,9 @@ from app import audit
 from app.db import utcnow
 from app.errors import Conflict
 from app.extensions import db
+from app.storage import get_storage
 from shops.models import CodeStatus, Shop, ShopCode, ShopStatus
+from wechat.wxacode import get_wxacode_unlimit, image_type
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 CODE_LENGTH = 8
@@ -57,7 +59,7 @@ def plate_url(code: str) -> str:
     """
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     url = f"{base}/s/{code}"
-    if current_app.config.get("SHOP_QR_UPPERCASE", True) and _can_uppercase(base):
+    if current_app.config["SHOP_QR_UPPERCASE"] and _can_uppercase(base):
         return url.upper()
     return url
 
@@ -205,11 +207,11 @@ def generate_missing_wxacodes(
     limit: int | None = None,
     on_error: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    checkpoint: Callable[[], None] | None = None,
 ) -> WxacodeRun:
-    """Fetch, store and record mini-program codes for active plate codes without one (paced)."""
-    from app.storage import get_storage
-    from wechat.wxacode import get_wxacode_unlimit, image_type
-
+    """Fetch, store and record mini-program codes for active plate codes without one (paced).
+    Flushes; ``checkpoint()`` is called after every 50 stored codes (the command commits there,
+    so an interrupted run keeps what it fetched)."""
     cfg = current_app.config
     pending = _pending_wxacodes(limit)
     run, interval = WxacodeRun(), 60.0 / max(1, cfg["WECHAT_WXACODE_PER_MINUTE"])
@@ -229,10 +231,10 @@ def generate_missing_wxacodes(
         get_storage().put(wxacode_key(row.code), data, image_type(data) or "image/png")
         row.wxacode_key = wxacode_key(row.code)
         run.stored += 1
-        if run.stored % 50 == 0:
-            db.session.commit()
+        if run.stored % 50 == 0 and checkpoint is not None:
+            checkpoint()
         sleep(max(0.0, interval - (time.monotonic() - started)))
-    db.session.commit()
+    db.session.flush()
     run.remaining = db.session.scalar(
         _pending_query().with_only_columns(func.count(ShopCode.id)).order_by(None)
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -18,33 +17,13 @@ from sqlalchemy import func, insert, select
 from app import changes
 from app.db import utcnow
 from app.extensions import db
-from app.geo import regions, shapes
+from app.geo import demo, regions
 from shops import credit_code, service
 from shops.models import SHOPS_TOPIC, Shop, ShopStatus
 
 SHENYANG_SHOPS = 50_366  # the figure Shenyang published for its 一店一码 plates
 SEED = 20_260_504
 SOURCE = "generated"
-URBAN = ("210102", "210103", "210104", "210105", "210106")
-# District adcode -> (relative weight, roads). Urban districts are sampled uniformly inside their
-# polygon; the others around their representative point (towns), spread by SPREAD_DEG.
-DISTRICTS: dict[str, tuple[float, tuple[str, ...]]] = {
-    "210102": (11, ("太原街", "中华路", "南京北街", "北二马路", "三好街", "南五马路", "长白南路")),
-    "210103": (11, ("中街路", "青年大街", "北站路", "正阳街", "市府大路", "文艺路", "五爱街")),
-    "210104": (8, ("东北大马路", "小河沿路", "滂江街", "大东路", "东陵路", "长安路", "津桥路")),
-    "210105": (9, ("黄河南大街", "北陵大街", "昆山西路", "崇山中路", "长江街", "岐山路")),
-    "210106": (12, ("兴华北街", "北二西路", "建设大路", "云峰北街", "兴工北街", "卫工街")),
-    "210112": (9, ("浑南中路", "全运路", "富民街", "天赐街", "营盘西街", "金卡路")),
-    "210114": (7, ("黑山路", "迎宾路", "沈新路", "杨士街", "鸭绿江东街")),
-    "210113": (6, ("道义南大街", "蒲河路", "虎石台大街", "正良街")),
-    "210111": (5, ("雪莲街", "枫杨路", "海棠街", "迎春街")),
-    "210115": (2.5, ("辽中大街", "蒲东街", "茨榆坨街")),
-    "210181": (3.5, ("新柳街", "辽河大街", "中央路")),
-    "210123": (1.5, ("康平大街", "胜利街")),
-    "210124": (1.5, ("法库大街", "东湖街")),
-}  # fmt: skip
-SPREAD_DEG = 0.035
-# Industry code -> (weight, name endings, business hours).
 INDUSTRIES: dict[str, tuple[float, tuple[str, ...], str]] = {
     "catering": (26, ("饺子馆", "抻面馆", "烧烤", "麻辣烫", "鸡架店", "家常菜馆", "冷面馆",
                       "包子铺", "火锅", "快餐"), "10:00-22:00"),
@@ -74,57 +53,6 @@ PREFIXES = (
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华玉萍红鹏辉玲宇浩凯健俊帆志淑珍丹亮成"
 STATUS_WEIGHTS = ((ShopStatus.ACTIVE, 96.5), (ShopStatus.SUSPENDED, 2.5), (ShopStatus.CLOSED, 1.0))
-
-
-@dataclass(frozen=True)
-class District:
-    """A district as the generator samples it."""
-
-    code: str
-    name: str
-    shape: shapes.Shape
-    roads: tuple[str, ...]
-    centre: tuple[float, float] | None  # None: sample uniformly (urban)
-
-
-def load_districts() -> list[District]:
-    """The real Shenyang districts from the bundled boundary file (GCJ-02)."""
-    pairs = shapes.load_feature_collection(shapes.boundary_path("shenyang"))
-    return [
-        District(
-            props["adcode"],
-            props["name"],
-            shape,
-            DISTRICTS[props["adcode"]][1],
-            None if props["adcode"] in URBAN else shapes.representative_point(shape),
-        )
-        for props, shape in pairs
-        if props.get("level") == "district"
-    ]
-
-
-def district_counts(total: int) -> dict[str, int]:
-    """How many shops each district gets: proportional to its weight, summing to ``total``."""
-    weight = sum(w for w, _ in DISTRICTS.values())
-    exact = {code: total * w / weight for code, (w, _) in DISTRICTS.items()}
-    counts = {code: int(x) for code, x in exact.items()}
-    by_remainder = sorted(exact, key=lambda c: exact[c] - counts[c], reverse=True)
-    for code in by_remainder[: total - sum(counts.values())]:
-        counts[code] += 1
-    return counts
-
-
-def _point(rng: random.Random, d: District) -> tuple[float, float]:
-    """A GCJ-02 point inside the district: uniform in town, around the centre outside it."""
-    min_lat, min_lng, max_lat, max_lng = d.shape.bbox
-    centre = d.centre
-    while True:
-        if centre is None:
-            lat, lng = rng.uniform(min_lat, max_lat), rng.uniform(min_lng, max_lng)
-        else:
-            lat, lng = rng.gauss(centre[0], SPREAD_DEG), rng.gauss(centre[1], SPREAD_DEG * 1.3)
-        if shapes.contains(d.shape, lat, lng):
-            return round(lat, 6), round(lng, 6)
 
 
 class _Names:
@@ -168,13 +96,13 @@ def generate_shops(total: int = SHENYANG_SHOPS, seed: int = SEED) -> list[dict[s
     rng = random.Random(seed)
     names = _Names(rng)
     statuses, status_weights = zip(*STATUS_WEIGHTS, strict=True)
-    counts = district_counts(total)
+    counts = demo.district_counts(total)
     rows = []
-    for d in sorted(load_districts(), key=lambda x: x.code):
+    for d in sorted(demo.load_districts(), key=lambda x: x.code):
         for _ in range(counts[d.code]):
             industry, road = names.industry(), rng.choice(d.roads)
             owner_name, owner_phone = names.owner()
-            lat, lng = _point(rng, d)
+            lat, lng = demo.sample_point(rng, d)
             rows.append({
                 "name": names.shop_name(industry, road),
                 "industry": industry,

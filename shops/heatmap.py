@@ -1,8 +1,9 @@
 """The shop heat map: trading shops counted per square cell, as GeoJSON for a map layer.
 
 Each process keeps the shops as numpy arrays (lat, lng, industry, district, status), re-read when
-the shops table changes (a fingerprint read at most once a second), and counts with np.unique:
-no Python loop ever runs over the shops, only over the occupied cells of the answer.
+the shops topic changes (app.changes.Watch: one counter read at most once a second), and counts
+with np.unique: no Python loop ever runs over the shops, only over the occupied cells of the
+answer.
 
 Cells are squares of ``cell`` metres on the grid of app.geo.grid, scaled at a reference latitude
 (the shops' median, to the whole degree), so a cell keeps its place whatever the filters or the
@@ -13,14 +14,10 @@ bbox; across one city the squares stay square within about 1%. The case heat map
 from __future__ import annotations
 
 import json
-import math
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from flask import Flask, current_app
@@ -35,43 +32,6 @@ from shops.models import SHOPS_TOPIC, Industry, ShopStatus
 
 STATUS_CODES = {s.value: i for i, s in enumerate(ShopStatus)}
 ACTIVE = STATUS_CODES[ShopStatus.ACTIVE.value]
-
-
-class Watch:
-    """Re-reads a fingerprint at most every ``interval`` seconds; the generation counts changes."""
-
-    def __init__(self, probe: Callable[[], tuple[Any, ...]]) -> None:
-        self.probe = probe
-        self.fingerprint: tuple[Any, ...] | None = None
-        self.generation = 0
-        self.checked = self.built = float("-inf")
-        self.lock = threading.Lock()
-
-    def current(self, interval: float, max_age: float = math.inf) -> int:
-        """The generation now; only one thread per process probes, the others keep going."""
-        now = time.monotonic()
-        if now - self.checked < interval or not self.lock.acquire(blocking=False):
-            return self.generation
-        try:
-            fingerprint = self.probe()
-            if fingerprint != self.fingerprint or now - self.built >= max_age:
-                self.fingerprint, self.built = fingerprint, now
-                self.generation += 1
-            self.checked = now
-        finally:
-            self.lock.release()
-        return self.generation
-
-
-def shops_fingerprint() -> tuple[Any, ...]:
-    """What changes when shops, plates, industries, categories or regions are written: the
-    topic's change counter (app.changes; one primary-key read, its row made by migration 0004)."""
-    return ("counter", changes.value(SHOPS_TOPIC))
-
-
-def check_interval() -> float:
-    """Seconds between fingerprint reads: SHOP_CACHE_CHECK_SECONDS (1 s; the tests check always)."""
-    return current_app.config.get("SHOP_CACHE_CHECK_SECONDS", 0.0 if current_app.testing else 1.0)
 
 
 @dataclass(frozen=True)
@@ -92,14 +52,14 @@ class HeatState:
     """The arrays of one process and the generation they were read at."""
 
     def __init__(self) -> None:
-        self.watch = Watch(shops_fingerprint)
+        self.watch = changes.Watch(SHOPS_TOPIC)
         self.generation = -1
         self.arrays: ShopArrays | None = None
         self.lock = threading.Lock()
 
     def current(self) -> ShopArrays:
         """The arrays, re-read when the shops changed."""
-        generation = self.watch.current(check_interval())
+        generation = self.watch.current()
         if generation != self.generation or self.arrays is None:
             with self.lock:
                 if generation != self.generation or self.arrays is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import bindparam, insert, select, update
 
 from app import audit, changes
@@ -100,8 +101,6 @@ def _csv_records(path: Path) -> Iterator[list[Any]]:
 
 
 def _xlsx_records(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
-
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
         for values in workbook.worksheets[0].iter_rows(values_only=True):

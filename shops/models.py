@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import changes
 from app.db import enum_column, utcnow
 from app.extensions import db
+from app.geo.models import Region
+from reports.models import Category
 
 
 class ShopStatus(enum.StrEnum):
@@ -106,11 +108,4 @@ class ShopCode(db.Model):
 SHOPS_TOPIC = "shops"
 
 
-def _watch_shop_tables() -> None:
-    from app.geo.models import Region
-    from reports.models import Category
-
-    changes.watch(SHOPS_TOPIC, Shop, ShopCode, Industry, Category, Region)
-
-
-_watch_shop_tables()
+changes.watch(SHOPS_TOPIC, Shop, ShopCode, Industry, Category, Region)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from fontTools.ttLib import TTCollection
 from fpdf import FPDF
 from sqlalchemy import select
 
@@ -75,8 +76,6 @@ def collection_face(path: Path, prefer: str = " SC") -> int:
     """The face of a .ttc/.otc collection to use: Simplified Chinese when present, else 0."""
     if path.suffix.lower() not in {".ttc", ".otc"}:
         return 0
-    from fontTools.ttLib import TTCollection
-
     with TTCollection(str(path), lazy=True) as coll:
         for index, font in enumerate(coll.fonts):
             name = font["name"].getDebugName(1) or ""

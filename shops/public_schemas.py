@@ -1,6 +1,6 @@
 """What the public sees of a shop (the mini-program's JSON), and the heat-map query arguments.
 
-The public view is built once per shop into cached JSON (shops/public.py); these schemas document
+The public view is built once per shop into cached JSON (shops/lookup.py); these schemas document
 it in the OpenAPI spec and validate query arguments. Owner fields are masked before they get here.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import marshmallow as ma
 
-CELL_MIN_M, CELL_MAX_M, CELL_DEFAULT_M = 100, 5000, 500
+from app.geo.grid import CELL_DEFAULT_M, CELL_MAX_M, CELL_MIN_M, parse_bbox
 
 
 class NamedOut(ma.Schema):
@@ -96,16 +96,3 @@ class HeatmapArgs(ma.Schema):
         data["district"] = _csv(data["district"])
         data["bbox"] = parse_bbox(data["bbox"]) if data["bbox"] else None
         return data
-
-
-def parse_bbox(raw: str) -> tuple[float, float, float, float]:
-    """minLng,minLat,maxLng,maxLat as Leaflet's toBBoxString() writes it."""
-    try:
-        values = tuple(float(v) for v in raw.split(","))
-    except ValueError:
-        raise ma.ValidationError("bbox 应为 minLng,minLat,maxLng,maxLat", "bbox") from None
-    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
-        raise ma.ValidationError("bbox 应为 minLng,minLat,maxLng,maxLat", "bbox")
-    if not (-180 <= values[0] <= 180 and -90 <= values[1] <= 90):
-        raise ma.ValidationError("bbox 超出经纬度范围", "bbox")
-    return values  # type: ignore[return-value]

@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
+from app.db import commit
 from app.errors import NotFound
-from app.extensions import db
 from shops import codes, qr, service
 from shops.models import Shop, ShopCode
 
@@ -83,7 +83,7 @@ class ShopCodeReissue(MethodView):
         shop = service.shop_for_staff(shop_id, staff)
         old = codes.active_code(shop)
         new = codes.revoke_and_reissue(shop, body["reason"], staff)
-        db.session.commit()
+        commit()
         return {
             "code": new.code,
             "url": codes.plate_url(new.code),

@@ -24,7 +24,9 @@ from app.extensions import db
 from app.geo import regions
 from app.geo.regions import Place
 from reports.models import Report
-from shops.models import Industry, Shop, ShopStatus
+from shops import codes, heatmap
+from shops.errors import ShopClosed, ShopSuspended
+from shops.models import CodeStatus, Industry, Shop, ShopCode, ShopStatus
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +130,6 @@ def industry_lookup() -> dict[str, int]:
     return {key: row.id for row in rows for key in (row.code, row.name)}
 
 
-# -- placement ---------------------------------------------------------------------------------
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -193,6 +192,51 @@ def _filtered(query: Select, f: dict[str, Any]) -> Select:
     return query
 
 
+# -- shop-bound reports (the reports feature calls this) ----------------------------------------
+
+
+def shop_for_report(shop_id: int | None) -> Shop:
+    """The shop a citizen's report may be bound to (一店一码); ValidationFailed (422) unless it
+    exists and trades."""
+    shop = db.session.get(Shop, shop_id) if shop_id is not None else None
+    if shop is None:
+        raise ValidationFailed(
+            "未找到该店铺", code="shop_unknown", fields={"shop_id": ["未找到该店铺"]}
+        )
+    if shop.status != ShopStatus.ACTIVE:
+        error = ShopSuspended if shop.status == ShopStatus.SUSPENDED else ShopClosed
+        message = f"{error.message}，暂不受理针对该店铺的反映"
+        raise ValidationFailed(message, code=error.code, fields={"shop_id": [message]})
+    return shop
+
+
+def resolve_plate(raw_code: str) -> tuple[ShopCode, Shop] | None:
+    """(plate, shop) for a scanned or typed plate code (any case, Crockford aliases), or None;
+    ``plate.status`` tells a replaced code, ``shop.status`` a suspended or closed shop."""
+    return codes.resolve(raw_code)
+
+
+def report_binding(code: str) -> dict[str, Any] | None:
+    """For a report form opened from a plate's page: the shop the report will be about
+    (id, name, address, code), or why it cannot be bound (``error``, shown to the citizen)."""
+    if not code:
+        return None
+    found = resolve_plate(code)
+    if found is None or found[0].status != CodeStatus.ACTIVE:
+        return {"error": "未找到该店铺，或店铺二维码已更换。您仍可上报问题，但不会关联店铺。"}
+    plate, shop = found
+    if shop.status != ShopStatus.ACTIVE:
+        return {"name": shop.name,
+                "error": f"该店铺{shop.status.label}，暂不受理针对该店铺的反映。"}  # fmt: skip
+    return {"id": shop.id, "name": shop.name, "address": shop.address, "code": plate.code}
+
+
+def heat_reference_kx() -> float | None:
+    """Metres per degree of longitude of the shop heat map's grid (None without shops), so the
+    case heat map counts in the very same cells."""
+    return heatmap.reference_kx()
+
+
 def recent_reports(shop_id: int, limit: int = 10) -> list[Report]:
     """The newest reports about a shop."""
     query = select(Report).where(Report.shop_id == shop_id).order_by(Report.id.desc())
@@ -230,11 +274,7 @@ def place_columns(place: Place, coord_sys: str) -> dict[str, Any]:
 
 
 def issue_plate_code(shop: Shop) -> None:
-    """Give a new shop its plate code through the QR feature (shops.codes), when present."""
-    try:
-        from shops import codes
-    except ImportError:  # the QR feature is not installed yet: shops get codes when it is
-        return
+    """Give a new shop its plate code (shops.codes)."""
     codes.issue_code(shop)
 
 
@@ -305,12 +345,8 @@ def change_status(shop: Shop, action: str, reason: str, actor: StaffUser) -> Sho
 
 
 def issue_plate_codes(shop_ids: list[int]) -> int:
-    """Plate codes for many new shops (imports, the demo seed) through the QR feature's bulk
-    ``shops.codes.issue_missing``; how many were issued (0 if the QR feature is absent)."""
-    try:
-        from shops import codes
-    except ImportError:
-        return 0
+    """Plate codes for many new shops (imports, the demo seed) through the bulk
+    ``shops.codes.issue_missing``; how many were issued."""
     issued = 0
     for start in range(0, len(shop_ids), 5000):  # bounded IN lists
         issued += codes.issue_missing(shop_ids[start : start + 5000])

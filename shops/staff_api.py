@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
-from app.extensions import db
+from app.db import commit
 from app.geo import regions
 from shops import service
 from shops.models import Shop
@@ -85,7 +85,7 @@ class Shops(MethodView):
     def post(self, body, staff):
         """Register a shop; district and street come from its location; it gets a plate code."""
         shop = service.create_shop(body, staff)
-        db.session.commit()
+        commit()
         return detail_view(shop)
 
 
@@ -105,7 +105,7 @@ class ShopOne(MethodView):
     def patch(self, body, shop_id, staff):
         """Edit a shop; send the ``version`` you read to get 409 instead of overwriting."""
         shop = service.update_shop(service.shop_for_staff(shop_id, staff), body, staff)
-        db.session.commit()
+        commit()
         return shop_view(shop)
 
 
@@ -118,7 +118,7 @@ def _status_route(action: str, summary: str) -> None:
     def post(self, body, shop_id, staff):
         shop = service.shop_for_staff(shop_id, staff)
         service.change_status(shop, action, body["reason"], staff)
-        db.session.commit()
+        commit()
         return shop_view(shop)
 
     post.__doc__ = summary
@@ -149,7 +149,7 @@ class Industries(MethodView):
     def post(self, body, staff):
         """Add an industry (admin); 409 if the code exists."""
         industry = service.create_industry(body["code"], body["name"], staff)
-        db.session.commit()
+        commit()
         return industry
 
 
@@ -163,5 +163,5 @@ class IndustryOne(MethodView):
     def patch(self, body, industry_id, staff):
         """Rename or (de)activate an industry (admin); industries are never deleted."""
         industry = service.update_industry(industry_id, body, staff)
-        db.session.commit()
+        commit()
         return industry

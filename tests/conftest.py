@@ -5,6 +5,10 @@ The suite runs on in-memory SQLite by default and on MariaDB when TEST_DATABASE_
 run and built with ``flask db upgrade`` (which tests the migrations). Each test runs inside a
 transaction that is rolled back; the app's ``db.session`` is swapped for sessions bound to that
 connection, with ``join_transaction_mode="create_savepoint"`` so views may commit.
+
+Tests that need the whole demo city (``seed_demo_city()``: 50,366 generated shops, the facilities,
+the staff, the littering demo; tens of seconds to seed) ask for ``demo_city``: they run, each in
+its own rolled-back transaction as above, on a second database seeded and committed once per run.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from flask import Flask
 from flask.globals import app_ctx
 from flask.testing import FlaskClient
 from flask_limiter import Limiter
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -63,6 +67,25 @@ def _mariadb_database() -> tuple[str, str] | None:
     )
 
 
+def _create_database(server_url: str, db_url: str) -> Engine:
+    """Create the database of ``db_url`` on MariaDB; returns an engine on the server."""
+    server_engine = create_engine(server_url)
+    with server_engine.connect() as conn:
+        conn.execute(
+            text(
+                f"CREATE DATABASE `{make_url(db_url).database}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+        )
+    return server_engine
+
+
+def _drop_database(server_engine: Engine, db_url: str) -> None:
+    with server_engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{make_url(db_url).database}`"))
+    server_engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def is_mariadb() -> bool:
     """True when the suite runs against MariaDB."""
@@ -73,17 +96,12 @@ def is_mariadb() -> bool:
 def app(tmp_path_factory) -> Iterator[Flask]:
     """The app under test, with a migrated database."""
     overrides = {"UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
-                 "NEARBY_SEQ_FILE": str(tmp_path_factory.mktemp("nearby") / "seq.bin")}  # fmt: skip
+                 "CHANGES_FILE": str(tmp_path_factory.mktemp("changes") / "board.bin")}  # fmt: skip
     maria = _mariadb_database()
     server_engine = None
     if maria:
         server_url, db_url = maria
-        server_engine = create_engine(server_url)
-        name = make_url(db_url).database
-        with server_engine.connect() as conn:
-            conn.execute(
-                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            )
+        server_engine = _create_database(server_url, db_url)
         overrides["SQLALCHEMY_DATABASE_URI"] = db_url
     application = create_app("testing", overrides)
     application.test_client_class = FreshContextClient
@@ -95,9 +113,52 @@ def app(tmp_path_factory) -> Iterator[Flask]:
     with application.app_context():
         db.engine.dispose()
     if server_engine is not None:
-        with server_engine.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{make_url(db_url).database}`"))
-        server_engine.dispose()
+        _drop_database(server_engine, db_url)
+
+
+@pytest.fixture(scope="session")
+def demo_city_engine(app, tmp_path_factory) -> Iterator[Engine]:
+    """A second database (MariaDB, or an SQLite file) migrated, seeded with the whole demo city
+    by ``seed_demo_city()`` and committed, once per run; the engine the ``demo_city`` tests'
+    connections come from. Seeding goes through a second app on that database, which shares the
+    session app's upload directory (the demo evidence photos are stored files)."""
+    overrides = {key: app.config[key] for key in ("UPLOAD_DIR", "CHANGES_FILE")}
+    maria = _mariadb_database()
+    server_engine = None
+    if maria:
+        server_url, db_url = maria
+        server_engine = _create_database(server_url, db_url)
+    else:
+        db_url = f"sqlite:///{tmp_path_factory.mktemp('demo_city') / 'demo_city.db'}"
+    overrides["SQLALCHEMY_DATABASE_URI"] = db_url
+    engine = None
+    try:
+        seeder = create_app("testing", overrides)
+        with seeder.app_context():
+            from flask_migrate import upgrade
+
+            from app.cli import seed_demo_city
+
+            engine = db.engine
+            upgrade()
+            seed_demo_city()
+            db.session.commit()
+            db.session.remove()
+        limiter.init_app(app)  # create_app bound the shared limiter to the seeding app
+        yield engine
+    finally:
+        if engine is not None:
+            engine.dispose()
+        if server_engine is not None:
+            _drop_database(server_engine, db_url)
+
+
+@pytest.fixture
+def demo_city(demo_city_engine, db_session) -> None:
+    """The whole demo city, as ``seed_demo_city()`` (its defaults) leaves it, without seeding
+    it again: asking for this fixture makes ``db_session`` connect to ``demo_city_engine``.
+
+    Writes are rolled back as in every test; a test must not commit outside ``db.session``."""
 
 
 @pytest.fixture(autouse=True)
@@ -119,8 +180,10 @@ def rate_limiter(app) -> Iterator[Limiter]:
 @pytest.fixture(autouse=True)
 def fresh_reference_caches(app) -> Iterator[None]:
     """Per-process caches of regions and the calendar start empty in every test (rolled-back
-    rows would otherwise linger where ids and timestamps happen to repeat)."""
-    caches = ("reports_cache", "shops_public", "shops_heatmap", "nearby_index")
+    rows would otherwise linger where ids and timestamps happen to repeat, and the ``demo_city``
+    tests run on another database whose change counters may repeat this one's)."""
+    caches = ("reports_cache", "geo_regions", "reports_calendar", "shops_public",
+              "shops_heatmap", "nearby_index")  # fmt: skip
     for name in caches:
         app.extensions.pop(name, None)
     yield
@@ -129,10 +192,13 @@ def fresh_reference_caches(app) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def db_session(app, monkeypatch) -> Iterator[scoped_session]:
-    """Each test in a transaction rolled back at the end."""
+def db_session(app, monkeypatch, request) -> Iterator[scoped_session]:
+    """Each test in a transaction rolled back at the end (on the seeded demo city's database
+    for the tests that ask for ``demo_city``)."""
+    demo = "demo_city" in request.fixturenames
+    engine = request.getfixturevalue("demo_city_engine") if demo else None
     with app.app_context():
-        connection = db.engine.connect()
+        connection = (engine or db.engine).connect()
         outer = connection.begin()
         session = scoped_session(
             sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),

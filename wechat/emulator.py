@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import itertools
 import json
 import secrets
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, render_template, request
+from PIL import Image
 
 TOKEN_TTL = 7200
 # stable_token renews 5 minutes early and keeps the old token valid through the hand-over.
@@ -453,10 +455,6 @@ _SCENE_CHARS = set(
 
 def _wxacode_png(scene: str, width: int) -> bytes:
     """A small stand-in image (a grey square with a scene-dependent shade)."""
-    import io
-
-    from PIL import Image
-
     side = max(32, min(int(width or 430), 1280)) // 8
     shade = int(hashlib.sha256(scene.encode()).hexdigest()[:2], 16) // 2
     buf = io.BytesIO()

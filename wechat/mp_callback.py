@@ -25,8 +25,9 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 
+from app.db import commit
 from app.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
-from app.extensions import db
+from app.extensions import csrf, db, limiter
 from wechat.models import MpInboundMessage
 
 log = logging.getLogger(__name__)
@@ -319,14 +320,12 @@ def receive() -> Response:
     msg = parse_inbound(xml_text)
     text = welcome_for(msg)
     record_inbound(cfg["WECHAT_MP_APP_ID"], msg, replied=text is not None)
-    db.session.commit()
+    commit()
     return render_reply(msg, text, encrypted=safe_mode, nonce=nonce)
 
 
 def init_app(app: Flask) -> None:
     """Register /wechat/mp: WeChat's servers call it, so no CSRF check and no rate limit."""
-    from app.extensions import csrf, limiter
-
     csrf.exempt(bp)
     limiter.exempt(bp)
     app.register_blueprint(bp)

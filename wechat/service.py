@@ -168,7 +168,7 @@ def send_subscribe_message(
         "touser": openid,
         "template_id": template_id,
         "data": data,
-        "miniprogram_state": current_app.config.get("WECHAT_MINIPROGRAM_STATE", "formal"),
+        "miniprogram_state": current_app.config["WECHAT_MINIPROGRAM_STATE"],
         "lang": "zh_CN",
     }
     if page:

@@ -11,8 +11,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from app.auth.models import WechatApp
 from app.auth.service import citizen_from_wechat
+from app.db import commit
 from app.errors import BadRequest, Forbidden
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.ratelimits import login_limit
 from app.urls import safe_next
 from wechat import service
@@ -59,7 +60,7 @@ def oauth_callback():
     user, created = citizen_from_wechat(WechatApp.MP, app_id, result.openid, unionid=result.unionid)
     session.clear()  # a fresh session for the signed-in citizen (no fixation)
     session["citizen_id"] = user.id
-    db.session.commit()
+    commit()
     log.info("citizen %s signed in via public-account OAuth (new=%s)", user.id, created)
     return redirect(pending["next"], 302)
 

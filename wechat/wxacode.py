@@ -36,7 +36,7 @@ def get_wxacode_unlimit(scene: str, page: str, width: int = 430) -> bytes:
     """The image of a mini-program code opening ``page`` with ``scene``; raises WeChatError."""
     if not SCENE_RE.fullmatch(scene):
         raise WeChatError("小程序码参数无效", errcode=INVALID_SCENE)
-    state = current_app.config.get("WECHAT_MINIPROGRAM_STATE", "formal")
+    state = current_app.config["WECHAT_MINIPROGRAM_STATE"]
     body = {
         "scene": scene,
         "page": page,

@@ -1,4 +1,5 @@
-"""Sign-in API: mini-program code exchange, staff login for scripts, sign-out, who am I."""
+"""Sign-in API: staff login for scripts, sign-out, who am I (the mini-program code exchange is
+WeChat's, in ``wechat.login_api``, on the same /api/v1/auth prefix)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ from flask_smorest import Blueprint
 from app.apispec import document_errors
 from app.auth import service
 from app.auth.current import bearer_token, citizen_required, staff_required
-from app.auth.models import WechatApp
 from app.auth.schemas import (
     CitizenOut,
-    CitizenTokenOut,
-    MiniProgramLoginIn,
     StaffLoginIn,
     StaffOut,
     StaffTokenOut,
 )
+from app.db import commit
 from app.errors import BadRequest
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.ratelimits import login_limit, public_limit
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录与令牌")
@@ -33,40 +32,6 @@ def citizen_view(user) -> dict:
     }
 
 
-@blp.route("/miniprogram")
-class MiniProgramLogin(MethodView):
-    decorators = [limiter.limit(login_limit)]
-
-    @blp.arguments(MiniProgramLoginIn)
-    @blp.response(200, CitizenTokenOut)
-    @document_errors(blp, 401, 403, 422, 429, 502, 503)
-    def post(self, body):
-        """Exchange a wx.login() code for our bearer token.
-
-        WeChat errors: 40029 (invalid code) -> 401 wechat_code_invalid, 45011 -> 429,
-        40226 (high-risk user) -> 403, -1 (busy) or unreachable -> 503.
-        """
-        from wechat import service as wx
-
-        session = wx.miniprogram_code_to_session(body["code"])
-        user, is_new = service.citizen_from_wechat(
-            WechatApp.MINIPROGRAM,
-            session.app_id,
-            session.openid,
-            unionid=session.unionid,
-            session_key=session.session_key,
-        )
-        raw, token = service.issue_token(user=user)
-        db.session.commit()
-        return {
-            "token": raw,
-            "token_type": "Bearer",
-            "expires_at": token.expires_at,
-            "user": citizen_view(user),
-            "is_new": is_new,
-        }
-
-
 @blp.route("/staff/login")
 class StaffLogin(MethodView):
     decorators = [limiter.limit(login_limit)]
@@ -79,10 +44,10 @@ class StaffLogin(MethodView):
         try:
             staff = service.authenticate_staff(body["username"], body["password"])
         except (service.LoginFailed, service.AccountLocked):
-            db.session.commit()  # keep the failure count and lock
+            commit()  # keep the failure count and lock
             raise
         raw, token = service.issue_token(staff=staff)
-        db.session.commit()
+        commit()
         return {
             "token": raw,
             "token_type": "Bearer",
@@ -101,7 +66,7 @@ class Logout(MethodView):
         if token is None:
             raise BadRequest("此接口只用于注销令牌", code="no_token")
         service.revoke_token(token)
-        db.session.commit()
+        commit()
 
 
 @blp.route("/me")

@@ -6,9 +6,9 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from app.auth import service
 from app.auth.current import current_staff
-from app.console import render
-from app.console.cases import todo_counts
-from app.extensions import csrf, db, limiter
+from app.console import render, todos_for
+from app.db import commit
+from app.extensions import csrf, limiter
 from app.ratelimits import login_limit
 from app.urls import safe_next
 
@@ -21,7 +21,7 @@ def home():
     staff = current_staff()
     if staff is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-    return render("console/home.html", staff, todos=todo_counts(staff))
+    return render("console/home.html", staff, todos=todos_for(staff))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -37,7 +37,7 @@ def login():
     try:
         staff = service.authenticate_staff(username, password)
     except (service.LoginFailed, service.AccountLocked) as exc:
-        db.session.commit()  # keep the failure count and lock
+        commit()  # keep the failure count and lock
         status = 403 if isinstance(exc, service.AccountLocked) else 401
         return (
             render_template(
@@ -45,7 +45,7 @@ def login():
             ),
             status,
         )
-    db.session.commit()
+    commit()
     session.clear()  # no session fixation: a fresh session for the signed-in account
     session.permanent = True
     session["staff_id"] = staff.id

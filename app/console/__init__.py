@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 
 from app.auth.current import current_staff
 from app.auth.models import Role, StaffUser
@@ -40,7 +40,11 @@ NAV: list[NavItem] = []
 
 
 def nav_item(
-    label: str, roles: Iterable[Role] = ALL_ROLES, *, order: int, endpoint: str | None = None,
+    label: str,
+    roles: Iterable[Role] = ALL_ROLES,
+    *,
+    order: int,
+    endpoint: str | None = None,
     **args: str,
 ) -> Callable[[Callable], Callable]:
     """Record a console page in the menu for the given roles; ``order`` places it (ascending).
@@ -57,7 +61,8 @@ def nav_item(
 
 def staff_page(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Require a signed-in staff account (else the login page) holding one of ``roles`` (else
-    403 page); the view receives it as ``staff``."""
+    403 page); the view receives it as ``staff``. Admins hold every role, as in the APIs
+    (``StaffUser.has_role``); the menu still lists only the entries naming the account's roles."""
 
     def deco(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -65,7 +70,7 @@ def staff_page(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any
             staff = current_staff()
             if staff is None:
                 return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-            if roles and not (set(staff.roles) & set(roles)):
+            if roles and not staff.has_role(*roles):
                 abort(403)
             return view(*args, staff=staff, **kwargs)
 
@@ -78,6 +83,21 @@ def menu_for(staff: StaffUser) -> list[NavItem]:
     """The menu entries this account may open."""
     held = set(staff.roles)
     return [item for item in NAV if item.roles & held]
+
+
+TodoSource = Callable[[StaffUser], list[dict[str, Any]]]
+
+
+def add_todos(app: Flask, source: TodoSource) -> None:
+    """Let a feature put its to-do counts on the console home: ``source(staff)`` returns
+    ``{"label", "count", "url", "urgent"}`` items for the work this account may take."""
+    app.extensions.setdefault("console_todos", []).append(source)
+
+
+def todos_for(staff: StaffUser) -> list[dict[str, Any]]:
+    """Every feature's to-do counts for this account, in registration order."""
+    return [item for source in current_app.extensions.get("console_todos", [])
+            for item in source(staff)]  # fmt: skip
 
 
 def render(template: str, staff: StaffUser, **context: Any) -> str:
@@ -94,5 +114,6 @@ def render(template: str, staff: StaffUser, **context: Any) -> str:
     )
 
 
-# The page modules register their views (and menu entries) on ``bp`` when imported.
-from app.console import cases, manage, news  # noqa: E402, F401
+# The shell's own page modules register their views (and menu entries) on ``bp`` when imported;
+# features register theirs on their own blueprints in their init_app.
+from app.console import news  # noqa: E402, F401

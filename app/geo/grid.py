@@ -13,9 +13,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import marshmallow as ma
 import numpy as np
 
 M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
+# The cell sizes, in metres, that a heat-map query may ask for (every layer accepts the same).
+CELL_MIN_M, CELL_MAX_M, CELL_DEFAULT_M = 100, 5000, 500
 
 
 def metres_per_degree_lng(ref_lat: float) -> float:
@@ -50,3 +53,17 @@ def feature_collection(
              **meta}  # fmt: skip
     head = json.dumps({"type": "FeatureCollection", "properties": props}, ensure_ascii=False)
     return f'{head[:-1]},"features":[{features}]}}'.encode()
+
+
+def parse_bbox(raw: str) -> tuple[float, float, float, float]:
+    """minLng,minLat,maxLng,maxLat as Leaflet's toBBoxString() writes it; a marshmallow
+    ValidationError on ``bbox`` otherwise (the query schemas of the layers call it)."""
+    try:
+        values = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        raise ma.ValidationError("bbox 应为 minLng,minLat,maxLng,maxLat", "bbox") from None
+    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
+        raise ma.ValidationError("bbox 应为 minLng,minLat,maxLng,maxLat", "bbox")
+    if not (-180 <= values[0] <= 180 and -90 <= values[1] <= 90):
+        raise ma.ValidationError("bbox 超出经纬度范围", "bbox")
+    return values  # type: ignore[return-value]

@@ -190,7 +190,9 @@ def representative_point(shape: Shape) -> tuple[float, float]:
     return lat, float(widest.mean())
 
 
-def _declared_sys(collection: Mapping[str, Any]) -> CoordSys | None:
+def declared_sys(collection: Mapping[str, Any]) -> CoordSys | None:
+    """The system a FeatureCollection's "coordinate_system" member names (None if absent);
+    ValueError if it names none of wgs84, gcj02, bd09."""
     declared = collection.get("coordinate_system")
     if declared is None:
         return None
@@ -210,7 +212,7 @@ def load_feature_collection(
         collection = json.loads(Path(source).read_text(encoding="utf-8"))
     if collection.get("type") != "FeatureCollection":
         raise ValueError("expected a GeoJSON FeatureCollection")
-    declared = _declared_sys(collection)
+    declared = declared_sys(collection)
     chosen = CoordSys(coord_sys) if coord_sys is not None else declared
     if chosen is None:
         raise ValueError("say which coordinate system the features use (coord_sys)")

@@ -1,20 +1,32 @@
-"""The citizen H5 pages inside the public account (WeUI look, phones from 320 px wide).
+"""The citizen H5 frame inside the public account (WeUI look, phones from 320 px wide).
 
-Pages are server-rendered from the same services the citizen API uses, so they read correctly
-before any script runs; the scripts in ``app/static/h5/`` call the JSON APIs for the interactive
-parts (uploads, suggestions, submitting, rating). Signed-in pages send a signed-out visitor
-through the public-account OAuth sign-in and back to the page they asked for.
+The shell owns the layout (``h5/_layout.html``, the tab bar), the home page, sign-out,
+``citizen_page`` and the shared script ``app/static/h5/h5.js``; features own their pages (e.g.
+``reports.pages``) and put their entries on the home page and the tab bar through
+``add_home_entries``. Pages are server-rendered from the same services as the citizen API, so they
+read correctly before any script runs; signed-in pages send a signed-out visitor through the
+public-account OAuth sign-in and back to the page they asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from app.auth.current import current_citizen
 from app.extensions import csrf
@@ -22,7 +34,6 @@ from app.extensions import csrf
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-HOME_KINDS = 3  # nearby kinds shown on the home grid (找公厕, 好游园, 好停车 in the seeded order)
 
 
 def citizen_page(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,12 +58,73 @@ def local_time(value: datetime | None) -> str:
     return aware.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+@dataclass(frozen=True)
+class HomeEntry:
+    """One thing a feature puts on the citizen pages' frame.
+
+    ``slot``: "hero" (the big button), "grid" (an icon in 市民服务), "more" (a row under the
+    grid), "section" (a titled block at the end: ``label`` is its title, ``text`` its body) or
+    "tab" (the bottom tab bar: ``icon`` is an SVG path). ``icon`` is the grid's character,
+    ``tone`` its colour (orange, blue, gray), ``text`` the row's or hero's second line.
+    """
+
+    slot: str
+    key: str
+    label: str
+    endpoint: str | None = None
+    order: int = 50
+    icon: str = ""
+    tone: str = ""
+    text: str = ""
+    args: tuple[tuple[str, str], ...] = ()
+    href: str | None = None  # a fixed address (an anchor on the page) instead of an endpoint
+
+    def url(self) -> str:
+        """Where the entry leads."""
+        return self.href if self.href is not None else url_for(self.endpoint, **dict(self.args))
+
+
+HomeSource = Callable[[], list[HomeEntry]]
+
+
+def add_home_entries(app: Flask, source: HomeSource) -> None:
+    """Let a feature put entries on the citizen frame: ``source()`` returns them (it may read the
+    database: the nearby kinds shown on the home grid are the admin's current list)."""
+    app.extensions.setdefault("h5_home_entries", []).append(source)
+
+
+def entries(slot: str) -> list[HomeEntry]:
+    """Every feature's entries for one slot, by order."""
+    found = [e for source in current_app.extensions.get("h5_home_entries", []) for e in source()]
+    return sorted((e for e in found if e.slot == slot), key=lambda e: e.order)
+
+
+@bp.app_context_processor
+def frame_entries() -> dict[str, Any]:
+    """``h5_entries(slot)`` in every template (the tab bar is on most citizen pages)."""
+    return {"h5_entries": entries}
+
+
+def shell_entries() -> list[HomeEntry]:
+    """The shell's own entries: the home tab and 城管动态."""
+    return [
+        HomeEntry("tab", "home", "首页", "h5.home", order=0,
+                  icon="M3 10.5 12 3l9 7.5V21h-6v-6H9v6H3z"),
+        HomeEntry("grid", "news", "城管动态", "news_pages.news_list", order=80, icon="讯",
+                  tone="orange"),
+    ]  # fmt: skip
+
+
+def init_app(app: Flask) -> None:
+    """Register the citizen frame and its own entries."""
+    app.register_blueprint(bp)
+    add_home_entries(app, shell_entries)
+
+
 @bp.get("/")
 def home():
-    """Citizen home: sign-in state and the entry grid."""
-    from services_nearby.service import kinds
-
-    return render_template("h5/home.html", citizen=current_citizen(), kinds=kinds()[:HOME_KINDS])
+    """Citizen home: sign-in state and the entries the features put on it."""
+    return render_template("h5/home.html", citizen=current_citizen())
 
 
 @bp.post("/logout")
@@ -61,7 +133,3 @@ def logout():
     csrf.protect()
     session.pop("citizen_id", None)
     return redirect(url_for("h5.home"))
-
-
-# The report pages register their views on ``bp`` when imported.
-from app.h5 import reports  # noqa: E402, F401

@@ -8,6 +8,8 @@ from PIL import Image
 
 def init_app(app: Flask) -> None:
     """Register the media API and the signed download route; bound Pillow's pixel guard."""
+    # Imported when an app is built, not when the package is: importing a package stays
+    # free of blueprints and cycles.
     from app.extensions import api
     from app.media import api as media_api
     from app.media import views

@@ -7,6 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the news APIs and the H5 pages."""
+    # Imported when an app is built, not when the package is: importing a package stays
+    # free of blueprints and cycles.
     from app.extensions import api
     from app.news import api as news_api
     from app.news import pages

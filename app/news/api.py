@@ -12,7 +12,8 @@ from flask_smorest import Blueprint
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
-from app.extensions import db, limiter
+from app.db import commit
+from app.extensions import limiter
 from app.news import service
 from app.news.schemas import (
     NewsCreateIn,
@@ -55,7 +56,7 @@ class StaffNewsList(MethodView):
     def post(self, body, staff):
         """Write a new article; it starts as a draft (草稿)."""
         article = service.create_article(body, staff)
-        db.session.commit()
+        commit()
         return service.staff_view(article)
 
 
@@ -76,7 +77,7 @@ class StaffNewsOne(MethodView):
         """Edit an article; send the ``version`` you read (409 stale_version if it changed).
         Edits to a published article show at once."""
         article = service.update_article(service.get_article(article_id), body, staff)
-        db.session.commit()
+        commit()
         return service.staff_view(article)
 
 
@@ -89,7 +90,7 @@ def _status_route(action: str, summary: str) -> None:
     def post(self, body, article_id, staff):
         article = service.get_article(article_id)
         getattr(service, action)(article, staff, body.get("version"))
-        db.session.commit()
+        commit()
         return service.staff_view(article)
 
     post.__doc__ = summary

@@ -64,6 +64,7 @@ def build_storage(app: Flask) -> Storage:
     cfg = app.config
     backend = cfg.get("STORAGE_BACKEND", "local")
     if backend == "local":
+        # only the configured backend's module loads (boto3 is imported for S3 alone)
         from app.storage.local import LocalStorage
 
         return LocalStorage(
@@ -72,6 +73,7 @@ def build_storage(app: Flask) -> Storage:
             base_url=f"{cfg['PUBLIC_BASE_URL']}/media/file/",
         )
     if backend == "s3":
+        # see above
         from app.storage.s3 import S3Storage
 
         return S3Storage.from_config(cfg)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.cli import SeedOptions, add_seed_step
+from app.h5 import HomeEntry, add_home_entries
+
 
 def init_app(app: Flask) -> None:
     """Register the APIs, pages and commands, the WeChat Pay callback handler and the worker's
     payout task."""
+    # Imported when an app is built, not when the package is: importing a package stays
+    # free of blueprints and cycles.
     from app.extensions import api
     from reports.littering import api as citizen_api
     from reports.littering import cli, finance_api, pages, payouts, staff_api, tasks
@@ -25,3 +30,19 @@ def init_app(app: Flask) -> None:
     cli.register(app)
     on_transfer_finished(payouts.apply_notification)
     add_worker_task(app, tasks.payout_round)
+    add_seed_step(app, 60, seed_demo)
+    add_home_entries(app, home_entries)
+
+
+def home_entries() -> list[HomeEntry]:
+    """车窗抛物 on the citizen home."""
+    return [HomeEntry("grid", "littering", "车窗抛物", "littering_pages.new_report", order=20,
+                      icon="抛", tone="orange")]  # fmt: skip
+
+
+def seed_demo(_options: SeedOptions) -> None:
+    """Demo seed step, after the staff (reviews and batches name them): demo reports, reviews,
+    leads and rewards (once)."""
+    from reports.littering.seed import seed_demo_littering  # see init_app
+
+    seed_demo_littering()

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.apispec import document_errors
 from app.auth.current import citizen_required
+from app.db import commit
 from app.errors import NotFound
 from app.extensions import db, limiter
 from app.ratelimits import public_limit, report_limit
@@ -70,7 +71,7 @@ class LitteringReports(MethodView):
         )
         try:
             report, created = service.submit(sub, citizen)
-            db.session.commit()
+            commit()
         except IntegrityError:
             db.session.rollback()  # a concurrent retry with the same key won the race
             report = service.find_by_key(service.scoped_key(citizen, sub.idempotency_key))

@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from app.extensions import db
+from app.db import commit
 from reports.littering import ledger, reconcile, worker
 
 rewards_cli = AppGroup("rewards", help="车窗抛物 rewards: ledger, payouts, reconciliation.")
@@ -43,7 +43,7 @@ def check_ledger_command() -> None:
 def reconcile_command(day) -> None:
     """Compare the ledger with WeChat Pay's bills of a day and list every difference."""
     run = reconcile.reconcile(day.date(), worker.transfer_client(), actor="cli")
-    db.session.commit()
+    commit()
     click.echo(f"{run.day}: {run.checked} bills checked, {len(run.differences)} differences")
     for item in run.differences:
         click.echo(json.dumps(item, ensure_ascii=False))

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
+from app.db import commit
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.media.models import Media
@@ -79,7 +80,7 @@ class Retry(MethodView):
         channel = Channel(body["channel"]) if body["channel"] else None
         payout = payouts.retry(queries.entry_by_id(entry_id, lock=True), staff, channel)
         try:
-            db.session.commit()
+            commit()
         except IntegrityError:  # a parallel retry made the live payout first
             db.session.rollback()
             raise Conflict("该奖励已在发放中", code="payout_live") from None
@@ -95,7 +96,7 @@ class CancelReward(MethodView):
     def post(self, body, entry_id, staff):
         """Cancel a reward that is not being paid (with the reason)."""
         entry = ledger.cancel(queries.entry_by_id(entry_id, lock=True), staff, body["reason"])
-        db.session.commit()
+        commit()
         return present.entry_item(entry)
 
 
@@ -126,7 +127,7 @@ class Batches(MethodView):
                 note=body["note"],
                 idempotency_key=key,
             )
-            db.session.commit()
+            commit()
         except IntegrityError:  # the same key, twice at once: the first one's batch
             db.session.rollback()
             batch = payouts.batch_by_key(f"staff:{staff.id}:{key}" if key else None)
@@ -153,7 +154,7 @@ class Release(MethodView):
     def post(self, number, staff):
         """Release a batch someone else prepared: its rewards are approved and paid."""
         batch = payouts.release_batch(queries.batch_by_number(number), staff)
-        db.session.commit()
+        commit()
         return present.batch_view(batch, entries=True)
 
 
@@ -165,7 +166,7 @@ class CancelBatch(MethodView):
     def post(self, number, staff):
         """Withdraw a prepared batch; its rewards can be batched again."""
         batch = payouts.cancel_batch(queries.batch_by_number(number), staff)
-        db.session.commit()
+        commit()
         return present.batch_view(batch)
 
 
@@ -210,7 +211,7 @@ class RecordOffline(MethodView):
             body["reference"],
             attachment.id if attachment else None,
         )
-        db.session.commit()
+        commit()
         return present.payout_view(payout)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.auth.models import Role, StaffUser, User
 from app.console import nav_item, render, staff_page
+from app.db import commit
 from app.errors import NotFound
 from app.extensions import db
 from app.h5 import citizen_page
@@ -142,7 +143,7 @@ def report_detail(number: str, citizen: User):
     try:
         report = citizen_api.own_report(citizen, number)
     except NotFound:
-        return render_template("h5/message.html", title="未找到该举报",
+        return render_template("reports/h5/message.html", title="未找到该举报",
                                text="该举报不存在，或不是您提交的举报。"), 404  # fmt: skip
     view = present.citizen_view(report)
     return render_template(
@@ -326,7 +327,7 @@ def monthly(staff: StaffUser):
 def rules_page(staff: StaffUser):
     """The current rule and its history; admins save a new version; the ban list."""
     current = staff_api.rule_view(current_rule())
-    db.session.commit()  # the first visit may have created version 1
+    commit()  # the first visit may have created version 1
     history = db.session.scalars(select(RewardRule).order_by(RewardRule.version.desc()))
     show_bans = staff.has_role(Role.REVIEWER)
     bans = db.session.scalars(select(Ban).where(Ban.is_active.is_(True)).order_by(Ban.id))

@@ -193,7 +193,7 @@ def suggest_for_media(media: list[Media]) -> list[dict]:
             images.append(get_storage().get(source.storage_key))
         except StorageError:
             log.warning("evidence %s could not be read for OCR", source.public_id)
-    if not images or not current_app.config.get("LITTERING_OCR_ENABLED", True):
+    if not images or not current_app.config["LITTERING_OCR_ENABLED"]:
         return []
     return [
         {"plate": s.plate, "confidence": round(s.confidence, 3), "image_index": s.image_index}

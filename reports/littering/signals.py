@@ -132,7 +132,7 @@ def _shared_sources(report: LitteringReport) -> list[dict[str, Any]]:
 
 
 def _capture_time(report: LitteringReport) -> list[dict[str, Any]]:
-    limit_h = current_app.config.get("LITTERING_CAPTURE_TIME_TOLERANCE_HOURS", 2)
+    limit_h = current_app.config["LITTERING_CAPTURE_TIME_TOLERANCE_HOURS"]
     worst = None
     for item in report.evidence:
         taken = item.media.captured_at

@@ -10,6 +10,7 @@ from app import audit
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
+from app.db import commit
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.geo.models import Region
@@ -73,7 +74,7 @@ class Review(MethodView):
         """Decide: valid (a lead, and a reward for the first reporter) or invalid with a reason."""
         report = queries.report_by_number(number)
         service.review(report, staff, service.Decision(**body))
-        db.session.commit()
+        commit()
         return present.staff_view(report)
 
 
@@ -131,7 +132,7 @@ class LeadsExport(MethodView):
             count=len(rows),
             format=args["format"],
         )
-        db.session.commit()
+        commit()
         return exports.leads(rows, args["format"])
 
 
@@ -147,7 +148,7 @@ class LeadDetail(MethodView):
         if lead is None:
             raise NotFound("未找到该线索", code="lead_not_found")
         service.update_lead(lead, staff, **body)
-        db.session.commit()
+        commit()
         return present.lead_view(lead)
 
 
@@ -170,7 +171,7 @@ class Rules(MethodView):
     def get(self, staff):
         """The current rule and every earlier version."""
         current = rules.current_rule()
-        db.session.commit()
+        commit()
         history = db.session.scalars(select(RewardRule).order_by(RewardRule.version.desc()))
         return {"current": rule_view(current), "history": [rule_view(r) for r in history]}
 
@@ -190,7 +191,7 @@ class Rules(MethodView):
                     fields={"region_codes": [f"区域不存在：{'、'.join(unknown)}"]}
                 )
         rule = rules.save_rule(body, staff)
-        db.session.commit()
+        commit()
         return rule_view(rule), 201
 
 
@@ -225,5 +226,5 @@ class Bans(MethodView):
         ban.is_active, ban.reason = True, body["reason"]
         db.session.flush()
         audit.record("littering.ban", "littering_ban", ban.id, actor=staff, **body)
-        db.session.commit()
+        commit()
         return {"id": ban.id, "kind": ban.kind, "value": ban.value, "reason": ban.reason}, 201

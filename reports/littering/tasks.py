@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.db import utcnow
+from app.db import commit, utcnow
 from app.extensions import db
 from reports.littering import ledger, reconcile, rules, worker
 from reports.littering.models import EntryState, ReconciliationRun, RewardEntry
@@ -23,7 +23,7 @@ def payout_round() -> int:
         select(RewardEntry.id).where(RewardEntry.state == EntryState.WAITING_BUDGET).limit(1)
     ):
         done += ledger.accrue_waiting()
-        db.session.commit()
+        commit()
     counts = worker.run_once()
     done += sum(n for outcome, n in counts.items() if outcome != "busy")
     done += _daily_reconciliation()
@@ -39,6 +39,6 @@ def _daily_reconciliation() -> int:
     if db.session.scalar(select(ReconciliationRun.id).where(ReconciliationRun.day == day).limit(1)):
         return 0
     run = reconcile.reconcile(day, worker.transfer_client())
-    db.session.commit()
+    commit()
     log.info("reconciled %s: %s bills, %s differences", day, run.checked, len(run.differences))
     return 1

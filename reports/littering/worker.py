@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from app.db import utcnow
+from app.db import commit, utcnow
 from app.dbsetup import writer
 from app.extensions import db
 from reports.littering import payouts
@@ -42,7 +42,7 @@ def run_once(limit: int = 50, pay: TransferClient | None = None) -> Counter:
     with writer():  # on SQLite, each short transaction takes the write lock as it begins
         ids = payouts.due_ids(limit)
         random.shuffle(ids)  # workers that read the same due list start on different payouts
-        db.session.commit()  # end the read: no transaction is held while calling WeChat
+        commit()  # end the read: no transaction is held while calling WeChat
         for payout_id in ids:
             counts[work(payout_id, pay)] += 1
     return counts
@@ -51,9 +51,9 @@ def run_once(limit: int = 50, pay: TransferClient | None = None) -> Counter:
 def work(payout_id: int, pay: TransferClient) -> str:
     """One payout: claim, call, apply. Returns the outcome's name."""
     if not payouts.claim(payout_id):
-        db.session.commit()  # nothing was written; end the transaction
+        commit()  # nothing was written; end the transaction
         return "busy"
-    db.session.commit()
+    commit()
     payout = db.session.get(Payout, payout_id)
     if payout.state == PayoutState.PENDING and not payout.needs_query:
         return _create(payout, pay)
@@ -73,7 +73,7 @@ def _create(payout: Payout, pay: TransferClient) -> str:
         scene_report_infos=SCENE_REPORT,
     )
     payout_id = payout.id
-    db.session.commit()  # the number is durable, and marked unknown, before WeChat hears of it
+    commit()  # the number is durable, and marked unknown, before WeChat hears of it
     try:
         bill = pay.create_bill(**args)
     except PayError as exc:
@@ -83,7 +83,7 @@ def _create(payout: Payout, pay: TransferClient) -> str:
 
 def _query(payout: Payout, pay: TransferClient) -> str:
     number, payout_id = payout.out_bill_no, payout.id
-    db.session.commit()
+    commit()
     try:
         bill = pay.query_bill(number)
     except BillNotFound:
@@ -145,11 +145,11 @@ def _after_error(payout_id: int, exc: PayError, *, creating: bool) -> str:
 
 def _scaled(seconds: float) -> timedelta:
     """Retry delays, scaled down for load runs (LITTERING_RETRY_SCALE)."""
-    return timedelta(seconds=seconds * current_app.config.get("LITTERING_RETRY_SCALE", 1.0))
+    return timedelta(seconds=seconds * current_app.config["LITTERING_RETRY_SCALE"])
 
 
 def _locked(payout_id: int) -> Payout:
-    db.session.commit()  # nothing pending (the call happened outside a transaction): a fresh read
+    commit()  # nothing pending (the call happened outside a transaction): a fresh read
     query = db.select(Payout).where(Payout.id == payout_id)
     if db.session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update()
@@ -158,7 +158,7 @@ def _locked(payout_id: int) -> Payout:
 
 def _release(payout: Payout, outcome: str) -> str:
     payout.lease_until = None
-    db.session.commit()
+    commit()
     log.debug("payout %s: %s", payout.out_bill_no, outcome)
     return outcome
 

@@ -91,7 +91,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         "APP_ENV": "development", "FLASK_APP": "wsgi:app", "DATABASE_URL": database_url,
         "INSTANCE_DIR": str(tmp), "UPLOAD_DIR": str(tmp / "uploads"), "PORT": str(port),
         "GUNICORN_BIND": f"127.0.0.1:{port}", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "NEARBY_SEQ_FILE": str(tmp / "nearby-seq.bin"), "WEB_CONCURRENCY": "2",
+        "CHANGES_FILE": str(tmp / "changes.bin"), "WEB_CONCURRENCY": "2",
         "REPORT_CLASSIFIER_THRESHOLD": "1.01", "LOG_LEVEL": "WARNING",
         "GUNICORN_ACCESS_LOG": str(tmp / "access.log"),
         "RATELIMIT_PUBLIC": "100000/minute", "RATELIMIT_LOGIN": "100000/minute",

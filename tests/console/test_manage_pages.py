@@ -27,7 +27,6 @@ from tests.shops import conftest as shop_fixtures
 # The shop and facility factories of those packages' tests, shared here.
 industries, make_shop = shop_fixtures.industries, shop_fixtures.make_shop
 kinds, make_facility = nearby_fixtures.kinds, nearby_fixtures.make_facility
-fresh_published_seq = nearby_fixtures.fresh_published_seq
 
 PAGES = {  # url: (heading, ids the page's script uses)
     "/console/shops": ("店铺管理", ["shop-filters", "shop-q", "shop-industry", "shop-district",

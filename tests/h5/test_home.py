@@ -66,6 +66,7 @@ def test_the_landing_page_links_the_citizen_home(client):
 
 
 def test_the_page_scripts_and_styles_are_served(client):
-    for name in ("h5/h5.css", "h5/h5.js", "h5/report.js", "h5/reports.js", "h5/detail.js",
-                 "vendor/weui/weui.min.css", "vendor/leaflet/leaflet.js"):  # fmt: skip
+    for name in ("h5/h5.css", "h5/h5.js", "reports/h5/report.js", "reports/h5/reports.js",
+                 "reports/h5/detail.js", "vendor/weui/weui.min.css",
+                 "vendor/leaflet/leaflet.js"):  # fmt: skip
         assert client.get(f"/static/{name}").status_code == 200, name

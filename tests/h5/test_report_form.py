@@ -33,7 +33,7 @@ def test_the_form_has_photos_location_description_and_the_category_hook(client, 
     assert 'data-media-url="/api/v1/media"' in page and 'data-reports-url="/api/v1/reports"' in page
     assert 'id="category-chips"' in page and "由工作人员判断" in page
     assert 'id="submit-btn">提交上报</button>' in page
-    assert "/static/h5/report.js" in page and "/static/vendor/leaflet/leaflet.js" in page
+    assert "/static/reports/h5/report.js" in page and "/static/vendor/leaflet/leaflet.js" in page
     assert 'id="tab-report" class="weui-tabbar__item weui-bar__item_on"' in page
     assert 'id="shop-binding"' not in page
 
@@ -51,7 +51,7 @@ def test_the_map_uses_configured_tiles_or_only_the_boundaries(client, app, citiz
 
 
 def test_the_script_downscales_uploads_with_progress_and_retries_with_the_same_key(client):
-    script = client.get("/static/h5/report.js").get_data(as_text=True)
+    script = client.get("/static/reports/h5/report.js").get_data(as_text=True)
     for hook in ("MAX_SIDE = 1600", "QUALITY = 0.8", '"image/jpeg"', "toBlob", "h5.upload(",
                  "SUGGEST_DELAY = 400", "getCurrentPosition", '"wgs84"', '"gcj02"',
                  "h5.submitReport(form", "key: idempotencyKey"):  # fmt: skip

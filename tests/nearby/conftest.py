@@ -59,19 +59,3 @@ def admin(make_staff):
     from app.auth.models import Role
 
     return make_staff("nearby-admin", roles=(Role.ADMIN,))
-
-
-@pytest.fixture(autouse=True)
-def fresh_published_seq(app):
-    """The shared change-number file starts at 0: every test's database starts from 0 again
-    (rolled back), and a number published by an earlier test would hide this test's writes."""
-    import os
-    from pathlib import Path
-
-    path = Path(app.config["NEARBY_SEQ_FILE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        os.pwrite(fd, bytes(8), 0)
-    finally:
-        os.close(fd)

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.geo import coords
 from app.geo import shapes as geo
+from app.geo.demo import load_districts
 from services_nearby.generate import KINDS, generate_facilities, seed_generated_facilities
 from services_nearby.models import Facility
-from shops.generate import load_districts
 
 
 def test_generated_points_lie_in_their_districts_with_every_kind():

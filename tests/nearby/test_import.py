@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit import AuditLog
+from app.db import commit
 from app.extensions import db
 from app.geo import coords, haversine_m, shapes
-from services_nearby import cli, importer
-from services_nearby.importer import ImportFileError, import_facilities
+from services_nearby import cli, importing
+from services_nearby.importing import ImportFileError, import_facilities
 from services_nearby.models import Facility, FacilityStatus
 
 HEADER = ["kind", "name", "lat", "lng", "coord_sys", "address", "opening_hours", "fee",
@@ -341,13 +342,13 @@ def test_osm_kind_option_imports_only_that_kind(ready, tmp_path):
 
 
 def test_every_write_carries_its_transactions_seq(ready, tmp_path, monkeypatch):
-    monkeypatch.setattr(importer, "BATCH", 2)
+    monkeypatch.setattr(importing.run, "BATCH", 2)
     rows = [row(external_id=f"T-{i}", lat=41.7930 + i / 1000) for i in range(5)]
-    import_facilities(write_csv(tmp_path / "a.csv", rows))
+    import_facilities(write_csv(tmp_path / "a.csv", rows), end_batch=commit)  # as the CLI does
     seqs = [by_external_id(f"T-{i}").seq for i in range(5)]
     assert seqs[0] > 0 and seqs[0] == seqs[1] < seqs[2] == seqs[3] < seqs[4]  # one per batch
     rows[3]["name"] = "改名公厕"
-    import_facilities(write_csv(tmp_path / "b.csv", rows))
+    import_facilities(write_csv(tmp_path / "b.csv", rows), end_batch=commit)
     assert by_external_id("T-3").seq > seqs[4]
     assert by_external_id("T-0").seq == seqs[0]  # unchanged rows are not rewritten
     audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "facility.import"))

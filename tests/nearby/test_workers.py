@@ -5,14 +5,14 @@ the index preloaded in the master) serves a file SQLite database. This test proc
 facilities through the app's ORM (its own app on the same database and change-number file), and
 after each commit, without sleeping, asks ``GET /api/v1/nearby`` many times, each on a new
 connection so the requests spread over the workers (which worker answered is read from the
-access log). ``NEARBY_SYNC_SECONDS`` is an hour: the workers learn of a write only through the
-change number published to the shared file after the commit (services_nearby/sync.py), which
-is what is under test. The last test shows the other side: a commit that publishes nothing stays
-unseen until something is published (another host's write is seen at the next database poll, at
-most ``NEARBY_SYNC_SECONDS`` later).
+access log). ``NEARBY_SYNC_SECONDS`` is an hour: the workers learn of a write only through its
+announcement to the host after the commit (``app.changes.announce``, the ``CHANGES_FILE`` every
+process maps), which is what is under test. The last test shows the other side: a commit that
+announces nothing stays unseen until something is announced (another host's write is seen at the
+next database poll, at most ``NEARBY_SYNC_SECONDS`` later).
 
 The server runs on SQLite even when the suite runs on MariaDB (TEST_DATABASE_URL): the change
-sequence and its publication do not depend on the database. Skipped only if gunicorn does not
+sequence and its announcement do not depend on the database. Skipped only if gunicorn does not
 start.
 """
 
@@ -36,12 +36,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import create_app
+from app import changes, create_app
 from app.extensions import db, limiter
 from reports import classifier
-from services_nearby import service, sync
-from services_nearby.index import COLUMNS, _entries, brute_force
+from services_nearby import service
+from services_nearby.index import brute_force
 from services_nearby.models import Facility, FacilityKind, FacilityStatus
+from services_nearby.nearest import COLUMNS, _entries
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
@@ -70,8 +71,8 @@ class Server:
 
     @contextmanager
     def writing(self):
-        """A session on the served database, committed at the end (which publishes the change
-        number). Not db.session: the suite swaps it for one rolled back after each test."""
+        """A session on the served database, committed at the end (which announces the write to
+        the host). Not db.session: the suite swaps it for one rolled back after each test."""
         with self.writer.app_context(), Session(db.engine) as session:
             yield session
             session.commit()
@@ -148,7 +149,7 @@ def server(app, tmp_path_factory):
     env |= {
         "APP_ENV": "development", "FLASK_APP": "wsgi:app", "INSTANCE_DIR": str(tmp),
         "DATABASE_URL": f"sqlite:///{tmp / 'nearby.db'}",
-        "NEARBY_SEQ_FILE": str(tmp / "nearby-seq.bin"), "NEARBY_SYNC_SECONDS": "3600",
+        "CHANGES_FILE": str(tmp / "changes.bin"), "NEARBY_SYNC_SECONDS": "3600",
         "LOG_LEVEL": "WARNING", "RATELIMIT_NEARBY": "100000/minute",
         "WEB_CONCURRENCY": str(WORKERS), "GUNICORN_THREADS": "2",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
@@ -165,7 +166,7 @@ def server(app, tmp_path_factory):
                        capture_output=True, timeout=120)  # fmt: skip
     writer = create_app("development", {
         "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "INSTANCE_DIR": str(tmp),
-        "NEARBY_SEQ_FILE": env["NEARBY_SEQ_FILE"], "LOG_LEVEL": "WARNING",
+        "CHANGES_FILE": env["CHANGES_FILE"], "LOG_LEVEL": "WARNING",
     })  # fmt: skip
     limiter.init_app(app)  # the shared limiter back on the suite's app
     srv = Server(f"http://127.0.0.1:{port}", tmp / "access.log", writer)
@@ -274,20 +275,20 @@ def test_every_worker_sees_each_write_on_its_next_query(server):
     assert set(srv.seen) == srv.workers, srv.seen
 
 
-def test_a_write_that_publishes_nothing_waits_for_the_next_published_number(server, monkeypatch):
+def test_a_write_announcing_nothing_waits_for_the_next_announced_one(server, monkeypatch):
     """A commit on another host reaches no process here through the file: the workers see it at
-    their next database poll (NEARBY_SYNC_SECONDS, an hour here) or as soon as any later change
-    number is published on this host, whichever comes first."""
+    their next database poll (NEARBY_SYNC_SECONDS, an hour here) or as soon as any later write is
+    announced on this host, whichever comes first."""
     srv = server
     park = (41.7600, 123.3500)
     every_answer(srv, "park", *park)  # every worker has its index (preloaded or built now)
     with monkeypatch.context() as patched:
-        patched.setattr(sync, "publish", lambda seq: None)
+        patched.setattr(changes, "announce", lambda topics: None)
         with srv.writing() as session:  # as if written on another host
             fid = add(session, "park", park[0], park[1] + 0.0001, name="口袋公园").id
     for items in ask_every_worker(srv, "park", *park):
-        assert fid not in [i["id"] for i in items]  # still unseen: nothing published, no poll
-    with srv.writing() as session:  # any published write brings it in
+        assert fid not in [i["id"] for i in items]  # still unseen: nothing announced, no poll
+    with srv.writing() as session:  # any announced write brings it in
         add(session, "parking", *park, name="停车场")
     for items in every_answer(srv, "park", *park):
         assert items[0]["id"] == fid

@@ -46,13 +46,6 @@ def table_snapshot() -> dict[str, set]:
     }
 
 
-@pytest.fixture
-def demo_city(app, db_session):
-    """The demo city seeded (departments, regions, reference data; no staff)."""
-    seed_demo()
-    return None
-
-
 def route(point_key: str, category_code: str) -> Department | None:
     point = DEMO_POINTS[point_key]
     region = regions.locate(point.lat, point.lng)
@@ -179,7 +172,9 @@ def test_a_point_outside_shenyang_routes_nowhere(demo_city):
 def test_demo_seed_creates_the_inspector_and_the_street_handler(app, db_session):
     from app.cli import seed_demo_city
 
-    assert seed_demo_city() is True
+    # No generated shops or facilities: the staff are what this test is about (``demo_city``
+    # seeds the whole city with the defaults).
+    assert seed_demo_city(shops=0, facility_scale=0) is True
     inspector = db.session.scalar(select(StaffUser).where(StaffUser.username == "inspector"))
     assert inspector.roles == {Role.INSPECTOR} and inspector.department_id is None
     handler = db.session.scalar(select(StaffUser).where(StaffUser.username == "huaxiang_handler"))
@@ -191,4 +186,4 @@ def test_demo_seed_creates_the_inspector_and_the_street_handler(app, db_session)
     # the district sees its streets' cases
     assert scope.covers(tiexi, department_id=street_case_dept.id)
     assert not scope.covers(handler, department_id=route("xiaobei_yilu", "BJ0103").id)
-    assert seed_demo_city() is False
+    assert seed_demo_city(shops=0, facility_scale=0) is False

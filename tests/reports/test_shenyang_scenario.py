@@ -16,7 +16,6 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from app.auth.models import StaffUser
-from app.cli import seed_demo_city
 from app.extensions import db
 from reports.models import Report
 from reports.notify import deliver_due
@@ -32,9 +31,8 @@ def at(local: str) -> datetime:
 
 
 @pytest.fixture
-def demo(db_session):
-    seed_demo_city()
-    db.session.flush()
+def demo(demo_city):
+    """The demo city as ``seed_demo_city()`` leaves it (seeded once per run and shared)."""
 
 
 def staff(username: str) -> StaffUser:

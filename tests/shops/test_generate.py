@@ -7,7 +7,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.geo import shapes
+from app.geo import demo, shapes
 from shops import credit_code, generate
 from shops.models import Shop
 
@@ -15,7 +15,7 @@ from shops.models import Shop
 def test_full_set_is_50366_valid_shops_inside_their_districts():
     rows = generate.generate_shops()
     assert len(rows) == generate.SHENYANG_SHOPS == 50_366
-    districts = {d.code: d for d in generate.load_districts()}
+    districts = {d.code: d for d in demo.load_districts()}
     assert all(
         shapes.contains(districts[r["district_code"]].shape, r["lat"], r["lng"]) for r in rows
     )
@@ -24,9 +24,9 @@ def test_full_set_is_50366_valid_shops_inside_their_districts():
     assert all(credit_code.is_valid(c) for c in codes[::97])
     assert all(c[2:8] == r["district_code"] for c, r in zip(codes, rows, strict=True))
     per_district = Counter(r["district_code"] for r in rows)
-    urban = sum(per_district[c] for c in generate.URBAN)
+    urban = sum(per_district[c] for c in demo.URBAN)
     assert urban > 0.5 * len(rows)  # denser in 和平/沈河/铁西/皇姑/大东
-    assert min(per_district[c] for c in generate.URBAN) > max(
+    assert min(per_district[c] for c in demo.URBAN) > max(
         per_district[c] for c in ("210123", "210124", "210115")
     )
 
@@ -34,7 +34,7 @@ def test_full_set_is_50366_valid_shops_inside_their_districts():
 def test_generation_is_deterministic():
     assert generate.generate_shops(400) == generate.generate_shops(400)
     assert generate.generate_shops(400) != generate.generate_shops(400, seed=1)
-    assert sum(generate.district_counts(50_366).values()) == 50_366
+    assert sum(demo.district_counts(50_366).values()) == 50_366
 
 
 def test_seed_inserts_once_labelled_generated(industries, shenyang_regions):

@@ -11,9 +11,10 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.geo.models import Region
 from reports.models import Category, Channel, Report, ReportState
-from shops import codes, public
+from shops import codes, lookup, service
 from shops.credit_code import check_char
-from shops.models import Industry, Shop, ShopStatus
+from shops.errors import ShopCodeReplaced, ShopSuspended
+from shops.models import SHOPS_TOPIC, Industry, Shop, ShopStatus
 from tests.reports.conftest import load_categories
 
 OWNER, PHONE = "欧阳建国", "13912345678"
@@ -163,11 +164,12 @@ def test_a_status_change_reaches_the_cached_view(client, make_public_shop):
 
 def test_the_cache_checks_the_database_at_most_once_per_interval(app, monkeypatch):
     probes = []
-    watch = public.Watch(lambda: probes.append(1) or (len(probes),))
+    monkeypatch.setattr("app.changes.value", lambda topic: probes.append(topic) or len(probes))
+    watch = lookup.PublicCache(10).watch
     clock = iter([100.0, 100.5, 101.2, 101.3])
-    monkeypatch.setattr("shops.heatmap.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("app.changes.time.monotonic", lambda: next(clock))
     assert [watch.current(1.0) for _ in range(4)] == [1, 1, 2, 2]
-    assert len(probes) == 2
+    assert probes == [SHOPS_TOPIC] * 2
 
 
 def test_prefill_builds_the_same_lookups_in_bulk(app, make_public_shop):
@@ -176,14 +178,14 @@ def test_prefill_builds_the_same_lookups_in_bulk(app, make_public_shop):
     suspended, _ = make_public_shop(name="暂停店", status=ShopStatus.SUSPENDED)
     for days in range(12):
         add_report(shop, ReportState.CLOSED, days)
-    cache = public._cache(app)
+    cache = lookup._cache(app)
     generation, refs = cache.sync()
-    assert public.prefill(cache, generation) == 3
+    assert lookup.prefill(cache, generation) == 3
     plates = [c.code for s in (shop, suspended) for c in s.codes]
     assert sorted(cache.entries) == sorted(plates)
     for code in plates:
-        assert cache.get(code) == public._build(code, refs), code
-    assert cache.get(old).error is public.ShopCodeReplaced
+        assert cache.get(code) == lookup._build(code, refs), code
+    assert cache.get(old).error is ShopCodeReplaced
 
 
 # ---------------------------------------------------------------- masking and limits
@@ -225,7 +227,7 @@ def add_report(shop: Shop, state: ReportState, days_ago: int, category: str = "S
     report = Report(number=f"T{next(_serial):08d}", channel=Channel.MINIPROGRAM, state=state,
                     description="门口油污很多，请处理", shop_id=shop.id, category_id=cat.id,
                     contact_phone="13700001111", address="兴华南街",
-                    closed_at=closed if state in public.RESOLVED else None)  # fmt: skip
+                    closed_at=closed if state in lookup.RESOLVED else None)  # fmt: skip
     db.session.add(report)
     db.session.flush()
     return report
@@ -260,16 +262,16 @@ def test_the_page_says_when_nothing_was_reported(client, make_public_shop):
 
 def test_shop_for_report_accepts_only_trading_shops(make_public_shop):
     active, _ = make_public_shop()
-    assert public.shop_for_report(active.id) is active
+    assert service.shop_for_report(active.id) is active
     for status, code in ((ShopStatus.SUSPENDED, "shop_suspended"),
                          (ShopStatus.CLOSED, "shop_closed")):  # fmt: skip
         shop, _ = make_public_shop(status=status)
         with pytest.raises(ValidationFailed) as err:
-            public.shop_for_report(shop.id)
+            service.shop_for_report(shop.id)
         assert err.value.status == 422 and err.value.code == code
         assert "shop_id" in err.value.fields
     with pytest.raises(ValidationFailed) as err:
-        public.shop_for_report(10**9)
+        service.shop_for_report(10**9)
     assert err.value.code == "shop_unknown"
 
 
@@ -286,9 +288,9 @@ def test_a_newly_closed_report_shows_without_rebuilding_the_cache(client, app, m
     other, other_code = make_public_shop(name="隔壁店")
     assert client.get(f"/api/v1/shops/{code}").get_json()["recent_reports"] == []
     client.get(f"/api/v1/shops/{other_code}")
-    cache = public._cache(app)
+    cache = lookup._cache(app)
     generation = cache.generation
-    monkeypatch.setitem(app.config, "SHOP_CACHE_CHECK_SECONDS", 3600.0)  # no fingerprint probe
+    monkeypatch.setitem(app.config, "CACHE_CHECK_SECONDS", 3600.0)  # no counter read
     add_report(shop, ReportState.CLOSED, 0)
     db.session.commit()
     recent = client.get(f"/api/v1/shops/{code}").get_json()["recent_reports"]
@@ -302,7 +304,7 @@ def test_warm_fills_every_plate_before_any_request(app, make_public_shop):
     suspended, suspended_code = make_public_shop(name="暂停店", status=ShopStatus.SUSPENDED)
     db.session.commit()
     app.extensions.pop("shops_public", None)
-    assert public.warm(app) == 2
-    cache = public._cache(app)
+    assert lookup.warm(app) == 2
+    cache = lookup._cache(app)
     assert cache.get(code).error is None and b"\\u" not in cache.get(code).body
-    assert cache.get(suspended_code).error is public.ShopSuspended
+    assert cache.get(suspended_code).error is ShopSuspended

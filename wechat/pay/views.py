@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from app.db import commit
 from app.extensions import csrf, db, limiter
 from wechat.pay.client import TransferClient, settings_from_config
 from wechat.pay.errors import CallbackRejected
@@ -75,7 +76,7 @@ def transfer_notify():
         return _fail(500, "FAIL", "未注册处理程序，请稍后重试")
     try:
         handler(resource)
-        db.session.commit()
+        commit()
     except Exception:
         db.session.rollback()
         log.exception("wechatpay notification for %s failed", resource["out_bill_no"])

@@ -36,7 +36,7 @@ def test_a_thousand_payouts_under_faults(live_db_url, tmp_path, rate_limiter):
             "WECHATPAY_EMULATOR_DB": str(tmp_path / "pay.db"),
             "WECHATPAY_HTTP_TIMEOUT": 0.5,
             "LITTERING_RETRY_SCALE": 0.0001,
-            "NEARBY_SEQ_FILE": str(tmp_path / "seq.bin"),
+            "CHANGES_FILE": str(tmp_path / "seq.bin"),
             "RATELIMIT_ENABLED": False,
         },
     )

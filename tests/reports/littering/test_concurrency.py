@@ -58,7 +58,7 @@ def live(live_db_url, tmp_path, rate_limiter):
         {
             "SQLALCHEMY_DATABASE_URI": live_db_url,
             "UPLOAD_DIR": str(tmp_path / "uploads"),
-            "NEARBY_SEQ_FILE": str(tmp_path / "seq.bin"),
+            "CHANGES_FILE": str(tmp_path / "seq.bin"),
             "RATELIMIT_ENABLED": False,
             "LITTERING_OCR_ENABLED": False,
             "WECHATPAY_EMULATOR_DB": str(tmp_path / "pay.db"),

@@ -150,10 +150,7 @@ def test_monthly_report_counts_and_exports(
     assert rows[0][0] == "月份" and rows[1][1:4] == ["3", "2", "0"] and rows[1][6] == "50"
 
 
-def test_demo_city_has_littering_in_every_state(app, db_session):
-    from app.cli import seed_demo_city
-
-    seed_demo_city(shops=0, facility_scale=0)
+def test_demo_city_has_littering_in_every_state(demo_city):
     states = dict(
         db.session.execute(
             select(LitteringReport.state, func.count()).group_by(LitteringReport.state)

@@ -72,6 +72,7 @@ class SeedOptions:
 
     shops: int | None = None  # generated shops (None: the city's real count)
     facility_scale: float = 1.0  # share of the generated demo facilities
+    littering: int | None = None  # demo 车窗抛物 reports (None: the feature's default, 300)
 
 
 SeedStep = Callable[[SeedOptions], bool | None]
@@ -84,12 +85,14 @@ def add_seed_step(app: Flask, order: int, step: SeedStep) -> None:
     app.extensions.setdefault("seed_steps", []).append((order, step))
 
 
-def seed_demo_city(shops: int | None = None, facility_scale: float = 1.0) -> bool:
+def seed_demo_city(
+    shops: int | None = None, facility_scale: float = 1.0, littering: int | None = None
+) -> bool:
     """Seed (upsert) the demo city through every feature's seed step: reference data, the
     GENERATED demo shops and facilities (once; ``shops`` and ``facility_scale`` size them), the
     demo staff accounts that do not exist yet and (once) the demo notices and rewards; True if
     any account was created."""
-    options = SeedOptions(shops, facility_scale)
+    options = SeedOptions(shops, facility_scale, littering)
     steps = sorted(current_app.extensions.get("seed_steps", []), key=lambda item: item[0])
     created = False
     for _order, step in steps:
@@ -134,11 +137,17 @@ def seed_demo_notices(_options: SeedOptions) -> None:
     default=1.0,
     help="share of the generated demo facilities (default 1: about 6,850)",
 )
-def seed_demo_command(shops, facility_scale):
+@click.option(
+    "--littering",
+    type=click.IntRange(0),
+    default=None,
+    help="demo 车窗抛物 reports with their reviews and rewards (default 300)",
+)
+def seed_demo_command(shops, facility_scale, littering):
     """Seed the demo city (idempotent: upserts reference data, creates missing accounts)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("refusing to seed demo accounts in production")
-    seeded = seed_demo_city(shops, facility_scale)
+    seeded = seed_demo_city(shops, facility_scale, littering)
     commit()
     click.echo(
         "demo city seeded"

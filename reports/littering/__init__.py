@@ -40,9 +40,12 @@ def home_entries() -> list[HomeEntry]:
                       icon="抛", tone="orange")]  # fmt: skip
 
 
-def seed_demo(_options: SeedOptions) -> None:
+def seed_demo(options: SeedOptions) -> None:
     """Demo seed step, after the staff (reviews and batches name them): demo reports, reviews,
-    leads and rewards (once)."""
+    leads and rewards (once; ``options.littering`` of them, 0 for none)."""
     from reports.littering.seed import seed_demo_littering  # see init_app
 
-    seed_demo_littering()
+    if options.littering is None:
+        seed_demo_littering()
+    elif options.littering:
+        seed_demo_littering(options.littering)

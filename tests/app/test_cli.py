@@ -66,7 +66,8 @@ def test_create_staff_prompts_for_the_password(app):
 
 
 def test_seed_demo_is_idempotent(app, client):
-    small = ("--shops", "0", "--facility-scale", "0")  # the staff are what this test is about
+    # the staff are what this test is about
+    small = ("--shops", "0", "--facility-scale", "0", "--littering", "0")
     first = run(app, "seed", "demo", *small)
     assert first.exit_code == 0, first.output
     assert "demo city seeded" in first.output

@@ -174,7 +174,7 @@ def test_demo_seed_creates_the_inspector_and_the_street_handler(app, db_session)
 
     # No generated shops or facilities: the staff are what this test is about (``demo_city``
     # seeds the whole city with the defaults).
-    assert seed_demo_city(shops=0, facility_scale=0) is True
+    assert seed_demo_city(shops=0, facility_scale=0, littering=0) is True
     inspector = db.session.scalar(select(StaffUser).where(StaffUser.username == "inspector"))
     assert inspector.roles == {Role.INSPECTOR} and inspector.department_id is None
     handler = db.session.scalar(select(StaffUser).where(StaffUser.username == "huaxiang_handler"))
@@ -186,4 +186,4 @@ def test_demo_seed_creates_the_inspector_and_the_street_handler(app, db_session)
     # the district sees its streets' cases
     assert scope.covers(tiexi, department_id=street_case_dept.id)
     assert not scope.covers(handler, department_id=route("xiaobei_yilu", "BJ0103").id)
-    assert seed_demo_city(shops=0, facility_scale=0) is False
+    assert seed_demo_city(shops=0, facility_scale=0, littering=0) is False

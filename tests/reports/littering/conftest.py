@@ -4,7 +4,6 @@ that go through the HTTP API as the mini-program and the console do."""
 from __future__ import annotations
 
 import io
-import os
 import random
 import uuid
 from dataclasses import dataclass
@@ -12,11 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from app.auth.models import Role
-from app.extensions import db
 from app.media import service as media_service
 from reports.littering import rules
 from tests.reports.conftest import INSIDE_WEST
@@ -148,31 +144,3 @@ def review(client, auth_header):
     return make
 
 
-COLLATION = "utf8mb4_unicode_ci"
-REAL_SESSION = db.session  # before the per-test fixture swaps it for the rolled-back one
-
-
-@pytest.fixture
-def live_db_url(tmp_path, monkeypatch):
-    """A database whose transactions really commit, for races and load: a fresh MariaDB
-    database under TEST_DATABASE_URL (dropped afterwards), else a SQLite file. The app's
-    session is the real one again inside the test."""
-    monkeypatch.setattr(db, "session", REAL_SESSION)
-    raw = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if not raw.startswith("mysql"):
-        yield f"sqlite:///{tmp_path / 'live.db'}"
-        return
-    url = make_url(raw)
-    name = f"zhcg_live_{uuid.uuid4().hex[:10]}"
-    server = url.set(database=None, query=dict(url.query) | {"charset": "utf8mb4"})
-    engine = create_engine(server)
-    with engine.begin() as conn:
-        conn.execute(
-            text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        engine.dispose()

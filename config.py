@@ -13,6 +13,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+# A production SECRET_KEY with fewer different characters was typed, not generated ("k" * 48).
+MIN_SECRET_KEY_DISTINCT = 10
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -80,6 +82,15 @@ class Config:
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_LIFETIME_HOURS", 12) * 3600
 
+        # Response headers and request limits (app/security.py). HSTS: seconds browsers must use
+        # HTTPS only; 0 sends no header (production: a year when PUBLIC_BASE_URL is https).
+        self.HSTS_MAX_AGE = env_int("HSTS_MAX_AGE", 0)
+        # Longer request targets get 414 uri_too_long from the app (gunicorn's own limit,
+        # limit_request_line in gunicorn.conf.py, is kept above this).
+        self.MAX_URI_LENGTH = env_int("MAX_URI_LENGTH", 4096)
+        # Swagger UI and the OpenAPI spec at /api/docs and /api/openapi.json (off in production).
+        self.API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", True)
+
         # CSRF: checked explicitly on forms and cookie-authenticated API writes (app/security.py).
         self.WTF_CSRF_CHECK_DEFAULT = False
         self.WTF_CSRF_TIME_LIMIT = None
@@ -100,6 +111,12 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "zhcg")
+        # Redis down or silent: limits count per process (Flask-Limiter's in-memory fallback),
+        # the WeChat token cache lives in the process. Every Redis call waits at most
+        # REDIS_TIMEOUT_MS; after a failure Redis is left alone for REDIS_RETRY_SECONDS.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.REDIS_TIMEOUT_MS = env_int("REDIS_TIMEOUT_MS", 200)
+        self.REDIS_RETRY_SECONDS = env_int("REDIS_RETRY_SECONDS", 5)
 
         # Photo storage (app/storage).
         self.STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")  # local | s3
@@ -142,6 +159,9 @@ class Config:
             "欢迎关注智慧城管！发现井盖破损、垃圾堆积、占道经营等问题，点击菜单“我要上报”即可反映，"
             "我们会及时派遣处置并告知您结果。",
         )
+        # The public-account callback refuses a timestamp further than this from our clock, and
+        # remembers every nonce for twice as long (replays are refused).
+        self.WECHAT_MP_MAX_SKEW_SECONDS = env_int("WECHAT_MP_MAX_SKEW_SECONDS", 300)
         self.WECHAT_OAUTH_SCOPE = env_str("WECHAT_OAUTH_SCOPE", "snsapi_base")
         # Redis key prefix of the shared access-token cache (one per deployment).
         self.WECHAT_TOKEN_CACHE_PREFIX = env_str("WECHAT_TOKEN_CACHE_PREFIX", "zhcg:wechat")
@@ -302,16 +322,26 @@ class ProductionConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        https = self.PUBLIC_BASE_URL.startswith("https://")
+        self.HSTS_MAX_AGE = env_int("HSTS_MAX_AGE", 365 * 24 * 3600 if https else 0)
+        self.API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", False)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
         self.WECHAT_EMULATOR = env_bool("WECHAT_EMULATOR", False)
         self.WECHATPAY_EMULATOR = env_bool("WECHATPAY_EMULATOR", False)  # WeChat Pay settings
 
     def validate(self) -> None:
-        """Refuse a default or short SECRET_KEY, the emulator, or missing WeChat credentials."""
+        """Refuse a default, short or low-variety SECRET_KEY, the emulator, or missing WeChat
+        credentials."""
         super().validate()
         problems = []
         if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 32:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        elif len(set(self.SECRET_KEY)) < MIN_SECRET_KEY_DISTINCT:
+            problems.append(
+                "SECRET_KEY must be generated, not typed (it has fewer than "
+                f"{MIN_SECRET_KEY_DISTINCT} different characters): "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         if self.WECHAT_EMULATOR:
             problems.append("WECHAT_EMULATOR must be 0 in production")
         for name in (

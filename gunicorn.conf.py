@@ -1,6 +1,9 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -11,9 +14,45 @@ graceful_timeout = 20
 keepalive = 5
 # The app is imported once in the master, then forked: faster start and shared memory.
 preload_app = True
+# The longest request line gunicorn allows (its default is 4094). The app answers targets longer
+# than MAX_URI_LENGTH (4096) itself with 414 in the one JSON error shape; only a target over this
+# limit meets gunicorn's HTML 414. Header fields (cookies, bearer tokens) may be twice the default.
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "16380"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
+
+# Query parameters whose values never reach the access log: WeChat's callback signatures (a
+# captured timestamp + nonce + signature must not be readable by everyone with the logs), echoed
+# strings, and anything named like a credential.
+REDACTED_PARAMS = re.compile(
+    r"(?P<name>(?:^|[?&;])(?:signature|msg_signature|timestamp|nonce|echostr|code|"
+    r"[\w.-]*(?:token|secret|password|sign|signature|nonce|nonce_str|noncestr|key)))="
+    r"(?P<value>[^&;#\s]*)",
+    re.IGNORECASE,
+)
+
+
+def redact_query(text):
+    """``text`` (a request line, URI or query string) with the values of REDACTED_PARAMS gone."""
+    return REDACTED_PARAMS.sub(r"\g<name>=[REDACTED]", text)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with credentials removed from the request line and query string."""
+
+    REDACTED_ATOMS = ("r", "q", "{raw_uri}e", "{query_string}e", "{request_uri}e", "f")
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in self.REDACTED_ATOMS:
+            if isinstance(atoms.get(name), str):
+                atoms[name] = redact_query(atoms[name])
+        return atoms
+
+
+logger_class = RedactingLogger
 
 
 def when_ready(server):

@@ -26,9 +26,10 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     from app.logs import configure_logging
 
     configure_logging(app)
-    from app import contenttype  # see above
+    from app import contenttype, security  # see above
 
     contenttype.init_app(app)
+    security.init_app(app)
     proxies = env_int("PROXY_COUNT", 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
@@ -67,12 +68,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Pages, APIs and WeChat endpoints. API blueprints go through flask-smorest for the spec."""
     # see create_app
-    from app import apidocs, h5, health, pages
+    from app import apidocs, h5, health, metrics, pages
     from app.auth import api as auth_api
     from app.auth import console
     from app.extensions import api
 
     app.register_blueprint(health.bp)
+    metrics.init_app(app)  # /metrics, request counts and latency, the features' gauges
     app.register_blueprint(apidocs.bp)
     app.register_blueprint(pages.bp)
     h5.init_app(app)

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app import backup
 from app.auth import service
 from app.auth.models import Role, StaffUser
 from app.db import commit
@@ -165,6 +166,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     register_urls_command(app)
+    backup.register(app)
     add_seed_step(app, 40, seed_demo_staff)
     add_seed_step(app, 50, seed_demo_notices)
 

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,23 @@ class ServiceUnavailable(AppError):
     status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
 
 
+def _string_keys(fields: dict[Any, Any]) -> dict[str, Any]:
+    """Field names as JSON object keys: strings, however a parser named them (a multipart part
+    without a name comes as None, a list item's errors under its int index), so that sorting
+    the keys of the response cannot fail."""
+    return {
+        "_body" if key is None else str(key): _string_keys(value)
+        if isinstance(value, dict)
+        else value
+        for key, value in fields.items()
+    }
+
+
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """The error payload; ``fields`` appears only when there are field errors."""
     err: dict[str, Any] = {"code": code, "message": message}
     if fields:
-        err["fields"] = fields
+        err["fields"] = _string_keys(fields)
     return {"error": err}
 
 
@@ -214,8 +227,56 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response(500, code, message)
 
 
+# A database that cannot serve now is a 503 the client may retry, not a 500: it could not be
+# reached or dropped the connection (SQLAlchemy marks both), no pooled connection came free in
+# time, or it is busy: a lock wait timed out or this transaction was a deadlock's victim
+# (MariaDB 1205, 1213; SQLite past its busy timeout).
+DB_RETRY_AFTER = {"database_unavailable": "30", "database_busy": "5"}
+DB_MESSAGES = {
+    "database_unavailable": "数据库暂时无法访问，请稍后重试",
+    "database_busy": "系统繁忙，请稍后重试",
+}
+MYSQL_BUSY = {1205, 1213}
+
+
+def database_trouble(exc: Exception) -> str | None:
+    """``database_unavailable``, ``database_busy`` or None (a real error: a 500)."""
+    if isinstance(exc, (sa_exc.TimeoutError, sa_exc.DisconnectionError)):
+        return "database_unavailable"
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    # No statement: it failed while connecting (or committing), not because of what it ran.
+    if exc.connection_invalidated or exc.statement is None:
+        return "database_unavailable"
+    if isinstance(exc, sa_exc.OperationalError):
+        args = getattr(exc.orig, "args", ())
+        if (args and args[0] in MYSQL_BUSY) or "database is locked" in str(exc.orig):
+            return "database_busy"
+    return None
+
+
+def handle_database_error(exc: Exception) -> Response:
+    """The database is down, unreachable or busy: 503 with Retry-After; anything else is 500."""
+    code = database_trouble(exc)
+    if code is None:
+        return handle_unexpected(exc)
+    from app.extensions import db  # as in handle_unexpected
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone; the session is discarded
+        log.debug("rollback after a database error failed", exc_info=True)
+    log.warning("%s on %s %s (request %s): %s", code, request.method, request.path,
+                getattr(g, "request_id", "-"), getattr(exc, "orig", exc))  # fmt: skip
+    return error_response(
+        503, code, DB_MESSAGES[code], headers={"Retry-After": DB_RETRY_AFTER[code]}
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     """Bind the handlers; flask-smorest's own HTTPException handler delegates here (apispec.py)."""
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    for db_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError):
+        app.register_error_handler(db_error, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -13,6 +13,7 @@ from flask import Flask, current_app, request
 from limits import parse_many
 
 from app.errors import TooManyRequests
+from app.extensions import REDIS_SCHEMES, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def login_limit() -> str:
 # ---------------------------------------------------------------- lean limiter for hot routes
 
 
-FAILED_PAUSE = 5.0  # seconds without syncing after Redis failed (no request thread waits on it)
+FAILED_PAUSE = 5.0  # seconds without syncing after Redis failed (config: REDIS_RETRY_SECONDS)
 
 
 @dataclass(slots=True)
@@ -57,10 +58,12 @@ class WindowCounter:
     memory storage is.
     """
 
-    def __init__(self, redis=None, prefix: str = "zhcg", sync_seconds: float = 0.2) -> None:
+    def __init__(self, redis=None, prefix: str = "zhcg", sync_seconds: float = 0.2,
+                 failed_pause: float = FAILED_PAUSE) -> None:  # fmt: skip
         self.redis = redis
         self.prefix = prefix
         self.sync_seconds = sync_seconds
+        self.failed_pause = failed_pause
         self.slots: dict[tuple, _Slot] = {}
         self.lock = threading.Lock()
         self.sync_lock = threading.Lock()
@@ -114,9 +117,9 @@ class WindowCounter:
                     if slot is not None and slot.window == window:
                         slot.shared = max(slot.shared, int(total))
         except Exception:  # noqa: BLE001 - Redis down: the limit still holds in this process
-            log.warning("rate-limit sync with Redis failed; retrying in %.0f s", FAILED_PAUSE,
+            log.warning("rate-limit sync with Redis failed; retrying in %.0f s", self.failed_pause,
                         exc_info=True)  # fmt: skip
-            self.synced = time.monotonic() + FAILED_PAUSE - self.sync_seconds
+            self.synced = time.monotonic() + self.failed_pause - self.sync_seconds
         finally:
             self.sync_lock.release()
 
@@ -126,19 +129,14 @@ def window_counter(app: Flask) -> WindowCounter:
     counter = app.extensions.get("fast_limit")
     if counter is None:
         uri = app.config.get("RATELIMIT_STORAGE_URI") or ""
-        client = None
-        if uri.startswith(("redis://", "rediss://")):
-            # redis-py loads only where the limiter is configured to share counts through it
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            # No retries: a request thread syncing must not wait out redis-py's backoff when
-            # Redis is down (sync() then pauses syncing instead).
-            client = redis.Redis.from_url(uri, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                          retry=Retry(NoBackoff(), 0))  # fmt: skip
+        # The app's guarded pool: short timeouts, no retries, and no waiting at all while a
+        # recent failure keeps Redis paused (sync() then pauses syncing too).
+        client = redis_client(app, uri) if uri.startswith(REDIS_SCHEMES) else None
         prefix = app.config["RATELIMIT_KEY_PREFIX"]
-        counter = app.extensions.setdefault("fast_limit", WindowCounter(client, prefix))
+        pause = float(app.config.get("REDIS_RETRY_SECONDS", FAILED_PAUSE))
+        counter = app.extensions.setdefault(
+            "fast_limit", WindowCounter(client, prefix, failed_pause=pause)
+        )
     return counter
 
 

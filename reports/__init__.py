@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import func, select
 
 from app.cli import SeedOptions, add_seed_step
 from app.h5 import HomeEntry, add_home_entries
+from app.metrics import add_gauge
 
 
 def home_entries() -> list[HomeEntry]:
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
     from app.extensions import api
     from reports import admin_api, cli, export, heat, ingest_api, pages, staff_api, stats_api
     from reports import api as citizen_api
+    from reports.models import OutboxMessage, OutboxStatus
 
     for module in (citizen_api, staff_api, export, ingest_api, stats_api, heat, admin_api):
         api.register_blueprint(module.blp)
@@ -42,6 +45,8 @@ def init_app(app: Flask) -> None:
     cli.register(app)
     add_seed_step(app, 10, seed_demo)
     add_home_entries(app, home_entries)
+    add_gauge(app, "zhcg_outbox_pending", "Outbox messages waiting for delivery",
+              select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING))  # fmt: skip
     from reports import littering  # see above
 
     littering.init_app(app)

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
+from app.apispec import AT_LEAST_ONE, ID
 from app.geo.importer import COORD_SYSTEMS, LEVELS
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", error="编码只能包含字母、数字、- 和 _")
@@ -65,6 +66,9 @@ class CategoryOut(ma.Schema):
 class CategoryUpdateIn(ma.Schema):
     """What admins may change on a category (no hard delete: set is_active false)."""
 
+    class Meta:
+        json_schema = AT_LEAST_ONE
+
     time_limit = ma.fields.Integer(validate=validate.Range(min=1, max=2000))
     time_unit = ma.fields.String(validate=_one_of(TIME_UNITS))
     department_type = ma.fields.String(validate=DEPARTMENT_TYPE)
@@ -123,8 +127,11 @@ class DepartmentNodeOut(DepartmentAdminOut):
 class DepartmentUpdateIn(ma.Schema):
     """What admins may change on a department (no hard delete: set is_active false)."""
 
+    class Meta:
+        json_schema = AT_LEAST_ONE
+
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
-    parent_id = ma.fields.Integer(allow_none=True)
+    parent_id = ma.fields.Integer(allow_none=True, validate=ID)
     handles = ma.fields.List(
         ma.fields.String(validate=DEPARTMENT_TYPE),
         validate=validate.Length(max=10),
@@ -143,7 +150,7 @@ class DepartmentCreateIn(DepartmentUpdateIn):
     code = ma.fields.String(required=True, validate=CODE)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
     kind = ma.fields.String(required=True, validate=_one_of(DEPARTMENT_KINDS))
-    parent_id = ma.fields.Integer(allow_none=True, load_default=None)
+    parent_id = ma.fields.Integer(allow_none=True, load_default=None, validate=ID)
     handles = ma.fields.List(
         ma.fields.String(validate=DEPARTMENT_TYPE),
         validate=validate.Length(max=10),
@@ -159,7 +166,7 @@ class RegionListArgs(ma.Schema):
     """Filters of the region list."""
 
     level = ma.fields.String(validate=_one_of(LEVELS))
-    parent_id = ma.fields.Integer()
+    parent_id = ma.fields.Integer(validate=ID)
     active = ma.fields.Boolean()
 
 
@@ -201,8 +208,11 @@ class RegionDepartmentOut(ma.Schema):
 class RegionUpdateIn(ma.Schema):
     """What admins may change on a region (its code and boundary come with a GeoJSON import)."""
 
+    class Meta:
+        json_schema = AT_LEAST_ONE
+
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
-    department_id = ma.fields.Integer(allow_none=True)
+    department_id = ma.fields.Integer(allow_none=True, validate=ID)
     is_active = ma.fields.Boolean()
 
     @ma.validates_schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import marshmallow as ma
@@ -9,6 +10,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage
 
 from app.apispec import document_errors
 from app.auth.current import citizen_required, current_citizen
@@ -39,6 +41,10 @@ IDEMPOTENCY_DOC = {
     "schema": {"type": "string", "maxLength": 64},
     "description": "Retries with the same key return the first report (200), never a second one.",
 }
+REPORT_IDEMPOTENCY_DOC = IDEMPOTENCY_DOC | {
+    "description": "A retry with the same key and the same content returns the first report "
+    "(200), never a second one; the same key with other content is 422 idempotency_key_reused.",
+}
 BODY_DOC = {
     "required": True,
     "content": {
@@ -61,7 +67,8 @@ def citizen_key() -> str:
 def load_body(schema: ma.Schema) -> dict[str, Any]:
     """JSON or form fields through one schema; 422 with field errors."""
     if request.mimetype == "multipart/form-data":
-        raw: dict[str, Any] = {k: v for k, v in request.form.items() if v != ""}
+        # A part without a name (werkzeug's key None) names no field: it is left out.
+        raw: dict[str, Any] = {k: v for k, v in request.form.items() if k and v != ""}
         raw.pop("photos", None)
     else:
         raw = request.get_json(silent=True)
@@ -83,18 +90,43 @@ def idempotency_key() -> str | None:
     return key
 
 
-def _uploaded_photo_ids(citizen) -> list[str]:
-    """Photos sent in the same multipart request: validated, cleaned and stored first."""
+def uploaded_photos() -> list[FileStorage]:
+    """Photos sent in the same multipart request (field ``photos``), not yet read: at most
+    MAX_PHOTOS."""
     files = request.files.getlist("photos")
     if len(files) > service.MAX_PHOTOS:
         raise ValidationFailed(fields={"photos": [f"最多{service.MAX_PHOTOS}张照片"]})
-    ids = []
-    for item in files:
-        data = item.read(current_app.config["MEDIA_MAX_BYTES"] + 1)
-        if len(data) > current_app.config["MEDIA_MAX_BYTES"]:
-            raise PayloadTooLarge("照片过大", code="image_too_large")
-        ids.append(media_service.store_upload(data, citizen).public_id)
-    return ids
+    return files
+
+
+def read_photo(item: FileStorage) -> bytes:
+    """An uploaded photo's bytes (from the start, however often it is read): 422 if it is
+    empty, 413 past MEDIA_MAX_BYTES. One photo is held in memory at a time."""
+    limit = current_app.config["MEDIA_MAX_BYTES"]
+    item.stream.seek(0)
+    data = media_service.require_content(item.read(limit + 1), "photos")
+    if len(data) > limit:
+        raise PayloadTooLarge("照片过大", code="image_too_large")
+    return data
+
+
+def submit_with_uploads(sub: service.Submission, owner_key: str, **who) -> tuple[Report, int]:
+    """The multipart-or-JSON submission of a person (citizen or staff): a retry of the same
+    content returns the first report (200) before any photo is stored again, the same key with
+    other content is 422, else the photos sent along are stored and the report is created (201).
+    ``who``: ``citizen=`` or ``staff=``, who also owns the photos."""
+    files = uploaded_photos()
+    if sub.idempotency_key:
+        digests = [hashlib.sha256(read_photo(item)).hexdigest() for item in files]
+        sub.fingerprint = service.fingerprint(sub, digests)
+        replay = service.find_replay(sub, owner_key)
+        if replay is not None:
+            return replay, 200
+    owner = who.get("citizen") or who.get("staff")
+    stored = [media_service.store_upload(read_photo(item), owner).public_id for item in files]
+    sub.photo_ids = [*sub.photo_ids, *stored]
+    report, created = commit_submission(sub, owner_key, **who)
+    return report, 201 if created else 200
 
 
 def _channel(citizen) -> Channel:
@@ -109,7 +141,7 @@ def _channel(citizen) -> Channel:
 class Reports(MethodView):
     decorators = [limiter.limit(report_limit, key_func=citizen_key, methods=["POST"])]
 
-    @blp.doc(requestBody=BODY_DOC, parameters=[IDEMPOTENCY_DOC])
+    @blp.doc(requestBody=BODY_DOC, parameters=[REPORT_IDEMPOTENCY_DOC])
     @blp.response(201, ReportOut)
     @blp.alt_response(200, schema=ReportOut, description="A retry: the report this key created")
     @document_errors(blp, 401, 413, 415, 422, 429)
@@ -117,18 +149,13 @@ class Reports(MethodView):
     def post(self, citizen):
         """Report a problem with 1-9 photos and a point (gcj02, wgs84 or bd09) or an address."""
         data = load_body(ReportIn())
-        key = idempotency_key()
-        replay = service.find_by_idempotency_key(f"user:{citizen.id}:{key}" if key else None)
-        if replay is not None:
-            return present.citizen_view(replay, data["coord_sys"]), 200
-        photo_ids = data["photos"] + _uploaded_photo_ids(citizen)
         sub = service.Submission(
             description=data["description"], channel=_channel(citizen), lat=data.get("lat"),
             lng=data.get("lng"), coord_sys=data["coord_sys"], address=data.get("address"),
-            category_code=data.get("category"), photo_ids=photo_ids,
-            shop_id=data.get("shop_id"), idempotency_key=key)  # fmt: skip
-        report, created = commit_submission(sub, f"user:{citizen.id}", citizen=citizen)
-        return present.citizen_view(report, data["coord_sys"]), 201 if created else 200
+            category_code=data.get("category"), photo_ids=data["photos"],
+            shop_id=data.get("shop_id"), idempotency_key=idempotency_key())  # fmt: skip
+        report, status = submit_with_uploads(sub, f"user:{citizen.id}", citizen=citizen)
+        return present.citizen_view(report, data["coord_sys"]), status
 
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, ReportListOut)
@@ -149,7 +176,7 @@ def commit_submission(sub: service.Submission, owner_key: str, **who) -> tuple[R
         commit()
     except IntegrityError:
         db.session.rollback()
-        report = service.find_by_idempotency_key(service.scoped_key(sub, owner_key))
+        report = service.find_replay(sub, owner_key)  # 422 if that request sent other content
         if report is None:
             raise
         created = False
@@ -185,20 +212,33 @@ class ReportRating(MethodView):
         return present.citizen_view(report)
 
 
+def suggestions(description: str) -> list[dict[str, Any]]:
+    """Category suggestions for the text typed so far (best first, with confidence)."""
+    out = []
+    for s in classifier.get_model(current_app).predict(description, k=3):
+        category = reference.category_by_code(s.code)
+        if category is not None:
+            out.append({"code": s.code, "name": category.name, "full_name": category.full_name,
+                        "confidence": s.confidence})  # fmt: skip
+    return out
+
+
+# A fixed segment: werkzeug tries it before ``/<number>`` for any method it allows, so GET is
+# here too (without it, GET /classify fell through to ReportDetail and asked for a login).
 @blp.route("/classify")
 class Classify(MethodView):
     decorators = [limiter.limit(public_limit)]
+
+    @blp.arguments(ClassifyIn, location="query")
+    @blp.response(200, SuggestionOut(many=True))
+    @document_errors(blp, 422, 429)
+    def get(self, args):
+        """Category suggestions for ``?description=`` (best first, with confidence)."""
+        return suggestions(args["description"])
 
     @blp.arguments(ClassifyIn)
     @blp.response(200, SuggestionOut(many=True))
     @document_errors(blp, 422, 429)
     def post(self, body):
         """Category suggestions for the text typed so far (best first, with confidence)."""
-        out = []
-        for s in classifier.get_model(current_app).predict(body["description"], k=3):
-            category = reference.category_by_code(s.code)
-            if category is not None:
-                out.append({"code": s.code, "name": category.name,
-                            "full_name": category.full_name,
-                            "confidence": s.confidence})  # fmt: skip
-        return out
+        return suggestions(body["description"])

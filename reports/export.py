@@ -5,12 +5,17 @@ GET /api/v1/staff/reports/export.csv takes exactly the query string of GET /api/
 list exports what the list shows, in the same order, across every page. Rows are streamed in
 batches (``yield_per``): the table is never held in memory. Cells that a spreadsheet would run as
 a formula are neutralised; the reporter's identity and phone are never exported.
+
+The first piece (header and first batch) is made before the response starts, so a failure there
+is an error response in the one JSON shape; a failure after it cannot change the status any
+more, so the file ends with a line saying it is incomplete rather than stopping silently.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -35,12 +40,15 @@ from reports import queries
 from reports.models import CHANNEL_LABELS, OPEN_STATES, Category, Report, ReportState
 from reports.schemas import QueueArgs
 
+log = logging.getLogger(__name__)
+
 blp = Blueprint("reports_export", __name__, url_prefix="/api/v1/staff/reports",
                 description="案件导出（工作人员）")  # fmt: skip
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 BATCH = 1000
 CAP_NOTE = "# 仅导出前 {} 条，结果不完整，请缩小筛选范围后分批导出"
+INTERRUPTED_NOTE = "# 导出中断：服务器出错，以上仅为前 {} 条，文件不完整，请重新导出"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER = ("案件编号", "状态", "上报渠道", "问题类别", "类别编码", "问题描述", "区县", "街道/区域",
           "地址", "纬度(GCJ-02)", "经度(GCJ-02)", "处置部门", "上报时间", "立案时间", "派遣时间",
@@ -105,7 +113,8 @@ def csv_row(r: Any, names: Names, now: datetime) -> list[Any]:
 
 def csv_chunks(query: Select, max_rows: int) -> Iterator[bytes]:
     """The file in pieces: BOM and header, then a batch of rows at a time; a final comment row
-    says so if the cap cut the list short."""
+    says so if the cap cut the list short, or if a failure after the first piece ended it (a
+    failure before it is raised: nothing has been sent yet)."""
     names, now = Names(), utcnow()
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -113,7 +122,8 @@ def csv_chunks(query: Select, max_rows: int) -> Iterator[bytes]:
     writer.writerow(HEADER)
     stmt = query.with_only_columns(*COLUMNS).limit(max_rows + 1)
     result = db.session.execute(stmt.execution_options(yield_per=BATCH))
-    written = 0
+    written = sent = 0
+    started = False
     try:
         for batch in result.partitions():
             for row in batch:
@@ -123,12 +133,34 @@ def csv_chunks(query: Select, max_rows: int) -> Iterator[bytes]:
                 writer.writerow(csv_row(row, names, now))
                 written += 1
             yield buf.getvalue().encode("utf-8")
+            started, sent = True, written
             buf.seek(0)
             buf.truncate()
+    except Exception:
+        if not started:
+            raise
+        log.exception("case export failed after %d rows", sent)
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow([INTERRUPTED_NOTE.format(sent)])
+        yield buf.getvalue().encode("utf-8")  # before closing the result, which may fail too
+        return
     finally:
         result.close()
     if buf.tell():
         yield buf.getvalue().encode("utf-8")
+
+
+def started_stream(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces, the first one made now: a failure before any byte is sent is raised here,
+    in the view, and answered as an error."""
+    first = next(pieces, b"")
+
+    def stream() -> Iterator[bytes]:
+        yield first
+        yield from pieces
+
+    return stream()
 
 
 def content_disposition(today: str) -> str:
@@ -164,5 +196,5 @@ class CaseExport(MethodView):
         today = datetime.now(UTC).astimezone(LOCAL_TZ).strftime("%Y%m%d")
         headers = {"Content-Disposition": content_disposition(today), "Cache-Control": "no-store",
                    "X-Export-Max-Rows": str(max_rows)}  # fmt: skip
-        body = stream_with_context(csv_chunks(query, max_rows))
+        body = stream_with_context(started_stream(csv_chunks(query, max_rows)))
         return Response(body, mimetype="text/csv", headers=headers)

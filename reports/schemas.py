@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
+from app.apispec import ID, NOT_BLANK, SPACE, bounded_date
+from reports.models import Channel, ReportState
+
 COORD_SYSTEMS = ("gcj02", "wgs84", "bd09")
+# At least 5 characters once surrounding blanks are gone (reports.service.DESCRIPTION_MIN).
+DESCRIPTION = rf"[^{SPACE}][\s\S]{{3,}}[^{SPACE}]"
+STATES = tuple(s.value for s in ReportState)
+CHANNELS = tuple(c.value for c in Channel)
+
+# "Both coordinates or neither; an address if there is no point", as JSON Schema.
+_NUMBER = {"type": "number"}
+POINT_OR_ADDRESS = {
+    "anyOf": [
+        {"required": ["lat", "lng"], "properties": {"lat": _NUMBER, "lng": _NUMBER}},
+        {
+            "required": ["address"],
+            "properties": {"address": {"type": "string", "pattern": NOT_BLANK}},
+            "not": {
+                "anyOf": [
+                    {"required": ["lat"], "properties": {"lat": _NUMBER}},
+                    {"required": ["lng"], "properties": {"lng": _NUMBER}},
+                ]
+            },
+        },
+    ]
+}
 
 
 class LocationMixin(ma.Schema):
     """A point with its coordinate system, or an address."""
+
+    class Meta:
+        json_schema = POINT_OR_ADDRESS
 
     lat = ma.fields.Float(validate=validate.Range(-90, 90), allow_none=True)
     lng = ma.fields.Float(validate=validate.Range(-180, 180), allow_none=True)
@@ -29,19 +60,45 @@ class LocationMixin(ma.Schema):
 class ReportIn(LocationMixin):
     """A citizen's report (JSON with ids of uploaded photos, or multipart with the photos)."""
 
-    description = ma.fields.String(required=True, validate=validate.Length(min=5, max=500))
+    description = ma.fields.String(required=True, validate=validate.Length(min=5, max=500),
+                                   metadata={"pattern": DESCRIPTION})  # fmt: skip
     category = ma.fields.String(validate=validate.Length(max=16), allow_none=True)
     photos = ma.fields.List(ma.fields.String(validate=validate.Length(max=64)),
                             load_default=list, validate=validate.Length(max=9))  # fmt: skip
-    shop_id = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    shop_id = ma.fields.Integer(allow_none=True, validate=ID)
 
 
 class StaffReportIn(ReportIn):
     """A report entered by staff: hotline calls (dispatchers) or patrols (inspectors)."""
 
+    class Meta:  # a patrol finding comes with a photo
+        json_schema = {"allOf": [POINT_OR_ADDRESS, {"anyOf": [
+            {"properties": {"channel": {"enum": ["hotline"]}}},
+            {"required": ["photos"], "properties": {"photos": {"minItems": 1}}}]}]}  # fmt: skip
+
     channel = ma.fields.String(required=True, validate=validate.OneOf(("hotline", "inspector")))
     contact_phone = ma.fields.String(validate=validate.Regexp(r"^[0-9+\-]{5,20}$"),
                                      allow_none=True)  # fmt: skip
+
+
+class ReportForm(ReportIn):
+    """ReportIn as multipart/form-data: the photos themselves (stored first), not upload ids."""
+
+    photos = ma.fields.List(Upload(), validate=validate.Length(max=9))
+
+
+class StaffReportForm(StaffReportIn):
+    """StaffReportIn as multipart/form-data, with the photos themselves."""
+
+    photos = ma.fields.List(Upload(), validate=validate.Length(max=9))
+
+
+def submission_doc(json_schema: type[ma.Schema], form_schema: type[ma.Schema]) -> dict[str, Any]:
+    """The documented request body of a report submission: JSON, or multipart with photos
+    (``@blp.doc(requestBody=...)``); the schemas the view loads, so the two cannot drift."""
+    content = {"application/json": {"schema": json_schema},
+               "multipart/form-data": {"schema": form_schema}}  # fmt: skip
+    return {"required": True, "content": content}
 
 
 class ClassifyIn(ma.Schema):
@@ -69,7 +126,7 @@ class ActionIn(ma.Schema):
 
     note = ma.fields.String(validate=validate.Length(max=1000), allow_none=True)
     reason = ma.fields.String(validate=validate.Length(max=32), allow_none=True)
-    department_id = ma.fields.Integer(allow_none=True)
+    department_id = ma.fields.Integer(allow_none=True, validate=ID)
     category = ma.fields.String(validate=validate.Length(max=16), allow_none=True)
     photos = ma.fields.List(ma.fields.String(), load_default=list,
                             validate=validate.Length(max=9))  # fmt: skip
@@ -81,16 +138,16 @@ class ActionIn(ma.Schema):
 class QueueArgs(ma.Schema):
     """Filters of a staff queue."""
 
-    state = ma.fields.String(validate=validate.Length(max=16))
-    department_id = ma.fields.Integer()
+    state = ma.fields.String(validate=validate.OneOf(STATES, error="未知的状态"))
+    department_id = ma.fields.Integer(validate=ID)
     district = ma.fields.String(validate=validate.Length(max=32))
     category = ma.fields.String(validate=validate.Length(max=16))
-    channel = ma.fields.String(validate=validate.Length(max=16))
+    channel = ma.fields.String(validate=validate.OneOf(CHANNELS, error="未知的上报渠道"))
     overdue = ma.fields.Boolean()
     triage = ma.fields.Boolean(metadata={"description": "only cases waiting for a dispatcher"})
     q = ma.fields.String(validate=validate.Length(max=50))
-    date_from = ma.fields.Date(data_key="from")
-    date_to = ma.fields.Date(data_key="to")
+    date_from = bounded_date(data_key="from")
+    date_to = bounded_date(data_key="to")
     page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 100000))
     per_page = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
 

@@ -7,12 +7,15 @@ anything doubtful waits in the dispatcher's triage queue with the reason.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.models import StaffUser, User
 from app.db import utcnow
@@ -21,12 +24,13 @@ from app.extensions import db
 from app.geo import coords, regions
 from app.media.models import Media
 from reports import reference, timeline, transitions
-from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState
+from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState, TimelineEntry
 from reports.numbers import next_report_number
 
 log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 9
+DESCRIPTION_MIN = 5  # characters once surrounding spaces are gone (ReportIn asks for 5 too)
 
 
 @dataclass
@@ -46,6 +50,28 @@ class Submission:
     contact_phone: str | None = None
     machine_confidence: float | None = None
     photos_required: bool = True
+    # What was sent (``fingerprint()``), kept with the report its idempotency key creates: a
+    # key that comes back with other content is refused. None: not checked (devices' events).
+    fingerprint: str | None = None
+
+
+def fingerprint(sub: Submission, upload_digests: Sequence[str] = ()) -> str:
+    """A digest of what a submission carries: its fields, the ids of photos uploaded before and
+    the SHA-256 of the photos sent with it (a retry sends them again; stored, they would get
+    new ids)."""
+    content = {
+        "channel": sub.channel.value,
+        "description": sub.description.strip(),
+        "point": [sub.lat, sub.lng, sub.coord_sys] if sub.lat is not None else None,
+        "address": (sub.address or "").strip() or None,
+        "category": sub.category_code or None,
+        "photos": list(sub.photo_ids),
+        "uploads": list(upload_digests),
+        "shop_id": sub.shop_id,
+        "contact_phone": sub.contact_phone or None,
+    }
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def scoped_key(sub: Submission, owner: str) -> str | None:
@@ -60,12 +86,45 @@ def find_by_idempotency_key(key: str | None) -> Report | None:
     return db.session.scalar(select(Report).where(Report.idempotency_key == key))
 
 
+def find_replay(sub: Submission, owner_key: str) -> Report | None:
+    """The report this submission's idempotency key already created (a retry), or None; 422
+    ``idempotency_key_reused`` if the key created it from other content (as Stripe answers)."""
+    report = find_by_idempotency_key(scoped_key(sub, owner_key))
+    if report is None or sub.fingerprint is None:
+        return report
+    first = db.session.scalar(
+        select(TimelineEntry.data).where(
+            TimelineEntry.report_id == report.id, TimelineEntry.action == "submit"
+        )
+    )
+    stored = (first or {}).get("fingerprint")
+    if stored is not None and stored != sub.fingerprint:
+        raise ValidationFailed(
+            "该请求标识（Idempotency-Key）已用于内容不同的另一次上报；"
+            "如需提交新的内容，请刷新页面后重新提交",
+            code="idempotency_key_reused",
+            fields={"Idempotency-Key": ["已用于内容不同的另一次上报"]},
+        )
+    return report
+
+
+def check_description(text: str, channel: Channel) -> str:
+    """The description without surrounding spaces; 422 if nothing (or too little) is left."""
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(fields={"description": ["请填写问题描述（不能只有空格）"]})
+    if channel != Channel.MACHINE and len(text) < DESCRIPTION_MIN:
+        raise ValidationFailed(fields={"description": [f"请用至少{DESCRIPTION_MIN}个字描述问题"]})
+    return text
+
+
 def submit_report(
     sub: Submission, *, owner_key: str, citizen: User | None = None, staff: StaffUser | None = None
 ) -> tuple[Report, bool]:
     """Create a report (or return the one this idempotency key created); (report, created)."""
+    description = check_description(sub.description, sub.channel)
     key = scoped_key(sub, owner_key)
-    existing = find_by_idempotency_key(key)
+    existing = find_replay(sub, owner_key)
     if existing is not None:
         return existing, False
     citizen_category = _citizen_category(sub.category_code)
@@ -83,7 +142,7 @@ def submit_report(
         reporter=citizen,
         created_by_staff=staff,
         contact_phone=sub.contact_phone,
-        description=sub.description.strip(),
+        description=description,
         address=sub.address,
         lat=lat,
         lng=lng,
@@ -99,7 +158,8 @@ def submit_report(
     db.session.add(report)
     db.session.flush()
     timeline.add(report, "submit", None, citizen=citizen, staff=staff,
-                 public_note=f"问题已提交（编号{report.number}），等待受理")  # fmt: skip
+                 public_note=f"问题已提交（编号{report.number}），等待受理",
+                 data={"fingerprint": sub.fingerprint} if sub.fingerprint else None)  # fmt: skip
     report.possible_duplicate_of_id = find_possible_duplicate(report)
     _route(report)
     db.session.flush()
@@ -250,12 +310,23 @@ TRIAGE_LABELS = {
 
 
 def rate_report(report: Report, citizen: User, rating: int, comment: str | None) -> Report:
-    """The citizen's satisfaction rating (回访) after closing; once."""
+    """The citizen's satisfaction rating (回访) after closing; once. The rating is claimed by one
+    conditional UPDATE, so of several at once (a double tap) exactly one wins and the others
+    are told the case was already rated, never a stale-version 500."""
     if report.state not in (ReportState.CLOSED, ReportState.ARCHIVED):
         raise Conflict("案件结案后才能评价", code="not_closed")
     if report.rating is not None:
         raise Conflict("您已评价过该案件", code="already_rated")
-    report.rating, report.rating_comment, report.rated_at = rating, comment, utcnow()
+    claimed = db.session.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.rating.is_(None))
+        .values(rating=rating, rating_comment=comment, rated_at=utcnow(),
+                version=Report.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    if not claimed:
+        raise Conflict("您已评价过该案件", code="already_rated")
+    db.session.refresh(report)  # the row as this UPDATE left it, its new version included
     timeline.add(report, "rate", report.state, citizen=citizen,
                  public_note=f"市民评价：{'★' * rating}", data={"rating": rating})  # fmt: skip
     db.session.flush()

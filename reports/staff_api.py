@@ -13,7 +13,13 @@ from app.db import check_version, commit
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from reports import present, queries, service
-from reports.api import BODY_DOC, IDEMPOTENCY_DOC, commit_submission, idempotency_key, load_body
+from reports.api import (
+    BODY_DOC,
+    REPORT_IDEMPOTENCY_DOC,
+    idempotency_key,
+    load_body,
+    submit_with_uploads,
+)
 from reports.models import Channel
 from reports.schemas import (
     ActionIn,
@@ -42,9 +48,10 @@ class StaffReports(MethodView):
         return {"items": [present.queue_item(r) for r in items], "total": total,
                 "page": args["page"], "per_page": args["per_page"]}  # fmt: skip
 
-    @blp.doc(requestBody=BODY_DOC, parameters=[IDEMPOTENCY_DOC])
+    @blp.doc(requestBody=BODY_DOC, parameters=[REPORT_IDEMPOTENCY_DOC])
     @blp.response(201, StaffReportOut)
-    @document_errors(blp, 401, 403, 422)
+    @blp.alt_response(200, schema=StaffReportOut, description="A retry: the report this key made")
+    @document_errors(blp, 401, 403, 413, 415, 422)
     @staff_required(Role.DISPATCHER, Role.INSPECTOR)
     def post(self, staff):
         """Enter a report: a hotline call (dispatchers) or a patrol finding (inspectors)."""
@@ -60,8 +67,8 @@ class StaffReports(MethodView):
             shop_id=data.get("shop_id"), idempotency_key=idempotency_key(),
             contact_phone=data.get("contact_phone"),
             photos_required=channel == Channel.INSPECTOR)  # fmt: skip
-        report, created = commit_submission(sub, f"staff:{staff.id}", staff=staff)
-        return present.staff_view(report, staff, data["coord_sys"]), 201 if created else 200
+        report, status = submit_with_uploads(sub, f"staff:{staff.id}", staff=staff)
+        return present.staff_view(report, staff, data["coord_sys"]), status
 
 
 @blp.route("/<number>")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.apispec import AT_LEAST_ONE, MAX_INT, SPACE, at_least_one_of, together
 from services_nearby import hours
 from services_nearby.models import FacilityStatus
 
 STATUSES = tuple(s.value for s in FacilityStatus)
 COORD_SYSTEMS = ("gcj02", "wgs84", "bd09")
-MAX_INT = 2**31 - 1
 LAT = validate.Range(-90, 90, error="纬度应在 -90 到 90 之间")
 LNG = validate.Range(-180, 180, error="经度应在 -180 到 180 之间")
 KIND_CODE = validate.Regexp(
@@ -19,7 +19,7 @@ KIND_CODE = validate.Regexp(
 )
 # An OpenStreetMap tag as the importer matches it: key=value, exactly.
 OSM_TAG = validate.Regexp(
-    r"^[A-Za-z0-9_:.\-]{1,40}=[^=\s](?:[^=]{0,62}[^=\s])?$",
+    rf"^[A-Za-z0-9_:.\-]{{1,40}}=[^={SPACE}](?:[^=]{{0,62}}[^={SPACE}])?$",
     error="OSM 标签格式应为 key=value（如 amenity=toilets）",
 )
 
@@ -60,13 +60,16 @@ class FacilityKindOut(ma.Schema):
 class FacilityKindUpdateIn(ma.Schema):
     """What admins may change on a kind (the code is permanent: imports and clients use it)."""
 
+    class Meta:
+        json_schema = AT_LEAST_ONE
+
     name = ma.fields.String(validate=validate.Length(min=1, max=32))
     title = ma.fields.String(
         validate=validate.Length(min=1, max=32),
         metadata={"description": "市民看到的入口名称，如 找公厕"},
     )
     osm_tags = ma.fields.List(ma.fields.String(validate=OSM_TAG), validate=validate.Length(max=20))
-    sort_order = ma.fields.Integer(validate=validate.Range(-10_000, 10_000))
+    sort_order = ma.fields.Integer(strict=True, validate=validate.Range(-10_000, 10_000))
     is_active = ma.fields.Boolean()
 
     @ma.validates_schema
@@ -103,6 +106,10 @@ class FacilityListArgs(ma.Schema):
     )
     page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
     per_page = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+EDITABLE = ("kind", "name", "address", "lat", "lng", "opening_hours", "fee", "accessible",
+            "capacity", "free_spaces", "external_id", "feed")  # fmt: skip
 
 
 class FacilityFields(ma.Schema):
@@ -146,6 +153,9 @@ class FacilityFields(ma.Schema):
 class FacilityUpdateIn(FacilityFields):
     """What staff may change on a facility (removal has its own actions). Moving it means sending
     ``lat`` and ``lng`` (in ``coord_sys``, default GCJ-02)."""
+
+    class Meta:
+        json_schema = {"allOf": [at_least_one_of(*EDITABLE), together("lat", "lng")]}
 
     version = ma.fields.Integer(
         required=True, metadata={"description": "The version read; 409 if it changed"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,16 @@ from flask.cli import AppGroup
 from app.db import commit
 from app.extensions import db
 from shops.codes import generate_missing_wxacodes, issue_missing
-from shops.importer import ImportFileError, import_shops, write_error_report
+from shops.importer import (
+    COLUMNS,
+    HEADERS,
+    LABELS,
+    NOTES,
+    OPTIONAL,
+    ImportFileError,
+    import_shops,
+    write_error_report,
+)
 
 shops_cli = AppGroup("shops", help="Shops: import, QR plates and print sheets.")
 
@@ -27,13 +37,55 @@ def register(app: Flask) -> None:
 # -- the registry: import (shops/importer.py) ---------------------------------------------------
 
 
-@shops_cli.command("import")
+# Exit status of ``flask shops import`` (2 is click's: a usage error, a file that does not exist).
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
+
+
+def _import_help() -> str:
+    """The command's help: what it does, every column with its names, and the exit status."""
+    return "\n".join([
+        "Import shops from a CSV or XLSX file, upserting by credit code (统一社会信用代码).",
+        "",
+        "Every row is checked before anything is written; good rows are imported, bad rows are "
+        "listed (and written to --errors) and never half-imported. The header is row 1; columns "
+        "may come in any order, under their English or any of their Chinese names.",
+        "",
+        "\b",
+        "Required columns:",
+        *_column_help(c for c in COLUMNS if c not in OPTIONAL),
+        "",
+        "\b",
+        "Optional columns (may be left out, or left empty):",
+        *_column_help(OPTIONAL),
+        "",
+        "A CSV file may be UTF-8 (with or without BOM) or GBK/GB18030, as Excel saves it on "
+        "Chinese Windows.",
+        "",
+        "\b",
+        "Exit status:",
+        "  0  every row imported",
+        "  1  nothing imported: the file cannot be read or lacks a required column, every row",
+        "     is bad, or --all-or-nothing refused a file with bad rows",
+        "  2  usage error (no such file, unknown option)",
+        "  3  partial import: the good rows were imported, the bad rows were refused",
+    ])  # fmt: skip
+
+
+def _column_help(columns: Iterable[str]) -> list[str]:
+    lines = []
+    for column in columns:
+        lines.append(f"  {column:<16}{' / '.join(HEADERS[column])}")
+        lines += textwrap.wrap(NOTES[column], 70, initial_indent=" " * 18,
+                               subsequent_indent=" " * 18)  # fmt: skip
+    return lines
+
+
+@shops_cli.command("import", help=_import_help())
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--errors", "errors_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the row-level errors to this CSV file.")  # fmt: skip
 @click.option("--all-or-nothing", is_flag=True, help="Reject the whole file if any row is bad.")
 def import_command(file: Path, errors_file: Path | None, all_or_nothing: bool) -> None:
-    """Import shops from a CSV or XLSX file, upserting by credit code."""
     bars: dict[str, Any] = {}
 
     def start(total: int) -> None:
@@ -66,9 +118,11 @@ def import_command(file: Path, errors_file: Path | None, all_or_nothing: bool) -
 
 
 def _report_import(result: Any, errors_file: Path | None, write_report: Callable) -> None:
-    """Print the outcome and the row-level errors; commit unless the file was rejected."""
+    """Print the outcome and the row-level errors; commit unless the file was rejected. Exits
+    EXIT_PARTIAL when some rows were imported and some refused, EXIT_FAILED when none was."""
     for error in result.errors[:200]:
-        click.echo(f"第 {error.row} 行 {error.field}: {error.reason}", err=True)
+        label = f"{error.field}（{LABELS[error.field]}）" if error.field in LABELS else error.field
+        click.echo(f"第 {error.row} 行 {label}: {error.reason}", err=True)
     if len(result.errors) > 200:
         click.echo(f"... 另有 {len(result.errors) - 200} 条错误", err=True)
     if errors_file is not None:
@@ -77,14 +131,19 @@ def _report_import(result: Any, errors_file: Path | None, write_report: Callable
     if result.rejected:
         db.session.rollback()
         click.echo(f"{result.bad_rows} 行有错误，整个文件未导入（--all-or-nothing）", err=True)
-        raise SystemExit(1)
+        raise SystemExit(EXIT_FAILED)
     commit()
     click.echo(
         f"共 {result.total} 行：新增 {result.created}，更新 {result.updated}，"
         f"未变 {result.unchanged}，错误 {result.bad_rows} 行"
     )
-    if result.errors:
-        raise SystemExit(1)
+    if not result.errors:
+        return
+    if not result.imported:
+        click.echo("所有行都有错误，没有导入任何店铺", err=True)
+        raise SystemExit(EXIT_FAILED)
+    click.echo(f"部分导入：{result.imported} 行已导入，{result.bad_rows} 行有错误未导入", err=True)
+    raise SystemExit(EXIT_PARTIAL)
 
 
 # -- plates: codes, QR images, print sheets, mini-program codes (shops/codes.py, printsheet.py) --

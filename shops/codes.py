@@ -70,7 +70,8 @@ def _can_uppercase(base: str) -> bool:
 
 
 def _insert_code(shop: Shop) -> ShopCode:
-    """A new active code for ``shop``, retried on the (rare) unique-constraint collision."""
+    """A new active code for ``shop``, retried on the (rare) collision of a drawn code. 409 if
+    the shop got an active code meanwhile (the unique index on shop and active marker)."""
     if shop.id is None:
         db.session.add(shop)
         db.session.flush()
@@ -84,7 +85,12 @@ def _insert_code(shop: Shop) -> ShopCode:
         except IntegrityError:
             if row in db.session:
                 db.session.expunge(row)
+            if _active_codes(shop):  # not a drawn-code collision: a concurrent issue won
+                raise Conflict(REPLACED_MESSAGE, code="code_already_replaced") from None
     raise RuntimeError("could not draw an unused shop code")  # pragma: no cover
+
+
+REPLACED_MESSAGE = "该店铺的二维码刚刚已重新生成，请刷新页面查看新编号"
 
 
 def active_code(shop: Shop) -> ShopCode | None:
@@ -98,33 +104,44 @@ def active_code(shop: Shop) -> ShopCode | None:
 
 
 def issue_code(shop: Shop) -> ShopCode:
-    """The shop's active code, issuing one first if it has none (safe to call again)."""
+    """The shop's active code, issuing one first if it has none (safe to call again, and at
+    once: the shop row is locked while it looks)."""
     if shop.id is not None:
-        existing = active_code(shop)
-        if existing is not None:
-            return existing
+        _lock_shop(shop)
+        existing = _active_codes(shop)
+        if existing:
+            return existing[-1]
     return _insert_code(shop)
 
 
 def revoke_and_reissue(
-    shop: Shop, reason: str, actor: object = None, *, actor_label: str | None = None
+    shop: Shop,
+    reason: str,
+    actor: object = None,
+    *,
+    actor_label: str | None = None,
+    replaces: str | None = None,
 ) -> ShopCode:
-    """Revoke the shop's active code(s) and issue a new one; 409 for a closed shop. Audited."""
+    """Revoke the shop's active code and issue a new one; 409 for a closed shop, and 409 when
+    ``replaces`` (the code the caller saw) is no longer the active one. Audited.
+
+    Concurrent calls for one shop run one after the other: the shop row is locked and re-read,
+    and the active codes are read with a locking read (the latest committed rows, not the
+    transaction's snapshot, which on MariaDB would still show a code another call just
+    revoked). The unique index on (shop_id, active) is the last guarantee."""
     _lock_shop(shop)
     if shop.status == ShopStatus.CLOSED:
         raise Conflict("商户已关闭，不能重新发码", code="shop_closed")
-    old = list(
-        db.session.scalars(
-            select(ShopCode).where(
-                ShopCode.shop_id == shop.id, ShopCode.status == CodeStatus.ACTIVE
-            )
-        )
-    )
-    new = _insert_code(shop)
+    old = _active_codes(shop)
+    if replaces is not None and normalize(replaces) not in {c.code for c in old}:
+        raise Conflict(REPLACED_MESSAGE, code="code_already_replaced")
     now = utcnow()
+    for code in old:  # revoked before the new code exists: the unique index allows one active
+        code.status, code.revoked_at, code.revoke_reason = CodeStatus.REVOKED, now, reason[:200]
+    db.session.flush()
+    new = _insert_code(shop)
     for code in old:
-        code.status, code.revoked_at = CodeStatus.REVOKED, now
-        code.revoke_reason, code.replaced_by = reason[:200], new
+        code.replaced_by = new
     db.session.flush()
     audit.record(
         "shop.code_reissued",
@@ -139,9 +156,35 @@ def revoke_and_reissue(
     return new
 
 
+def replaced_codes(new: ShopCode) -> list[str]:
+    """The codes a reissue revoked in favour of ``new``."""
+    return list(
+        db.session.scalars(
+            select(ShopCode.code).where(ShopCode.replaced_by_id == new.id).order_by(ShopCode.id)
+        )
+    )
+
+
 def _lock_shop(shop: Shop) -> None:
-    """Serialise reissues of one shop (row lock on MariaDB; SQLite locks the whole file)."""
-    db.session.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update())
+    """Serialise code changes of one shop and re-read it (its status may have changed since the
+    request read it): a row lock on MariaDB; on SQLite a writing request holds the file's write
+    lock from its first statement (app.dbsetup). Pending changes are flushed first, so the
+    refresh cannot drop them."""
+    db.session.flush()
+    db.session.refresh(shop, ["status", "version"], with_for_update=True)
+
+
+def _active_codes(shop: Shop) -> list[ShopCode]:
+    """The shop's active codes as committed now (a locking read), oldest first."""
+    return list(
+        db.session.scalars(
+            select(ShopCode)
+            .where(ShopCode.shop_id == shop.id, ShopCode.status == CodeStatus.ACTIVE)
+            .order_by(ShopCode.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def resolve(raw: str) -> tuple[ShopCode, Shop] | None:

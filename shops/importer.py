@@ -5,18 +5,27 @@ before anything is written, so a bad row is never half-imported: good rows are w
 batches with Core executemany, bad rows come back as (row number, field, reason). With
 ``all_or_nothing`` any error rejects the whole file. Row numbers are the spreadsheet's: the
 header is row 1.
+
+Headers are the English column names or their Chinese names (``HEADERS``), in any order. The
+``OPTIONAL`` columns may be left out: coordinates are then GCJ-02, and shops already registered
+keep their business hours and status (new shops: none, and active). A CSV file is UTF-8, with
+or without a byte-order mark, or else GB18030 (a superset of the GBK that Excel's
+"CSV (逗号分隔)" writes on Chinese Windows).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import bindparam, insert, select, update
 
 from app import audit, changes
@@ -28,7 +37,41 @@ from shops.models import SHOPS_TOPIC, Shop, ShopStatus
 
 COLUMNS = ("name", "industry", "credit_code", "address", "lat", "lng", "coord_sys",
            "owner_name", "owner_phone", "business_hours")  # fmt: skip
-OPTIONAL = ("status",)
+OPTIONAL = ("coord_sys", "business_hours", "status")
+REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL)
+# Each column's Chinese header names; the first is its label in messages.
+HEADERS = {
+    "name": ("名称", "店铺名称", "商户名称", "门店名称", "店名"),
+    "industry": ("行业", "行业类别", "所属行业"),
+    "credit_code": ("统一社会信用代码", "社会信用代码", "信用代码"),
+    "address": ("地址", "经营地址", "详细地址"),
+    "lat": ("纬度",),
+    "lng": ("经度",),
+    "coord_sys": ("坐标系",),
+    "owner_name": ("负责人", "负责人姓名", "经营者", "经营者姓名", "店主"),
+    "owner_phone": ("联系电话", "负责人电话", "电话", "手机", "手机号"),
+    "business_hours": ("营业时间",),
+    "status": ("状态", "营业状态", "经营状态"),
+}
+LABELS = {column: names[0] for column, names in HEADERS.items()}
+ALIASES = {name: column for column, names in HEADERS.items() for name in names}
+# What each column holds (``flask shops import --help`` shows these).
+NOTES = {
+    "name": "shop name, up to 100 characters",
+    "industry": "an active industry's name or code (餐饮 or catering)",
+    "credit_code": "18 characters with a valid check character; the key of the upsert",
+    "address": "up to 200 characters",
+    "lat": "latitude in degrees, inside the city",
+    "lng": "longitude in degrees",
+    "coord_sys": "the system of lat and lng: gcj02 (the default), wgs84 or bd09",
+    "owner_name": "up to 64 characters",
+    "owner_phone": "a mobile, landline or 400 number",
+    "business_hours": "free text, up to 100 characters; without the column, shops already "
+    "registered keep theirs",
+    "status": "active/正常营业, suspended/暂停营业 or closed/已关闭; empty or missing: new "
+    "shops are active, shops already registered keep theirs",
+}
+ENCODINGS = ("utf-8", "gb18030")  # tried in order (a UTF-8 byte-order mark is dropped)
 FILE_FIELDS = (
     "name", "industry_id", "address", "lat", "lng", "coord_sys_in", "district_code",
     "street_region_id", "owner_name", "owner_phone", "business_hours", "status",
@@ -67,6 +110,11 @@ class ImportResult:
     def bad_rows(self) -> int:
         return len({e.row for e in self.errors})
 
+    @property
+    def imported(self) -> int:
+        """Rows written or already up to date (none when ``rejected``)."""
+        return 0 if self.rejected else self.created + self.updated + self.unchanged
+
 
 class ImportFileError(ValueError):
     """The file itself cannot be read (format, missing columns)."""
@@ -76,35 +124,72 @@ class ImportFileError(ValueError):
 
 
 def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """The header and the (row number, values) of a CSV or XLSX file (blank rows skipped)."""
+    """The header (column names) and the (row number, values) of a CSV or XLSX file (blank rows
+    skipped); ImportFileError when the file cannot be read or lacks a required column."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        records = _csv_records(path)
+        lines = _csv_lines(path)
     elif suffix in (".xlsx", ".xlsm"):
-        records = _xlsx_records(path)
+        lines = _xlsx_lines(path)
     else:
         raise ImportFileError(f"不支持的文件类型 {suffix}：请使用 .csv 或 .xlsx")
-    header = [str(h or "").strip().lower() for h in next(records, [])]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ImportFileError(f"缺少列：{', '.join(missing)}")
+    header = _header(lines[0] if lines else [])
     rows = []
-    for number, values in enumerate(records, start=2):
+    for number, values in enumerate(lines[1:], start=2):
         if any(v not in (None, "") for v in values):
             rows.append((number, dict(zip(header, values, strict=False))))
     return header, rows
 
 
-def _csv_records(path: Path) -> Iterator[list[Any]]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        yield from csv.reader(fh)
+def _column(name: Any) -> str:
+    text = str(name or "").strip().lstrip("\ufeff").strip()
+    return ALIASES.get(text, text.lower())
 
 
-def _xlsx_records(path: Path) -> Iterator[list[Any]]:
-    workbook = load_workbook(path, read_only=True, data_only=True)
+def _label(column: str) -> str:
+    return f"{column}（{LABELS[column]}）" if column in LABELS else column
+
+
+def _header(cells: list[Any]) -> list[str]:
+    """The header row as column names; refuses a missing required column or a repeated one."""
+    header = [_column(c) for c in cells]
+    missing = [_label(c) for c in REQUIRED if c not in header]
+    if missing:
+        raise ImportFileError(f"缺少列：{'、'.join(missing)}")
+    repeated = sorted({c for c in header if c in HEADERS and header.count(c) > 1})
+    if repeated:
+        raise ImportFileError(f"列重复：{'、'.join(_label(c) for c in repeated)}")
+    return header
+
+
+def decode(data: bytes) -> str:
+    """A CSV file's text: UTF-8 (with or without a byte-order mark), else GB18030."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(
+        "无法识别文件编码：请把文件另存为“CSV UTF-8（逗号分隔）”或“CSV（逗号分隔）”后再导入"
+    )
+
+
+def _csv_lines(path: Path) -> list[list[str]]:
     try:
-        for values in workbook.worksheets[0].iter_rows(values_only=True):
-            yield list(values)
+        text = decode(path.read_bytes())
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except (OSError, csv.Error) as exc:
+        raise ImportFileError(f"无法读取 CSV 文件：{exc}") from None
+
+
+def _xlsx_lines(path: Path) -> list[list[Any]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError):
+        raise ImportFileError("无法读取 Excel 文件：请确认是 .xlsx 格式且未损坏") from None
+    try:
+        return [list(values) for values in workbook.worksheets[0].iter_rows(values_only=True)]
     finally:
         workbook.close()
 
@@ -225,9 +310,12 @@ def _existing() -> dict[str, dict[str, Any]]:
     return {r.credit_code: r._asdict() for r in db.session.execute(select(*columns))}
 
 
-def _plan(good: list[dict[str, Any]]) -> tuple[list[dict], list[dict], int]:
-    """Split good rows into inserts, updates (changed rows only) and an unchanged count."""
-    existing, now = _existing(), utcnow()
+def _plan(
+    good: list[dict[str, Any]], keep: Iterable[str] = ()
+) -> tuple[list[dict], list[dict], int]:
+    """Split good rows into inserts, updates (changed rows only) and an unchanged count. The
+    ``keep`` fields (columns the file leaves out) keep their stored values on updates."""
+    existing, now, keep = _existing(), utcnow(), [f for f in keep if f in FILE_FIELDS]
     inserts, updates, unchanged = [], [], 0
     for values in good:
         old = existing.get(values["credit_code"])
@@ -237,7 +325,7 @@ def _plan(good: list[dict[str, Any]]) -> tuple[list[dict], list[dict], int]:
                             "source": "import", "created_at": now, "updated_at": now,
                             "version": 1})  # fmt: skip
             continue
-        row = {f: values[f] for f in FILE_FIELDS}
+        row = {f: values[f] for f in FILE_FIELDS} | {f: old[f] for f in keep}
         row["status"] = values["status"] or old["status"]
         if all(old[f] == row[f] for f in FILE_FIELDS):
             unchanged += 1
@@ -284,7 +372,7 @@ def import_shops(
 ) -> ImportResult:
     """Validate every row of the file, then write the good ones (none if ``all_or_nothing`` and
     any row is bad). Flushes; the caller commits. ``on_rows(n)`` is told the row count first."""
-    _, rows = read_rows(path)
+    header, rows = read_rows(path)
     if on_rows:
         on_rows(len(rows))
     good, errors = validate_rows(rows, on_validate)
@@ -292,7 +380,8 @@ def import_shops(
     if errors and all_or_nothing:
         result.rejected = True
         return result
-    inserts, updates, result.unchanged = _plan(good)
+    absent = [c for c in OPTIONAL if c not in header]
+    inserts, updates, result.unchanged = _plan(good, keep=absent)
     result.new_ids = _write(inserts, updates, on_write)
     result.created, result.updated = len(inserts), len(updates)
     service.issue_plate_codes(result.new_ids)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Double, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app import changes
 from app.db import enum_column, utcnow
@@ -87,7 +87,12 @@ class ShopCode(db.Model):
     shop so a scan answers "this code was replaced" instead of showing another shop."""
 
     __tablename__ = "shop_codes"
-    __table_args__ = (UniqueConstraint("code"),)
+    __table_args__ = (
+        UniqueConstraint("code"),
+        # At most one active code per shop, whatever runs at once: ``active`` is True while the
+        # code is active and NULL once revoked, and NULLs never collide in a unique index.
+        Index("uq_shop_codes_shop_id_active", "shop_id", "active", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16))
@@ -99,9 +104,16 @@ class ShopCode(db.Model):
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("shop_codes.id"))
     # Mini-program code image (wxa/getwxacodeunlimit), stored once generated; a storage key.
     wxacode_key: Mapped[str | None] = mapped_column(String(200))
+    # True while active, NULL once revoked: kept in step with ``status`` (below) for the index.
+    active: Mapped[bool | None]
 
     shop: Mapped[Shop] = relationship(back_populates="codes")
     replaced_by: Mapped[ShopCode | None] = relationship(remote_side=[id])
+
+    @validates("status")
+    def _mark_active(self, _key: str, status: CodeStatus) -> CodeStatus:
+        self.active = True if status == CodeStatus.ACTIVE else None
+        return status
 
 
 # Whatever a cached shop view or the heat map is built from: one counter says when it changed.

@@ -10,7 +10,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from app.geo.grid import CELL_DEFAULT_M, CELL_MAX_M, CELL_MIN_M, parse_bbox
+from app.apispec import Bbox
+from app.geo.grid import CELL_DEFAULT_M, CELL_MAX_M, CELL_MIN_M
 
 
 class NamedOut(ma.Schema):
@@ -80,9 +81,7 @@ class HeatmapArgs(ma.Schema):
     district = ma.fields.String(
         load_default="", metadata={"description": "district codes (adcode), comma-separated"}
     )
-    bbox = ma.fields.String(
-        load_default="", metadata={"description": "minLng,minLat,maxLng,maxLat (GCJ-02)"}
-    )
+    bbox = Bbox(metadata={"description": "minLng,minLat,maxLng,maxLat (GCJ-02)"})
     cell = ma.fields.Integer(
         load_default=CELL_DEFAULT_M,
         validate=ma.validate.Range(CELL_MIN_M, CELL_MAX_M),
@@ -91,8 +90,8 @@ class HeatmapArgs(ma.Schema):
 
     @ma.post_load
     def split(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """Turn the comma lists into lists and the bbox into four floats."""
+        """Turn the comma lists into lists; no bbox is None."""
         data["industry"] = _csv(data["industry"])
         data["district"] = _csv(data["district"])
-        data["bbox"] = parse_bbox(data["bbox"]) if data["bbox"] else None
+        data.setdefault("bbox", None)
         return data

@@ -25,6 +25,14 @@ class ReissueIn(ma.Schema):
     """Why the plate is replaced (lost, damaged, moved ...)."""
 
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    replaces = ma.fields.String(
+        validate=ma.validate.Length(max=16),
+        metadata={
+            "description": "The active code the caller saw. When given, the reissue happens only "
+            "if it is still the active one (409 code_already_replaced otherwise), so a double "
+            "click or two staff at once replace a plate once."
+        },
+    )
 
 
 class CodeOut(ma.Schema):
@@ -62,7 +70,7 @@ FORMATS = {  # extension: (mimetype, renderer)
 class ShopQrImage(MethodView):
     @blp.doc(responses=IMAGE_DOC)
     @document_errors(blp, 401, 403, 404)
-    @staff_required()
+    @staff_required(Role.ADMIN, Role.DISPATCHER)
     def get(self, shop_id: int, ext: str, staff):
         """The shop's plate QR: PNG (10 px a module, quiet zone of 4) or SVG (vector, for print
         shops)."""
@@ -79,15 +87,16 @@ class ShopCodeReissue(MethodView):
     @staff_required(Role.ADMIN, Role.DISPATCHER)
     def post(self, body, shop_id: int, staff):
         """Revoke the shop's plate code and issue a new one (the old one answers "replaced").
-        409 if the shop is closed. Audited."""
+        409 if the shop is closed, or if ``replaces`` is no longer the active code. Concurrent
+        reissues of one shop run one after the other. Audited."""
         shop = service.shop_for_staff(shop_id, staff)
-        old = codes.active_code(shop)
-        new = codes.revoke_and_reissue(shop, body["reason"], staff)
+        new = codes.revoke_and_reissue(shop, body["reason"], staff, replaces=body.get("replaces"))
+        replaced = codes.replaced_codes(new)
         commit()
         return {
             "code": new.code,
             "url": codes.plate_url(new.code),
             "status": new.status.value,
             "issued_at": new.issued_at,
-            "replaced": [old.code] if old is not None else [],
+            "replaced": replaced,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.apispec import AT_LEAST_ONE, at_least_one_of, together
 from shops import credit_code
 from shops.importer import PHONE
 from shops.models import ShopStatus
@@ -56,6 +57,9 @@ class IndustryCreateIn(ma.Schema):
 class IndustryUpdateIn(ma.Schema):
     """Rename or (de)activate an industry."""
 
+    class Meta:
+        json_schema = AT_LEAST_ONE
+
     name = ma.fields.String(validate=validate.Length(min=1, max=32))
     is_active = ma.fields.Boolean()
 
@@ -95,8 +99,15 @@ class ShopSearchArgs(ma.Schema):
     per_page = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
+EDITABLE = ("name", "industry", "address", "lat", "lng", "owner_name", "owner_phone",
+            "business_hours", "duties")  # fmt: skip
+
+
 class ShopUpdateIn(ma.Schema):
     """What staff may change on a shop (status changes have their own actions)."""
+
+    class Meta:
+        json_schema = {"allOf": [at_least_one_of(*EDITABLE), together("lat", "lng")]}
 
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
     industry = ma.fields.String(validate=validate.Length(min=1, max=32))

@@ -22,6 +22,7 @@ from flask import Flask
 from flask.globals import app_ctx
 from flask.testing import FlaskClient
 from flask_limiter import Limiter
+from flask_migrate import upgrade as migrate_upgrade
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -308,3 +309,19 @@ def live_db_url(tmp_path, monkeypatch):
         with engine.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         engine.dispose()
+
+
+def committed_app(db_url: str, tmp_path, **overrides) -> Flask:
+    """A second app on ``db_url`` (from ``live_db_url``: transactions really commit), migrated,
+    with its own uploads and change board and no rate limits; for races and fault tests."""
+    config = {
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "CHANGES_FILE": str(tmp_path / "seq.bin"),
+        "RATELIMIT_ENABLED": False,
+    }
+    application = create_app("testing", config | overrides)
+    application.test_client_class = FreshContextClient
+    with application.app_context():
+        migrate_upgrade()
+    return application

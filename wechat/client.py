@@ -7,6 +7,7 @@ itself over HTTP (a gunicorn worker waiting on itself would deadlock).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,10 @@ from wechatpy.session import SessionStorage
 from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.session.redisstorage import RedisStorage
 from wsgiadapter import WSGIAdapter
+
+from app.extensions import redis_client
+
+log = logging.getLogger(__name__)
 
 REAL_API_BASE = "https://api.weixin.qq.com/"
 REAL_OAUTH_BASE = "https://open.weixin.qq.com/connect/"
@@ -98,20 +103,56 @@ def http_session() -> WeChatHttp:
     return http
 
 
+class SharedTokenCache(RedisStorage):
+    """The token cache in Redis, shared by every worker, with this process's memory behind it.
+
+    Every token is also kept in the process; when Redis fails (or is paused after a failure,
+    see app.extensions.RedisBreaker, so no call waits on it) reads come from the process and
+    writes stay there. Workers then each keep their own copy: stable_token hands every caller
+    the same token, so none invalidates another's.
+    """
+
+    def __init__(self, conn: redis.Redis, prefix: str, local: MemoryStorage) -> None:
+        super().__init__(conn, prefix=prefix)
+        self.local = local
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return super().get(key, default)
+        except redis.RedisError as exc:
+            log.debug("wechat token cache: Redis unavailable (%s), using the process's", exc)
+            return self.local.get(key, default)
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        self.local.set(key, value, ttl)
+        try:
+            super().set(key, value, ttl)
+        except redis.RedisError as exc:
+            log.debug("wechat token cache: Redis unavailable (%s), kept in the process", exc)
+
+    def delete(self, key: str) -> None:
+        self.local.delete(key)
+        try:
+            super().delete(key)
+        except redis.RedisError as exc:
+            log.debug("wechat token cache: Redis unavailable (%s)", exc)
+
+
 def token_storage() -> SessionStorage:
-    """Redis when REDIS_URL is set (shared by every worker), else one in-process memory store."""
+    """Redis when REDIS_URL is set (shared by every worker, the process's memory when Redis
+    fails), else one in-process memory store."""
     cfg = current_app.config
     state = _state()
+    # One memory store per API base: tokens of a test emulator are no good against WeChat.
+    local = state["memory"].setdefault(api_base_url(), MemoryStorage())
     url = cfg.get("REDIS_URL")
-    if url:
-        conn = state["redis"].get(url)
-        if conn is None:
-            timeout = cfg["WECHAT_HTTP_TIMEOUT"]
-            conn = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-            state["redis"][url] = conn
-        return RedisStorage(conn, prefix=cfg.get("WECHAT_TOKEN_CACHE_PREFIX", DEFAULT_CACHE_PREFIX))
-    # One store per API base: tokens of a test emulator are no good against WeChat and back.
-    return state["memory"].setdefault(api_base_url(), MemoryStorage())
+    if not url:
+        return local
+    conn = state["redis"].get(url)
+    if conn is None:
+        conn = state["redis"][url] = redis_client(current_app, url)  # short waits, a breaker
+    prefix = cfg.get("WECHAT_TOKEN_CACHE_PREFIX", DEFAULT_CACHE_PREFIX)
+    return SharedTokenCache(conn, prefix, local)
 
 
 class ApiClient(WeChatClient):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import utcnow
@@ -38,3 +38,24 @@ class MpInboundMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<MpInboundMessage {self.id} {self.msg_type}/{self.event} from {self.from_openid}>"
+
+
+class MpNonce(db.Model):
+    """A (timestamp, nonce) pair the public-account callback has accepted, kept until
+    ``expires_at`` (after which the timestamp is stale anyway): a signed request seen again with
+    another body is a replay. Used when Redis is not configured or not reachable.
+
+    ``body_sha256`` tells WeChat's own retry (the same body again) from a replay."""
+
+    __tablename__ = "wechat_mp_nonces"
+    __table_args__ = (UniqueConstraint("app_id", "timestamp", "nonce"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[str] = mapped_column(String(64))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    def __repr__(self) -> str:
+        return f"<MpNonce {self.app_id} {self.timestamp}/{self.nonce}>"

@@ -4,6 +4,15 @@ GET is WeChat's URL check. POST carries messages and events in plain mode or saf
 (``encrypt_type=aes``). Every inbound message is stored once (WeChat retries three times when we
 take over 5 s), then answered inline with the welcome text or ``success``: nothing here calls the
 WeChat API, so the answer stays inside WeChat's 5-second budget.
+
+Replays: WeChat signs only ``timestamp`` and ``nonce`` (plus, in safe mode, the ciphertext), so a
+captured query string would otherwise carry any plain-mode body, for ever. A signed request is
+refused unless its timestamp is within WECHAT_MP_MAX_SKEW_SECONDS of our clock, and each
+(timestamp, nonce) is remembered for longer than that (Redis ``SET NX`` with an expiry when
+REDIS_URL is set and answers, else the ``wechat_mp_nonces`` table): seen again with another body
+(or another ``echostr``), it is refused. The same body again is WeChat's own retry and is answered
+as before (messages are stored once). In safe mode the signature covers the body, so a signed
+repeat is always a retry.
 """
 
 from __future__ import annotations
@@ -13,22 +22,24 @@ import hmac
 import logging
 import re
 import struct
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.parsers.expat import ExpatError
 
+import redis
 import xmltodict
 from flask import Blueprint, Flask, Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 
-from app.db import commit
+from app.db import commit, utcnow
 from app.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
-from app.extensions import csrf, db, limiter
-from wechat.models import MpInboundMessage
+from app.extensions import csrf, db, limiter, redis_client
+from wechat.models import MpInboundMessage, MpNonce
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,10 @@ _FORBIDDEN_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # openids, original ids (gh_...) and the test accounts' names.
 _USER_NAME = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")
 _MSG_ID = re.compile(r"[0-9]{1,32}")
+# WeChat's nonces are decimal; the column holds 64 characters.
+_NONCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Expired rows of wechat_mp_nonces are deleted at most this often by each process.
+NONCE_CLEANUP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,91 @@ def _decrypt(encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> st
     except (ValueError, TypeError, IndexError, struct.error):
         # wechatpy surfaces bad base64, padding or length prefixes as assorted exceptions.
         raise BadRequest("消息解密失败", code="decrypt_failed") from None
+
+
+# --- freshness and replays -------------------------------------------------------------------
+
+
+def require_fresh(timestamp: str) -> int:
+    """403 unless ``timestamp`` is Unix seconds within WECHAT_MP_MAX_SKEW_SECONDS of now."""
+    skew = current_app.config["WECHAT_MP_MAX_SKEW_SECONDS"]
+    if (
+        not (timestamp.isdigit() and len(timestamp) <= 12)
+        or abs(time.time() - int(timestamp)) > skew
+    ):
+        log.warning("wechat mp timestamp %.20s refused: not within %s s", timestamp, skew)
+        raise Forbidden("请求时间戳无效或已过期，请检查服务器时间", code="stale_timestamp")
+    return int(timestamp)
+
+
+def require_unused(timestamp: str, nonce: str, content: bytes, *, signed: bool) -> None:
+    """403 for a stale timestamp, or for a (timestamp, nonce) already accepted with other
+    ``content``; remembers the pair otherwise. ``signed``: the signature covers ``content``, so a
+    repeat is WeChat's retry whatever it carries."""
+    stamp = require_fresh(timestamp)
+    if not _NONCE.fullmatch(nonce):
+        raise BadRequest("nonce 参数格式不正确", code="invalid_nonce")
+    app_id = current_app.config["WECHAT_MP_APP_ID"]
+    digest = hashlib.sha256(content).hexdigest()
+    ttl = 2 * current_app.config["WECHAT_MP_MAX_SKEW_SECONDS"] + 60  # outlives the window
+    first = _claim_in_redis(app_id, stamp, nonce, digest, ttl)
+    if first is None:
+        first = _claim_in_database(app_id, stamp, nonce, digest, ttl)
+    if first != digest and not signed:
+        log.warning("wechat mp replay refused: timestamp %s seen before with another body", stamp)
+        raise Forbidden("请求已被使用过，拒绝重放", code="replayed_request")
+
+
+def _claim_in_redis(app_id: str, stamp: int, nonce: str, digest: str, ttl: int) -> str | None:
+    """The digest first stored for the pair in Redis (``digest`` when new); None without
+    Redis, or when it does not answer (the database takes over)."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    prefix = current_app.config.get("WECHAT_TOKEN_CACHE_PREFIX") or "zhcg:wechat"
+    key = f"{prefix}:mp-nonce:{app_id}:{stamp}:{nonce}"
+    try:
+        conn = redis_client(current_app, url)
+        if conn.set(key, digest, nx=True, ex=ttl):
+            return digest
+        first = conn.get(key)
+    except redis.RedisError as exc:
+        log.debug("wechat mp nonces: Redis unavailable (%s), using the database", exc)
+        return None
+    # Gone between the two calls (evicted): not known to be the same body, so not accepted.
+    return first.decode() if first else ""
+
+
+def _claim_in_database(app_id: str, stamp: int, nonce: str, digest: str, ttl: int) -> str:
+    """The digest first stored for the pair in wechat_mp_nonces (``digest`` when new)."""
+    now = utcnow()
+    _delete_expired_nonces(now)
+    row = MpNonce(
+        app_id=app_id,
+        timestamp=stamp,
+        nonce=nonce,
+        body_sha256=digest,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:  # seen before (or being inserted by a concurrent request)
+        stmt = select(MpNonce.body_sha256).where(
+            MpNonce.app_id == app_id, MpNonce.timestamp == stamp, MpNonce.nonce == nonce
+        )
+        return db.session.scalar(stmt) or ""
+    return digest
+
+
+def _delete_expired_nonces(now: datetime) -> None:
+    """Delete expired rows, at most every NONCE_CLEANUP_SECONDS in this process."""
+    state = current_app.extensions.setdefault("wechat_mp_nonces", {"cleaned_at": None})
+    last = state["cleaned_at"]
+    if last is not None and time.monotonic() - last < NONCE_CLEANUP_SECONDS:
+        return
+    state["cleaned_at"] = time.monotonic()
+    db.session.execute(delete(MpNonce).where(MpNonce.expires_at < now))
 
 
 # --- XML --------------------------------------------------------------------------------------
@@ -258,15 +358,16 @@ def render_reply(msg: Inbound, text: str | None, *, encrypted: bool, nonce: str)
 
 @bp.get("/mp")
 def url_check() -> Response:
-    """WeChat's server URL check: echo ``echostr`` when the signature is ours."""
+    """WeChat's server URL check: echo ``echostr`` when the signature is ours and fresh."""
     args = request.args
     token = current_app.config.get("WECHAT_MP_TOKEN") or ""
-    require_signature(
-        args.get("signature"), token, args.get("timestamp", ""), args.get("nonce", "")
-    )
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    require_signature(args.get("signature"), token, timestamp, nonce)
     echostr = args.get("echostr")
     if not echostr:
         raise BadRequest("缺少 echostr 参数", code="missing_echostr")
+    require_unused(timestamp, nonce, b"echostr\n" + echostr.encode("utf-8"), signed=False)
+    commit()
     return Response(echostr, mimetype="text/plain")
 
 
@@ -291,13 +392,15 @@ def _is_safe_mode() -> bool:
 
 
 def _open_safe_mode(body: bytes, token: str, timestamp: str, nonce: str) -> str:
-    """Verify msg_signature over the envelope's Encrypt and return the decrypted XML."""
+    """Verify msg_signature over the envelope's Encrypt, check the timestamp and nonce, and
+    return the decrypted XML."""
     envelope = parse_xml(check_xml_bytes(body))
     encrypt = _text(envelope, "Encrypt")
     if not encrypt:
         raise BadRequest("缺少 Encrypt 字段", code="missing_encrypt")
     msg_signature = request.args.get("msg_signature")
     require_signature(msg_signature, token, timestamp, nonce, encrypt)
+    require_unused(timestamp, nonce, body, signed=True)
     plaintext = _decrypt(encrypt, msg_signature or "", timestamp, nonce)
     return check_xml_bytes(plaintext.encode("utf-8"))
 
@@ -316,6 +419,7 @@ def receive() -> Response:
     if safe_mode:
         xml_text = _open_safe_mode(body, token, timestamp, nonce)
     else:
+        require_unused(timestamp, nonce, body, signed=False)
         xml_text = check_xml_bytes(body)
     msg = parse_inbound(xml_text)
     text = welcome_for(msg)

@@ -38,12 +38,15 @@ class StaffLogin(MethodView):
 
     @blp.arguments(StaffLoginIn)
     @blp.response(200, StaffTokenOut)
-    @document_errors(blp, 401, 403, 422, 429)
+    @document_errors(blp, 401, 422, 429)
     def post(self, body):
-        """Staff sign-in for scripts: a bearer token that expires after STAFF_TOKEN_TTL_HOURS."""
+        """Staff sign-in for scripts: a bearer token that expires after STAFF_TOKEN_TTL_HOURS.
+
+        Unknown user, wrong password and an account locked after LOGIN_MAX_FAILURES failures
+        all answer the same 401 invalid_credentials."""
         try:
             staff = service.authenticate_staff(body["username"], body["password"])
-        except (service.LoginFailed, service.AccountLocked):
+        except service.LoginFailed:
             commit()  # keep the failure count and lock
             raise
         raw, token = service.issue_token(staff=staff)

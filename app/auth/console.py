@@ -36,14 +36,13 @@ def login():
     password = request.form.get("password", "")
     try:
         staff = service.authenticate_staff(username, password)
-    except (service.LoginFailed, service.AccountLocked) as exc:
+    except service.LoginFailed as exc:
         commit()  # keep the failure count and lock
-        status = 403 if isinstance(exc, service.AccountLocked) else 401
         return (
             render_template(
                 "console/login.html", error=exc.message, username=username, next=next_url
             ),
-            status,
+            401,
         )
     commit()
     session.clear()  # no session fixation: a fresh session for the signed-in account
@@ -55,8 +54,13 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out of the console."""
+    """Sign out of the console: every session of the account ends on the server, so a copy of
+    the session cookie taken before is refused too."""
     csrf.protect()
+    staff = current_staff()
+    if staff is not None:
+        service.end_staff_sessions(staff)
+        commit()
     session.pop("staff_id", None)
     session.pop("staff_sv", None)
     return redirect(url_for("console.login"))

@@ -14,7 +14,7 @@ from app.apispec import document_errors
 from app.auth.current import current_citizen, current_staff
 from app.auth.models import StaffUser, User
 from app.db import commit
-from app.errors import Unauthorized, UnsupportedMediaType, ValidationFailed
+from app.errors import Unauthorized, UnsupportedMediaType
 from app.extensions import limiter
 from app.media import service
 from app.media.models import Media
@@ -82,9 +82,7 @@ def read_upload(files: dict[str, Any]) -> bytes:
     Which limit applies depends on the content (photo or video): the service checks it."""
     cfg = current_app.config
     data = files["file"].read(max(cfg["MEDIA_MAX_BYTES"], cfg["MEDIA_VIDEO_MAX_BYTES"]) + 1)
-    if not data:
-        raise ValidationFailed(fields={"file": ["上传的文件为空"]})
-    return data
+    return service.require_content(data, "file")
 
 
 @blp.route("")

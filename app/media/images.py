@@ -1,15 +1,21 @@
 """Upload validation by content, and a clean re-encoded copy without identifying metadata.
 
 Only JPEG, PNG and WebP are accepted, recognised by their magic bytes (never the file name or the
-declared type). Every image is fully decoded (truncated files fail), bounded in pixels (Pillow's
-decompression-bomb guard), then re-encoded from raw pixels with the EXIF orientation applied: the
-stored copy carries no EXIF, GPS, maker notes, XMP or comments. Capture time and GPS are returned
-separately so the caller can keep them privately on the row, with a perceptual hash of the pixels
-(``app.media.phash``) that finds the same picture sent again.
+declared type). What decoding will cost is bounded from the header alone, before a pixel is
+decoded: the declared size against ``max_pixels``, then the pixels actually decoded against
+``decode_pixels`` (PNG and WebP decode whole; a JPEG is decoded at the 1/2, 1/4 or 1/8 scale
+libjpeg offers, chosen for the stored size). Every image is then fully decoded (truncated files
+fail), scaled to at most ``max_side`` and re-encoded from raw pixels with the EXIF orientation
+applied: the stored copy carries no EXIF, GPS, maker notes, XMP or comments. After a large decode
+the freed memory is handed back to the operating system (glibc would keep it in the worker).
+Capture time and GPS are returned separately so the caller can keep them privately on the row,
+with a perceptual hash of the pixels (``app.media.phash``) that finds the same picture sent again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import io
 import logging
@@ -39,6 +45,40 @@ DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 36867, 36881
 DEFAULT_CAMERA_TZ = timezone(timedelta(hours=8))
 
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError)
+
+# The stored copy's longest side: larger photos are scaled down (phones shoot 4000-4080 px).
+MAX_SIDE = 4096
+# The most pixels decoded at once (64 MiB as RGBA). PNG and WebP cannot be decoded at a reduced
+# scale, so larger ones are refused from their header; a JPEG is decoded at the scale that fits.
+DECODE_MAX_PIXELS = 4096 * 4096
+# libjpeg's DCT scaling: a JPEG decodes at 1/1, 1/2, 1/4 or 1/8 of its size for about the cost of
+# the smaller image.
+JPEG_SCALES = (1, 2, 4, 8)
+# After decoding this many pixels, freed memory is returned to the OS (see release_memory).
+TRIM_AFTER_PIXELS = 2_000_000
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None elsewhere (musl, macOS): nothing to trim there."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Hand the pages freed by a large decode back to the OS.
+
+    Pillow allocates pixels in 16 MiB blocks. glibc serves the first from mmap, then raises its
+    mmap threshold and serves later ones from the heap of the thread's arena, where freed memory
+    stays: without this, a gthread worker keeps its largest decodes for the rest of its life."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 @dataclass(frozen=True)
@@ -70,8 +110,18 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def process_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImage:
-    """Validate an upload and return its clean copy; raises 413, 415 or 422 errors."""
+def process_upload(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_side: int = MAX_SIDE,
+    decode_pixels: int = DECODE_MAX_PIXELS,
+) -> CleanImage:
+    """Validate an upload and return its clean copy; raises 413, 415 or 422 errors.
+
+    ``max_pixels`` bounds the size an image may declare, ``decode_pixels`` the pixels decoded
+    (never more than ``max_pixels``), ``max_side`` the stored copy's longest side."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(
             f"图片不能超过 {max_bytes / 1024 / 1024:g} MB", code="image_too_large"
@@ -81,7 +131,19 @@ def process_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImag
         raise UnsupportedMediaType(
             "仅支持 JPEG、PNG、WebP 格式的图片", code="unsupported_image_type"
         )
-    img = _open_checked(data, fmt, max_pixels)
+    img, decoded = _open_checked(data, fmt, max_pixels, min(decode_pixels, max_pixels), max_side)
+    try:
+        clean = _clean_copy(img, fmt)
+    finally:
+        img.close()
+    del img
+    if decoded >= TRIM_AFTER_PIXELS:
+        release_memory()  # every copy of the pixels is gone by now
+    return clean
+
+
+def _clean_copy(img: Image.Image, fmt: str) -> CleanImage:
+    """The re-encoded copy of a decoded image, its private metadata and its perceptual hash."""
     captured_at, lat, lng = read_private_metadata(img)
     stored, upright = _reencode(img, fmt)
     width, height = upright.size
@@ -102,10 +164,12 @@ def process_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImag
     )
 
 
-def _too_many_pixels(max_pixels: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"图片尺寸过大（不能超过 {max_pixels / 1_000_000:g} 百万像素）",
+def _too_many_pixels(limit: int, size: tuple[int, int] | None = None) -> ValidationFailed:
+    stated = f"（{size[0]}×{size[1]} 像素）" if size else ""
+    return ValidationFailed(
+        f"图片尺寸过大{stated}，请缩小后重新上传",
         code="image_too_many_pixels",
+        fields={"file": [f"图片不能超过 {limit // 10_000} 万像素"]},
     )
 
 
@@ -117,27 +181,75 @@ def _corrupt() -> ValidationFailed:
     )
 
 
-def _open_checked(data: bytes, fmt: str, max_pixels: int) -> Image.Image:
-    """Open, bound the pixel count before decoding, then decode every pixel."""
+def webp_size(data: bytes) -> tuple[int, int] | None:
+    """A WebP's canvas size from its first chunk header, or None if it cannot be read.
+
+    Pillow's WebP plugin allocates the whole canvas when it opens a file, so the size is checked
+    from the bytes before Pillow sees them."""
+    kind, head = data[12:16], data[20:30]
+    if len(head) < 10:
+        return None
+    if kind == b"VP8X":  # extended: 24-bit canvas width - 1, height - 1
+        return 1 + int.from_bytes(head[4:7], "little"), 1 + int.from_bytes(head[7:10], "little")
+    if kind == b"VP8L" and head[0] == 0x2F:  # lossless: 14-bit width - 1, height - 1
+        bits = int.from_bytes(head[1:5], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == b"VP8 " and head[3:6] == b"\x9d\x01\x2a":  # lossy key frame: 14-bit sizes
+        width, height = struct.unpack("<HH", head[6:10])
+        return width & 0x3FFF, height & 0x3FFF
+    return None
+
+
+def _jpeg_scale(width: int, height: int, budget: int, max_side: int) -> int:
+    """The smallest reduction that decodes within ``budget``, and at least the largest one that
+    still leaves ``max_side`` pixels on the longest side (the rest is thrown away anyway)."""
+    fits = max(s for s in JPEG_SCALES if s == 1 or max(width, height) // s >= max_side)
+    for scale in JPEG_SCALES:
+        if scale >= fits and -(-width // scale) * -(-height // scale) <= budget:
+            return scale
+    return 0  # even 1/8 is too large
+
+
+def _open_checked(
+    data: bytes, fmt: str, max_pixels: int, budget: int, max_side: int
+) -> tuple[Image.Image, int]:
+    """Bound what decoding will cost from the header, decode every pixel, fit ``max_side``.
+
+    Returns the image and how many pixels were decoded."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # a global someone might flip; truncated must fail here
         ImageFile.LOAD_TRUNCATED_IMAGES = False
+    if fmt == "webp":
+        size = webp_size(data)
+        if size is None:
+            raise _corrupt()
+        if size[0] * size[1] > budget:
+            raise _too_many_pixels(budget, size)
     try:
-        img = Image.open(io.BytesIO(data), formats=PIL_FORMATS[fmt])
+        img = Image.open(io.BytesIO(data), formats=PIL_FORMATS[fmt])  # reads the header only
     except Image.DecompressionBombError:
         raise _too_many_pixels(max_pixels) from None
     except DECODE_ERRORS:
         raise _corrupt() from None
-    # Pillow's guard (MAX_IMAGE_PIXELS, set from MEDIA_MAX_PIXELS) only warns below twice the
-    # limit; refuse anything over it before a single pixel is decoded.
-    if img.width * img.height > max_pixels:
-        raise _too_many_pixels(max_pixels)
+    width, height = img.size
+    # Pillow's own guard (MAX_IMAGE_PIXELS) only warns below twice its limit.
+    if width * height > max_pixels:
+        raise _too_many_pixels(max_pixels, img.size)
+    scale = _jpeg_scale(width, height, budget, max_side) if fmt == "jpeg" else 1
+    if scale == 0 or (fmt != "jpeg" and width * height > budget):
+        raise _too_many_pixels(budget, img.size)
+    if scale > 1:
+        img.draft(None, (max(1, width // scale), max(1, height // scale)))
+    decoded = img.width * img.height
     try:
         img.load()
-    except Image.DecompressionBombError:
-        raise _too_many_pixels(max_pixels) from None
+        if max(img.size) > max_side:  # in place: the full-size pixels are freed here
+            img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
     except DECODE_ERRORS:
+        img.close()
+        if decoded >= TRIM_AFTER_PIXELS:
+            release_memory()
         raise _corrupt() from None
-    return img
+    return img, decoded
 
 
 def _output_mode(img: Image.Image, fmt: str) -> str:
@@ -161,17 +273,20 @@ def _keeps_icc(src_mode: str, out_mode: str) -> bool:
 def _reencode(img: Image.Image, fmt: str) -> tuple[bytes, Image.Image]:
     """Orientation applied, pixels copied into a fresh image (no info, no EXIF), re-encoded.
 
-    Returns the encoded bytes and the fresh upright image they were encoded from."""
-    try:
-        upright = ImageOps.exif_transpose(img) or img
-    except DECODE_ERRORS:  # an unreadable orientation tag: keep the pixels as they are
-        upright = img
-    mode = _output_mode(upright, fmt)
-    pixels = upright if upright.mode == mode else upright.convert(mode)
+    Returns the encoded bytes and the fresh upright image they were encoded from. ``img`` is
+    transposed in place and at most one more copy of its pixels exists at any time."""
+    icc, src_mode = img.info.get("icc_profile"), img.mode
+    with contextlib.suppress(*DECODE_ERRORS):  # an unreadable orientation: keep the pixels
+        ImageOps.exif_transpose(img, in_place=True)
+    mode = _output_mode(img, fmt)
+    pixels = img if img.mode == mode else img.convert(mode)
+    if pixels is not img:
+        img.close()
     # A fresh image carries nothing over: Pillow's savers fall back to im.info for some fields.
-    fresh = Image.frombytes(mode, pixels.size, pixels.tobytes())
-    icc = img.info.get("icc_profile")
-    options: dict[str, object] = {"icc_profile": icc} if icc and _keeps_icc(img.mode, mode) else {}
+    fresh = Image.new(mode, pixels.size, None)  # uninitialised: paste fills every pixel
+    fresh.paste(pixels)
+    pixels.close()
+    options: dict[str, object] = {"icc_profile": icc} if icc and _keeps_icc(src_mode, mode) else {}
     out = io.BytesIO()
     if fmt == "jpeg":
         fresh.save(out, "JPEG", quality=90, optimize=True, **options)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.auth.models import StaffUser, User
 from app.db import on_rollback, utcnow
-from app.errors import NotFound, ServiceUnavailable, UnsupportedMediaType
+from app.errors import NotFound, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
 from app.extensions import db
 from app.media import images, video
 from app.media.models import Media, new_public_id
@@ -36,10 +36,23 @@ class SignedUrl:
     expires_at: datetime
 
 
+def require_content(data: bytes, field: str = "file") -> bytes:
+    """The upload's bytes; a 0-byte file is 422 ``empty_file`` on every upload route (not a
+    format the sniffer does not know: there is nothing to sniff)."""
+    if not data:
+        raise ValidationFailed(
+            "上传的文件是空的（0 字节），请重新选择",
+            code="empty_file",
+            fields={field: ["文件为空"]},
+        )
+    return data
+
+
 def store_upload(file_bytes: bytes, owner: Owner | None) -> Media:
     """Validate, clean and store an upload; add its row (flushed). Raises 413/415/422/503.
 
     ``owner`` None: a device's evidence image, owned by nobody (only staff views show it)."""
+    require_content(file_bytes)
     cfg = current_app.config
     clean = images.process_upload(
         file_bytes, max_bytes=cfg["MEDIA_MAX_BYTES"], max_pixels=cfg["MEDIA_MAX_PIXELS"]
@@ -59,6 +72,7 @@ def store_video_upload(data: bytes, owner: Owner | None) -> Media:
 
     Raises 413/415/422/503. The poster goes through the image pipeline like any photo, so it is
     re-encoded without EXIF and hashed; the video row points at it and shares its hash."""
+    require_content(data)
     cfg = current_app.config
     clean = video.process_video(
         data,
@@ -93,6 +107,7 @@ def store_video_upload(data: bytes, owner: Owner | None) -> Media:
 
 def store_any_upload(data: bytes, owner: Owner | None) -> Media:
     """Store a photo or a video, told apart by content; 415 if it is neither."""
+    require_content(data)
     if images.sniff_format(data) is not None:
         return store_upload(data, owner)
     if video.sniff_format(data) is not None:

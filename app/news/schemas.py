@@ -7,19 +7,19 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from app.apispec import NOT_BLANK  # declares what the trim below refuses: only blanks
 from app.news.models import BODY_MAX, SUMMARY_MAX, TITLE_MAX, NewsStatus
 
 
 def _title(**kw: Any) -> ma.fields.String:
-    return ma.fields.String(validate=validate.Length(min=1, max=TITLE_MAX),
-                            metadata={"description": f"at most {TITLE_MAX} characters"},
-                            **kw)  # fmt: skip
+    return ma.fields.String(validate=validate.Length(min=1, max=TITLE_MAX), metadata={
+        "description": f"at most {TITLE_MAX} characters", "pattern": NOT_BLANK}, **kw)  # fmt: skip
 
 
 def _body(**kw: Any) -> ma.fields.String:
     return ma.fields.String(validate=validate.Length(min=1, max=BODY_MAX), metadata={
         "description": "Plain text; each line is a paragraph. HTML is shown as typed, never "
-                       "interpreted"}, **kw)  # fmt: skip
+                       "interpreted", "pattern": NOT_BLANK}, **kw)  # fmt: skip
 
 
 class NewsFields(ma.Schema):

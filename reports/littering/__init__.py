@@ -8,9 +8,11 @@ worker pays them through WeChat Pay 商家转账 (wechat.pay), or finance record
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import func, select
 
 from app.cli import SeedOptions, add_seed_step
 from app.h5 import HomeEntry, add_home_entries
+from app.metrics import add_gauge
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +23,7 @@ def init_app(app: Flask) -> None:
     from app.extensions import api
     from reports.littering import api as citizen_api
     from reports.littering import cli, finance_api, pages, payouts, staff_api, tasks
+    from reports.littering.models import Payout, PayoutState
     from reports.notify import add_worker_task
     from wechat.pay import on_transfer_finished
 
@@ -32,6 +35,9 @@ def init_app(app: Flask) -> None:
     add_worker_task(app, tasks.payout_round)
     add_seed_step(app, 60, seed_demo)
     add_home_entries(app, home_entries)
+    add_gauge(app, "zhcg_payouts", "Reward payouts by state", label="state",
+              known=list(PayoutState),
+              source=select(Payout.state, func.count()).group_by(Payout.state))  # fmt: skip
 
 
 def home_entries() -> list[HomeEntry]:

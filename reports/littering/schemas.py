@@ -8,12 +8,23 @@ from zoneinfo import ZoneInfo
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from reports.littering.models import INVALID_REASONS, Channel, LeadState
+from app.apispec import ID, MAX_INT, NOT_BLANK, bounded_date
+from reports.littering.models import (
+    INVALID_REASONS,
+    Channel,
+    EntryState,
+    LeadState,
+    PayoutState,
+)
 from reports.littering.plates import PLATE_COLOURS
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 COORD_SYSTEMS = ("gcj02", "wgs84", "bd09")
 VEHICLE_TYPES = ("car", "suv", "van", "truck", "bus", "taxi", "motorcycle", "other")
+ENTRY_STATES = [s.value for s in EntryState]
+PAYOUT_STATES = [s.value for s in PayoutState]
+COUNT = validate.Range(min=1, max=MAX_INT)
+FEN = validate.Range(min=0, max=MAX_INT)
 
 
 class LocalDateTime(fields.DateTime):
@@ -23,7 +34,10 @@ class LocalDateTime(fields.DateTime):
         parsed = super()._deserialize(value, attr, data, **kwargs)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=LOCAL_TZ)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # a time within hours of year 1 or 9999
+            raise ma.ValidationError("时间超出范围") from None
 
 
 class LitteringIn(ma.Schema):
@@ -66,6 +80,14 @@ class StaffListArgs(PageArgs):
 
 
 class ReviewIn(ma.Schema):
+    class Meta:  # "invalid" needs its reason
+        json_schema = {
+            "anyOf": [
+                {"properties": {"decision": {"enum": ["valid"]}}},
+                {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+            ]
+        }
+
     decision = fields.String(required=True, validate=validate.OneOf(["valid", "invalid"]))
     reason = fields.String(load_default=None, validate=validate.OneOf(list(INVALID_REASONS)))
     note = fields.String(load_default=None, validate=validate.Length(max=500))
@@ -79,6 +101,17 @@ class LeadArgs(PageArgs):
 
 
 class LeadIn(ma.Schema):
+    class Meta:  # 立案 needs the case number
+        json_schema = {
+            "anyOf": [
+                {"properties": {"state": {"not": {"enum": [LeadState.FILED.value]}}}},
+                {
+                    "required": ["case_number"],
+                    "properties": {"case_number": {"type": "string", "minLength": 1}},
+                },
+            ]
+        }
+
     state = fields.String(required=True, validate=validate.OneOf([s.value for s in LeadState]))
     case_number = fields.String(load_default=None, validate=validate.Length(max=40))
     penalty_fen = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10**9))
@@ -88,14 +121,14 @@ class LeadIn(ma.Schema):
 
 class RuleIn(ma.Schema):
     reward_fen = fields.Integer(validate=validate.Range(min=10, max=10_000_000))
-    cap_day_count = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    cap_day_fen = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    cap_month_count = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    cap_month_fen = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    cap_year_count = fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    cap_year_fen = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    cap_day_count = fields.Integer(allow_none=True, validate=COUNT)
+    cap_day_fen = fields.Integer(allow_none=True, validate=COUNT)
+    cap_month_count = fields.Integer(allow_none=True, validate=COUNT)
+    cap_month_fen = fields.Integer(allow_none=True, validate=COUNT)
+    cap_year_count = fields.Integer(allow_none=True, validate=COUNT)
+    cap_year_fen = fields.Integer(allow_none=True, validate=COUNT)
     budget_period = fields.String(validate=validate.OneOf(["month", "quarter", "year"]))
-    budget_fen = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    budget_fen = fields.Integer(allow_none=True, validate=FEN)
     dup_window_minutes = fields.Integer(validate=validate.Range(min=0, max=7 * 24 * 60))
     dup_radius_m = fields.Integer(validate=validate.Range(min=0, max=100_000))
     deadline_hours = fields.Integer(validate=validate.Range(min=1, max=24 * 90))
@@ -114,14 +147,28 @@ class BatchIn(ma.Schema):
         load_default="wechat", validate=validate.OneOf([c.value for c in Channel])
     )
     entry_ids = fields.List(
-        fields.Integer(), load_default=None, validate=validate.Length(min=1, max=5000)
+        fields.Integer(validate=ID), load_default=None, validate=validate.Length(min=1, max=5000)
     )
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
     note = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
+class EntryArgs(PageArgs):
+    """GET /api/v1/staff/rewards: rewards by state."""
+
+    state = fields.String(load_default=None, validate=validate.OneOf(ENTRY_STATES))
+
+
+class PayoutArgs(PageArgs):
+    """GET /api/v1/staff/rewards/payouts: payouts by state."""
+
+    state = fields.String(load_default=None, validate=validate.OneOf(PAYOUT_STATES))
+
+
 class RewardArgs(PageArgs):
-    state = fields.String(load_default=None)
+    """Both lists until each has its own schema (EntryArgs, PayoutArgs): a state of either."""
+
+    state = fields.String(load_default=None, validate=validate.OneOf(ENTRY_STATES + PAYOUT_STATES))
 
 
 class RetryIn(ma.Schema):
@@ -133,7 +180,9 @@ class CancelIn(ma.Schema):
 
 
 class OfflineIn(ma.Schema):
-    reference = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reference = fields.String(
+        required=True, validate=validate.Length(min=1, max=64), metadata={"pattern": NOT_BLANK}
+    )
     attachment = fields.String(load_default=None, validate=validate.Length(max=32))
 
 
@@ -143,7 +192,7 @@ class MonthArgs(ma.Schema):
 
 
 class ReconcileArgs(ma.Schema):
-    day = fields.Date(load_default=None)
+    day = bounded_date(load_default=None)
 
 
 class Anything(ma.Schema):

@@ -9,7 +9,7 @@ from config import ConfigError, get_config
 from wechat.pay import keys
 
 GOOD_PRODUCTION_ENV = {
-    "SECRET_KEY": "k" * 48,
+    "SECRET_KEY": "pV3q-8Zr_t1LwXk9mNc2Yb7HsJd4Fg6QaE0uRiOy5T",  # a generated-looking key
     "WECHAT_EMULATOR": "0",
     "WECHAT_MINI_APP_ID": "wx1234567890abcdef",
     "WECHAT_MINI_APP_SECRET": "mini-secret",

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pymysql
 import pytest
 from flask import Flask
+from sqlalchemy import exc as sa_exc
 
 from app import create_app
-from app.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from app.contenttype import MAX_JSON_DEPTH, json_too_deep
+from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from app.extensions import db
+from tests.conftest import REAL_SESSION
 
 
 def assert_error(resp, status: int, code: str) -> dict:
@@ -46,6 +53,12 @@ def probe_app() -> Flask:
     def boom():
         raise RuntimeError("secret internals: password=hunter2")
 
+    @app.get("/api/v1/_probe/odd-fields")
+    def odd_fields():
+        raise ValidationFailed(
+            fields={None: ["无名"], "photos": {0: ["坏"], "x": ["坏"]}, 3: ["三"]}
+        )
+
     @app.post("/api/v1/_probe/echo")
     def echo():
         from flask import request
@@ -81,6 +94,12 @@ def test_typed_service_errors_map_to_status(probe_app):
     assert_error(c.get("/api/v1/_probe/transition"), 409, "invalid_transition")
     assert_error(c.get("/api/v1/_probe/forbidden"), 403, "forbidden")
     assert_error(c.get("/api/v1/_probe/missing"), 404, "not_found")
+
+
+def test_field_names_of_any_type_come_back_as_strings(probe_app):
+    err = assert_error(probe_app.test_client().get("/api/v1/_probe/odd-fields"), 422,
+                       "validation_failed")  # fmt: skip
+    assert err["fields"] == {"_body": ["无名"], "photos": {"0": ["坏"], "x": ["坏"]}, "3": ["三"]}
 
 
 def test_unexpected_error_is_500_without_internals(probe_app):
@@ -133,3 +152,89 @@ def test_pages_get_html_errors(client):
     resp = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert resp.status_code == 404
     assert "请求的资源不存在" in resp.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- hostile JSON
+
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/reports/classify", "/api/v1/auth/miniprogram", "/api/v1/auth/staff/login"]
+)
+def test_json_nested_5000_levels_is_400_before_any_view_parses_it(client, path):
+    for body in (DEEP, '{"code": ' * 5000 + "1" + "}" * 5000):
+        resp = client.post(path, data=body, content_type="application/json")
+        err = assert_error(resp, 400, "json_too_deep")
+        assert err["message"] == "JSON 嵌套层级过深（最多64层）"
+
+
+def test_brackets_in_strings_and_ordinary_nesting_are_not_too_deep(client):
+    text = "井盖" + "[" * 300 + "{" * 300
+    resp = client.post("/api/v1/reports/classify", json={"description": text[:500]})
+    assert resp.status_code == 200, resp.get_json()
+    nested: object = "x"
+    for _ in range(MAX_JSON_DEPTH - 1):
+        nested = [nested]
+    resp = client.post("/api/v1/auth/miniprogram", json={"code": nested})
+    err = assert_error(resp, 422, "validation_failed")  # a schema error, not a depth error
+    assert "code" in err["fields"]
+    assert json_too_deep(b'["\\\\", "\\"[[[[", ' + b"[" * 70 + b"]" * 70 + b"]")
+    assert not json_too_deep(b'["\\"' + b"[" * 70 + b'"]')
+
+
+# ---------------------------------------------------------------- the database is down
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql+pymysql://root@127.0.0.1:9/zhcg?charset=utf8mb4&connect_timeout=2",  # closed port
+        "sqlite:////nonexistent-zhcg-dir/instance/app.db",  # a missing directory
+    ],
+)
+def test_an_unreachable_database_is_503_with_retry_after(url, tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "session", REAL_SESSION)  # not the test's rolled-back connection
+    app = create_app(
+        "testing", {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp_path / "uploads")}
+    )
+    client = app.test_client()
+    login = {"username": "dispatcher", "password": "correct-horse-battery"}
+    for resp in (
+        client.post("/api/v1/auth/staff/login", json=login),
+        client.post("/api/v1/reports/classify", json={"description": "井盖破损"}),
+    ):
+        err = assert_error(resp, 503, "database_unavailable")
+        assert err["message"] == "数据库暂时无法访问，请稍后重试"
+        assert int(resp.headers["Retry-After"]) >= 30
+    page = client.get("/h5/", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    assert "数据库暂时无法访问，请稍后重试" in page.get_data(as_text=True)
+    assert int(page.headers["Retry-After"]) >= 30
+
+
+def test_a_busy_database_is_503_and_other_database_errors_stay_500(probe_app):
+    def raises(orig: Exception, kind=sa_exc.OperationalError):
+        def view():
+            raise kind("UPDATE reports SET rating=%s", (5,), orig)
+
+        return view
+
+    busy = pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock")
+    probe_app.add_url_rule("/api/v1/_probe/deadlock", "deadlock", raises(busy))
+    locked = sqlite3.OperationalError("database is locked")
+    probe_app.add_url_rule("/api/v1/_probe/locked", "locked", raises(locked))
+    typo = sqlite3.OperationalError("no such column: ratign")
+    probe_app.add_url_rule("/api/v1/_probe/typo", "typo", raises(typo))
+    dup = pymysql.err.IntegrityError(1062, "Duplicate entry")
+    probe_app.add_url_rule("/api/v1/_probe/dup", "dup", raises(dup, sa_exc.IntegrityError))
+    c = probe_app.test_client()
+    for path in ("/api/v1/_probe/deadlock", "/api/v1/_probe/locked"):
+        resp = c.get(path)
+        assert assert_error(resp, 503, "database_busy")["message"] == "系统繁忙，请稍后重试"
+        assert int(resp.headers["Retry-After"]) >= 5
+    for path in ("/api/v1/_probe/typo", "/api/v1/_probe/dup"):
+        resp = c.get(path)
+        assert_error(resp, 500, "internal_error")
+        assert "ratign" not in resp.get_data(as_text=True)

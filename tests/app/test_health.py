@@ -1,5 +1,10 @@
 """Probes, request ids and the API docs."""
 
+import os
+import socket
+
+import pytest
+
 
 def test_healthz_answers_ok(client):
     resp = client.get("/healthz")
@@ -7,10 +12,32 @@ def test_healthz_answers_ok(client):
     assert resp.get_json() == {"status": "ok"}
 
 
-def test_readyz_checks_the_database(client):
+def test_readyz_checks_the_database(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "")  # no Redis: nothing degraded
     resp = client.get("/readyz")
     assert resp.status_code == 200
-    assert resp.get_json()["database"] == "ok"
+    assert resp.get_json() == {"status": "ready", "database": "ok", "redis": "not_configured"}
+
+
+def test_readyz_checks_redis_when_configured(client, app, monkeypatch):
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set (CI sets it)")
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ready", "database": "ok", "redis": "ok"}
+
+
+def test_readyz_is_degraded_not_down_without_redis(client, app, monkeypatch):
+    """Redis unreachable: the app still serves (limits per process), so 200, saying so."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends
+    monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "degraded", "database": "ok", "redis": "unavailable"}
 
 
 def test_readyz_is_503_when_the_database_fails(client, db_session, monkeypatch):

@@ -395,3 +395,14 @@ def test_photo_rows_carry_a_perceptual_hash(client, citizen, auth_header, make_i
     photo = row(body["id"])
     stored = Image.open(io.BytesIO(get_storage().get(photo.storage_key)))
     assert photo.kind == "image" and photo.phash == dhash(stored)
+
+
+def test_an_empty_file_is_422_empty_file(client, citizen, auth_header):
+    before = media_count()
+    resp = upload(client, auth_header(citizen), b"")
+    assert resp.status_code == 422
+    err = resp.get_json()["error"]
+    assert err["code"] == "empty_file"
+    assert err["message"] == "上传的文件是空的（0 字节），请重新选择"
+    assert err["fields"] == {"file": ["文件为空"]}
+    assert media_count() == before

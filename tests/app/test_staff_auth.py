@@ -53,18 +53,59 @@ def test_wrong_password_and_unknown_user_look_the_same(client, make_staff):
 def test_account_locks_after_repeated_failures_then_unlocks(client, app, make_staff):
     staff = make_staff("locky")
     limit = app.config["LOGIN_MAX_FAILURES"]
-    for _ in range(limit):
+    for _ in range(limit - 1):
         assert api_login(client, "locky", "wrong-password!").status_code == 401
+    db.session.expire_all()
+    assert staff.locked_until is None  # not before the limit
+    assert api_login(client, "locky", "wrong-password!").status_code == 401
+    db.session.expire_all()
+    assert staff.locked_until is not None  # at the limit exactly
     locked = api_login(client, "locky")  # even the right password is refused now
-    assert locked.status_code == 403
-    assert locked.get_json()["error"]["code"] == "account_locked"
+    assert locked.status_code == 401
+    assert locked.get_json()["error"]["code"] == "invalid_credentials"
     actions = db.session.scalars(
         select(AuditLog.action).where(AuditLog.object_id == str(staff.id))
     ).all()
-    assert "staff.locked" in actions
+    assert actions.count("staff.locked") == 1
     later = utcnow() + timedelta(minutes=app.config["LOGIN_LOCKOUT_MINUTES"] + 1)
     with freeze_time(later):
         assert api_login(client, "locky").status_code == 200
+
+
+def test_locked_account_answers_like_an_unknown_one(client, app, make_staff):
+    """Locked, unknown and wrong password: one answer, so nobody learns which accounts exist."""
+    make_staff("lockme")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        api_login(client, "lockme", "wrong-password!")
+    wrong = api_login(client, "lockme", "wrong-password!")
+    locked = api_login(client, "lockme")
+    unknown = api_login(client, "nobody-at-all")
+    assert locked.status_code == unknown.status_code == wrong.status_code == 401
+    assert locked.get_json() == unknown.get_json() == wrong.get_json()
+    assert locked.get_json()["error"]["message"].startswith("用户名或密码错误")
+
+
+def test_console_locked_account_shows_the_one_message(client, app, make_staff):
+    make_staff("console-lock")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        api_login(client, "console-lock", "wrong-password!")
+    pages = {}
+    for name, username, password in (
+        ("locked", "console-lock", TEST_PASSWORD),
+        ("unknown", "console-nobody", TEST_PASSWORD),
+    ):
+        token = csrf_from(client.get("/console/login").get_data(as_text=True))
+        resp = client.post(
+            "/console/login",
+            data={"username": username, "password": password, "csrf_token": token},
+        )
+        assert resp.status_code == 401, name
+        html = resp.get_data(as_text=True)
+        pages[name] = html.replace(username, "USERNAME")
+        pages[name] = re.sub(r'value="[^"]{20,}"', "", pages[name])  # the CSRF token differs
+        assert "用户名或密码错误" in html
+        assert "锁定" in html  # the one message says that repeated failures lock
+    assert pages["locked"] == pages["unknown"]
 
 
 def test_failures_are_counted_even_though_the_request_fails(client, make_staff):
@@ -170,6 +211,62 @@ def test_console_next_cannot_leave_the_site(client, make_staff):
             "/console/logout",
             data={"csrf_token": csrf_from(client.get("/console/").get_data(as_text=True))},
         )
+
+
+def console_login(client, username):
+    token = csrf_from(client.get("/console/login").get_data(as_text=True))
+    resp = client.post(
+        "/console/login",
+        data={"username": username, "password": TEST_PASSWORD, "csrf_token": token},
+    )
+    assert resp.status_code == 302
+    return resp
+
+
+def copy_of_session(client, app):
+    """Another browser holding a copy of this client's session cookie (a stolen cookie)."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    other = app.test_client()
+    other.set_cookie(name, client.get_cookie(name).value)
+    return other
+
+
+def test_console_logout_ends_copies_of_the_session(client, app, make_staff):
+    make_staff("console-out")
+    console_login(client, "console-out")
+    stolen = copy_of_session(client, app)
+    assert stolen.get("/console/").status_code == 200
+    assert stolen.get("/api/v1/auth/staff/me").status_code == 200
+    token = csrf_from(client.get("/console/").get_data(as_text=True))
+    assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    page = stolen.get("/console/")
+    assert page.status_code == 302
+    assert "/console/login" in page.headers["Location"]
+    api = stolen.get("/api/v1/auth/staff/me")
+    assert api.status_code == 401
+    assert api.get_json()["error"]["code"] == "unauthorized"
+    console_login(client, "console-out")  # signing in again works, with a fresh session
+    assert client.get("/console/").status_code == 200
+    assert stolen.get("/console/").status_code == 302
+
+
+def test_logout_ends_the_other_sessions_of_the_account(client, app, make_staff):
+    make_staff("two-browsers")
+    other = app.test_client()
+    console_login(client, "two-browsers")
+    console_login(other, "two-browsers")
+    token = csrf_from(client.get("/console/").get_data(as_text=True))
+    client.post("/console/logout", data={"csrf_token": token})
+    assert other.get("/console/").status_code == 302
+
+
+def test_lock_ends_console_sessions(client, app, make_staff):
+    make_staff("console-locked")
+    console_login(client, "console-locked")
+    attacker = app.test_client()
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        api_login(attacker, "console-locked", "wrong-password!")
+    assert client.get("/console/").status_code == 302
 
 
 def test_password_change_ends_console_sessions(client, make_staff):

@@ -11,10 +11,12 @@ from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 
 from app.audit import AuditLog
 from app.extensions import db
 from app.geo.models import Region
+from reports import export
 from reports.export import HEADER
 from reports.models import Category, Report, ReportState
 
@@ -170,3 +172,44 @@ def test_the_export_is_audited(client, city, cases, auth_header):
 def test_an_empty_export_is_just_the_header(client, city, auth_header):
     rows = parse(client.get(URL, headers=auth_header(city.dispatcher)))
     assert rows == [list(HEADER)]
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (RuntimeError("secret internals"), 500, "internal_error"),
+        (OperationalError(None, None, Exception("Can't connect to MySQL server")), 503,
+         "database_unavailable"),
+    ],
+)  # fmt: skip
+def test_a_failure_before_the_first_byte_is_an_error_in_the_one_shape(
+    client, city, cases, auth_header, monkeypatch, failure, status, code
+):
+    def broken():
+        raise failure
+
+    monkeypatch.setattr(export, "Names", broken)
+    resp = client.get(URL, headers=auth_header(city.dispatcher))
+    assert resp.status_code == status and resp.mimetype == "application/json"
+    assert resp.get_json()["error"]["code"] == code
+    assert "secret" not in resp.get_data(as_text=True)
+
+
+def test_a_failure_after_the_first_rows_ends_the_file_saying_so(
+    client, city, auth_header, monkeypatch
+):
+    seed([row(number=f"E-MID-{i}") for i in range(5)])
+    monkeypatch.setattr(export, "BATCH", 2)
+    calls, csv_row = count(1), export.csv_row
+
+    def fails_on_the_fourth(*args):
+        if next(calls) == 4:
+            raise RuntimeError("the connection dropped")
+        return csv_row(*args)
+
+    monkeypatch.setattr(export, "csv_row", fails_on_the_fourth)
+    resp = client.get(URL, headers=auth_header(city.dispatcher))
+    assert resp.status_code == 200  # sent with the first piece, before the failure
+    rows = parse(resp)
+    assert len(rows) == 1 + 2 + 1 and all(r[0].startswith("E-MID-") for r in rows[1:3])
+    assert rows[3:] == [["# 导出中断：服务器出错，以上仅为前 2 条，文件不完整，请重新导出"]]

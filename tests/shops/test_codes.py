@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.audit import AuditLog
 from app.auth.models import Role
@@ -94,6 +95,36 @@ def test_revoke_and_reissue_keeps_history(new_shop, make_staff):
     ).all()
     assert [a.detail["new"] for a in audits] == [second.code, third.code]
     assert audits[0].detail["old"] == [first.code] and audits[0].actor_staff_id == staff.id
+
+
+def test_the_database_allows_one_active_code_per_shop(new_shop):
+    """Whatever a future code path forgets, the unique index on (shop_id, active) refuses a
+    second active code; revoked codes (active NULL) are as many as history needs."""
+    shop = new_shop()
+    first = codes.issue_code(shop)
+    assert first.active is True
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.add(ShopCode(code="ZZZZ0000", shop_id=shop.id, status=CodeStatus.ACTIVE))
+        db.session.flush()
+    for reason in ("丢失", "损坏", "搬迁"):
+        codes.revoke_and_reissue(shop, reason)
+    db.session.expire_all()
+    assert [(c.status, c.active) for c in shop.codes] == [
+        *[(CodeStatus.REVOKED, None)] * 3,
+        (CodeStatus.ACTIVE, True),
+    ]
+
+
+def test_reissue_sees_a_shop_closed_after_it_was_read(new_shop):
+    """The shop is re-read under the lock: a close committed in between is not missed."""
+    shop = new_shop()
+    codes.issue_code(shop)
+    db.session.execute(
+        Shop.__table__.update().where(Shop.id == shop.id).values(status=ShopStatus.CLOSED.value)
+    )
+    with pytest.raises(Conflict) as refused:
+        codes.revoke_and_reissue(shop, "补发")
+    assert refused.value.code == "shop_closed"
 
 
 def test_reissue_refused_for_closed_shop(new_shop):

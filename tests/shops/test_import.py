@@ -12,7 +12,7 @@ from app.audit import AuditLog
 from app.extensions import db
 from app.geo import coords, haversine_m
 from reports.seed import region_by_code
-from shops.importer import COLUMNS, import_shops
+from shops.importer import COLUMNS, HEADERS, OPTIONAL, import_shops
 from shops.models import Shop, ShopCode, ShopStatus
 from tests.shops.conftest import new_credit_code
 
@@ -33,11 +33,19 @@ def row(name="鑫源饺子馆", industry="餐饮", code=None, point=TAIYUAN, coo
     return values | kw
 
 
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=HEADER)
-        writer.writeheader()
-        writer.writerows(rows)
+def write_csv(
+    path: Path,
+    rows: list[dict],
+    encoding: str = "utf-8-sig",
+    header: list[str] = HEADER,
+    names: dict[str, str] | None = None,
+) -> Path:
+    """The rows as a CSV file with the ``header`` columns, under ``names`` (Chinese, say)."""
+    names = names or {}
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([names.get(c, c) for c in header])
+        writer.writerows([r[c] for c in header] for r in rows)
     return path
 
 
@@ -167,8 +175,9 @@ def test_cli_prints_errors_writes_report_and_audits(ready, tmp_path, app):
     result = app.test_cli_runner().invoke(
         args=["shops", "import", str(path), "--errors", str(report)]
     )
-    assert result.exit_code == 1
-    assert "第 3 行 owner_phone" in result.output
+    assert result.exit_code == 3  # partial: the good row is in, the bad one refused
+    assert "第 3 行 owner_phone（联系电话）: 不是有效的手机或固定电话号码" in result.output
+    assert "部分导入：1 行已导入，1 行有错误未导入" in result.output
     assert "新增 1" in result.output
     with open(report, encoding="utf-8-sig") as fh:
         assert list(csv.reader(fh)) == [
@@ -189,3 +198,125 @@ def test_cli_all_or_nothing_and_missing_columns(ready, tmp_path, app):
     broken.write_text("name,industry\n店,餐饮\n", encoding="utf-8")
     result = runner.invoke(args=["shops", "import", str(broken)])
     assert result.exit_code == 1 and "缺少列" in result.output
+
+
+# -- what Excel on Chinese Windows writes: GBK files, Chinese headers, fewer columns -----------
+
+CHINESE = {c: names[0] for c, names in HEADERS.items()}
+
+
+def invoke(app, *args: str):
+    return app.test_cli_runner().invoke(args=["shops", "import", *args])
+
+
+def test_cli_reads_a_gbk_file_with_chinese_headers(ready, tmp_path, app):
+    """Excel's "CSV (逗号分隔)" on Chinese Windows: GBK, no BOM, headers as the user typed them."""
+    rows = [row(name="鑫源饺子馆", owner_name="王五"), row(name="李记烧烤", industry="药店")]
+    path = write_csv(tmp_path / "gbk.csv", rows, encoding="gbk", names=CHINESE)
+    with pytest.raises(UnicodeDecodeError):
+        path.read_bytes().decode("utf-8")  # really not UTF-8
+    result = invoke(app, str(path))
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "共 2 行：新增 2" in result.output
+    shops = {s.name: s for s in db.session.scalars(select(Shop))}
+    assert set(shops) == {"鑫源饺子馆", "李记烧烤"}
+    first = shops["鑫源饺子馆"]
+    assert (first.owner_name, first.district_code) == ("王五", "210102")
+    assert shops["李记烧烤"].industry.code == "pharmacy"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_encodings(ready, tmp_path, encoding):
+    path = write_csv(tmp_path / "e.csv", [row(name="𠮷野家（沈阳店）")], encoding=encoding)
+    assert import_shops(path).created == 1
+    assert db.session.scalar(select(Shop.name)) == "𠮷野家（沈阳店）"
+
+
+def test_cli_refuses_an_unreadable_encoding_with_a_clear_message(ready, tmp_path, app):
+    """UTF-16 (Excel's "Unicode 文本") is neither UTF-8 nor GB18030: a message, no traceback."""
+    path = write_csv(tmp_path / "u16.csv", [row()], encoding="utf-16")
+    result = invoke(app, str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "无法识别文件编码" in result.output and "CSV UTF-8" in result.output
+    assert shop_count() == 0
+
+
+@pytest.mark.parametrize("alias", range(5))
+def test_every_column_has_chinese_names(ready, tmp_path, alias):
+    """Each column under each of its Chinese names (the n-th, or its last if it has fewer), in
+    another order than the English template."""
+    names = {c: aliases[min(alias, len(aliases) - 1)] for c, aliases in HEADERS.items()}
+    header = list(reversed(HEADER))
+    good = row(status="暂停营业", business_hours="08:00-20:00")
+    result = import_shops(write_csv(tmp_path / "zh.csv", [good], header=header, names=names))
+    assert (result.created, result.errors) == (1, [])
+    shop = db.session.scalar(select(Shop))
+    assert (shop.name, shop.credit_code, shop.owner_phone, shop.business_hours, shop.status) == (
+        good["name"], good["credit_code"], good["owner_phone"], "08:00-20:00",
+        ShopStatus.SUSPENDED,
+    )  # fmt: skip
+
+
+def test_missing_required_columns_are_named_in_both_languages(ready, tmp_path, app):
+    path = tmp_path / "few.csv"
+    path.write_text("名称,行业,地址\n店,餐饮,沈阳市\n", encoding="utf-8")
+    result = invoke(app, str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "缺少列：credit_code（统一社会信用代码）、lat（纬度）、lng（经度）" in result.output
+    assert "owner_phone（联系电话）" in result.output
+
+
+def test_a_column_given_twice_is_refused(ready, tmp_path, app):
+    path = write_csv(tmp_path / "twice.csv", [row() | {"x": "另一个名字"}],
+                     header=[*HEADER, "x"], names={"x": "店铺名称"})  # fmt: skip
+    result = invoke(app, str(path))
+    assert result.exit_code == 1 and "列重复：name（名称）" in result.output
+
+
+def test_optional_columns_may_be_left_out(ready, tmp_path, make_shop):
+    """No coord_sys, business_hours or status column: new shops get the defaults, and shops
+    already registered keep their business hours and status."""
+    required = [c for c in HEADER if c not in OPTIONAL]
+    assert required == ["name", "industry", "credit_code", "address", "lat", "lng",
+                        "owner_name", "owner_phone"]  # fmt: skip
+    known = make_shop(business_hours="07:00-19:00", status=ShopStatus.SUSPENDED)
+    rows = [row(name="新店"), row(name="改名的店", code=known.credit_code)]
+    result = import_shops(write_csv(tmp_path / "min.csv", rows, header=required))
+    assert (result.created, result.updated, result.errors) == (1, 1, [])
+    db.session.expire_all()
+    new = db.session.scalar(select(Shop).where(Shop.name == "新店"))
+    assert (new.status, new.business_hours, new.coord_sys_in) == (ShopStatus.ACTIVE, "", "gcj02")
+    updated = db.session.get(Shop, known.id)
+    assert (updated.name, updated.business_hours, updated.status) == (
+        "改名的店", "07:00-19:00", ShopStatus.SUSPENDED,
+    )  # fmt: skip
+
+
+def test_exit_status_tells_success_partial_and_failure(ready, tmp_path, app):
+    ok = invoke(app, str(write_csv(tmp_path / "ok.csv", [row(), row()])))
+    assert ok.exit_code == 0 and "共 2 行：新增 2" in ok.output
+    partial = invoke(app, str(write_csv(tmp_path / "part.csv", [row(), row(lat="x")])))
+    assert partial.exit_code == 3 and "部分导入" in partial.output
+    assert shop_count() == 3  # the good row of the partial file is committed
+    all_bad = invoke(app, str(write_csv(tmp_path / "bad.csv", [row(lat="x"), row(name="")])))
+    assert all_bad.exit_code == 1 and "没有导入任何店铺" in all_bad.output
+    refused = invoke(
+        app, str(write_csv(tmp_path / "aon.csv", [row(), row(lat="x")])), "--all-or-nothing"
+    )
+    assert refused.exit_code == 1 and "整个文件未导入" in refused.output
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a workbook")
+    unreadable = invoke(app, str(broken))
+    assert unreadable.exit_code == 1 and "无法读取 Excel 文件" in unreadable.output
+    assert invoke(app, str(tmp_path / "missing.csv")).exit_code == 2  # click: no such file
+    assert shop_count() == 3
+
+
+def test_help_documents_columns_names_and_exit_status(app):
+    text = invoke(app, "--help").output
+    for column, names in HEADERS.items():
+        assert column in text and all(name in text for name in names), column
+    assert "Optional columns" in text and "GBK/GB18030" in text
+    for status in ("0  every row imported", "1  nothing imported", "2  usage error",
+                   "3  partial import"):  # fmt: skip
+        assert status in text

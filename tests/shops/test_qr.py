@@ -80,12 +80,10 @@ def shop_with_code(new_shop):  # noqa: F811
 
 
 @pytest.mark.parametrize("ext", ["png", "svg"])
-def test_staff_qr_endpoints(client, make_staff, make_citizen, auth_header, shop_with_code, ext):
+def test_staff_qr_endpoints(client, make_staff, auth_header, shop_with_code, ext):
     shop, code = shop_with_code
     url = f"/api/v1/staff/shops/{shop.id}/qr.{ext}"
-    assert client.get(url).status_code == 401
-    assert client.get(url, headers=auth_header(make_citizen())).status_code == 403
-    resp = client.get(url, headers=auth_header(make_staff("viewer", roles=(Role.HANDLER,))))
+    resp = client.get(url, headers=auth_header(make_staff("dispatcher", roles=(Role.DISPATCHER,))))
     assert resp.status_code == 200
     if ext == "png":
         assert resp.mimetype == "image/png"
@@ -96,6 +94,29 @@ def test_staff_qr_endpoints(client, make_staff, make_citizen, auth_header, shop_
     assert decode(img) == [f"HTTP://LOCALHOST/S/{code.code}"]
     missing = client.get(f"/api/v1/staff/shops/999999/qr.{ext}", headers=auth_header(make_staff()))
     assert missing.status_code == 404
+
+
+PLATE_ROLES = {Role.ADMIN: 200, Role.DISPATCHER: 200, Role.HANDLER: 403, Role.REVIEWER: 403,
+               Role.FINANCE: 403, Role.INSPECTOR: 403}  # fmt: skip
+
+
+@pytest.mark.parametrize("ext", ["png", "svg"])
+def test_plate_image_is_for_the_roles_that_manage_shops(
+    client, make_staff, make_citizen, auth_header, shop_with_code, ext
+):
+    """The plate image is a working plate (print it and it opens the shop): only admins and
+    dispatchers, who manage shops, may fetch it, as every other staff shop route."""
+    shop, _ = shop_with_code
+    url = f"/api/v1/staff/shops/{shop.id}/qr.{ext}"
+    assert client.get(url).status_code == 401
+    citizen = client.get(url, headers=auth_header(make_citizen()))
+    assert (citizen.status_code, citizen.json["error"]["code"]) == (403, "staff_only")
+    for role, status in PLATE_ROLES.items():
+        resp = client.get(url, headers=auth_header(make_staff(f"u-{role.value}", roles=(role,))))
+        assert resp.status_code == status, role
+        if status == 403:
+            error = resp.json["error"]
+            assert (error["code"], error["message"]) == ("forbidden", "没有权限执行此操作"), role
 
 
 def test_reissue_endpoint(client, make_staff, auth_header, shop_with_code):
@@ -128,3 +149,19 @@ def test_reissue_closed_shop_is_409(client, make_staff, auth_header, new_shop): 
         headers=auth_header(make_staff("d2", roles=(Role.DISPATCHER,))),
     )
     assert resp.status_code == 409 and resp.json["error"]["code"] == "shop_closed"
+
+
+def test_reissue_naming_the_active_code(client, make_staff, auth_header, shop_with_code):
+    shop, code = shop_with_code
+    url = f"/api/v1/staff/shops/{shop.id}/codes/reissue"
+    headers = auth_header(make_staff("d3", roles=(Role.DISPATCHER,)))
+    first = client.post(url, json={"reason": "牌子丢失", "replaces": code.code.lower()},
+                        headers=headers)  # fmt: skip
+    assert first.status_code == 200 and first.json["replaced"] == [code.code]
+    again = client.post(url, json={"reason": "牌子丢失", "replaces": code.code}, headers=headers)
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "code_already_replaced"
+    assert again.json["error"]["message"] == "该店铺的二维码刚刚已重新生成，请刷新页面查看新编号"
+    db.session.expire_all()
+    active = [c.code for c in shop.codes if c.status == CodeStatus.ACTIVE]
+    assert active == [first.json["code"]]

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import struct
+import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -58,8 +62,11 @@ def sha1_sorted(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 (protocol)
 
 
-def plain_url(token: str = TOKEN, timestamp: str = "1700000000", nonce: str = "8812345", **extra):
-    """Callback URL with a valid plain-mode signature (or the given overrides)."""
+def plain_url(token: str = TOKEN, timestamp: str | None = None, nonce: str | None = None, **extra):
+    """Callback URL with a valid plain-mode signature (or the given overrides). Like WeChat, it
+    stamps the current time and a fresh nonce unless told otherwise."""
+    timestamp = str(int(time.time())) if timestamp is None else timestamp
+    nonce = str(secrets.randbelow(10**10)) if nonce is None else nonce
     query = {"timestamp": timestamp, "nonce": nonce, "openid": CITIZEN}
     query["signature"] = sha1_sorted(token, timestamp, nonce)
     query.update(extra)
@@ -129,12 +136,14 @@ def mp(app, monkeypatch):
 
 @pytest.fixture
 def sample_account(app, monkeypatch):
-    """The account of WeChat's official safe-mode sample."""
+    """The account of WeChat's official safe-mode sample, at the sample's own time (its signed
+    timestamp is from 2014: any other clock refuses it as stale)."""
     monkeypatch.setitem(app.config, "WECHAT_MP_TOKEN", SAMPLE_TOKEN)
     monkeypatch.setitem(app.config, "WECHAT_MP_APP_ID", SAMPLE_APP_ID)
     monkeypatch.setitem(app.config, "WECHAT_MP_AES_KEY", SAMPLE_AES_KEY)
     monkeypatch.setitem(app.config, "WECHAT_MP_WELCOME", WELCOME)
-    return app
+    with freeze_time(datetime.fromtimestamp(int(SAMPLE_TIMESTAMP) + 1, UTC)):
+        yield app
 
 
 def sample_url(**overrides: str) -> str:

@@ -12,6 +12,7 @@
   var form = $("shop-form"), statusForm = $("status-form"), reissueForm = $("reissue-form");
   var picker = zhm.picker($("shop-map"), form);
   var original = null;
+  var activeCode = null;  // the plate shown: a reissue replaces only it (409 if already replaced)
 
   /* -- 门前三包 duties ------------------------------------------------------------------------ */
 
@@ -83,6 +84,7 @@
 
   function showCodes(s) {
     var active = (s.codes || []).filter(function (c) { return c.status === "active"; })[0];
+    activeCode = active ? active.code : null;
     $("qr-code").textContent = active ? active.code : "暂无有效二维码";
     $("qr-img").hidden = !active;
     $("qr-png").hidden = $("qr-svg").hidden = !active;
@@ -147,8 +149,9 @@
   reissueForm.addEventListener("submit", function (ev) {
     ev.preventDefault();
     if (!zhm.check(reissueForm)) return;
-    zhm.send({method: "POST", url: cfg.reissue, form: reissueForm,
-              body: {reason: reissueForm.elements.reason.value.trim()}}).then(function (data) {
+    var body = {reason: reissueForm.elements.reason.value.trim()};
+    if (activeCode) body.replaces = activeCode;
+    zhm.send({method: "POST", url: cfg.reissue, form: reissueForm, body: body}).then(function (data) {
       if (!data) return;
       zh.flash("已生成新编号 " + data.code + "，旧二维码已作废，请重新打印店铺牌");
       reissueForm.reset();

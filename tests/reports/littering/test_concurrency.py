@@ -10,10 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from app import create_app
 from app.auth import service as auth_service
 from app.auth.models import Role, WechatApp
 from app.extensions import db
@@ -21,7 +19,7 @@ from app.geo.models import Region
 from reports.littering import ledger, payouts, rules, worker
 from reports.littering.models import LitteringReport, Payout, PayoutBatch, PayoutState, RewardEntry
 from reports.models import OutboxMessage
-from tests.conftest import FreshContextClient
+from tests.conftest import committed_app
 from tests.reports.conftest import INSIDE_WEST, load_categories, square
 from tests.reports.littering.conftest import ago, evidence_jpeg
 from tests.wechat.pay.conftest import serve
@@ -53,20 +51,13 @@ class Live:
 @pytest.fixture
 def live(live_db_url, tmp_path, rate_limiter):
     """A second app on its own committed database, with a small city and its people."""
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": live_db_url,
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-            "CHANGES_FILE": str(tmp_path / "seq.bin"),
-            "RATELIMIT_ENABLED": False,
-            "LITTERING_OCR_ENABLED": False,
-            "WECHATPAY_EMULATOR_DB": str(tmp_path / "pay.db"),
-        },
+    app = committed_app(
+        live_db_url,
+        tmp_path,
+        LITTERING_OCR_ENABLED=False,
+        WECHATPAY_EMULATOR_DB=str(tmp_path / "pay.db"),
     )
-    app.test_client_class = FreshContextClient
     with app.app_context():
-        upgrade()
         tokens = _populate(app)
     try:
         yield Live(app, tokens)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
@@ -285,18 +286,16 @@ def auth_header():
 REAL_SESSION = db.session  # before the per-test fixture swaps it for the rolled-back one
 
 
-@pytest.fixture
-def live_db_url(tmp_path, monkeypatch):
-    """A database whose transactions really commit, for races and load: a fresh MariaDB
-    database under TEST_DATABASE_URL (dropped afterwards), else a SQLite file. The app's
-    session is the real one again inside the test."""
-    monkeypatch.setattr(db, "session", REAL_SESSION)
+@contextmanager
+def scratch_database(tmp_path, prefix: str) -> Iterator[str]:
+    """The URL of a new empty database, dropped afterwards: a MariaDB database under
+    TEST_DATABASE_URL, else an SQLite file in ``tmp_path``."""
     raw = os.environ.get("TEST_DATABASE_URL", "").strip()
     if not raw.startswith("mysql"):
-        yield f"sqlite:///{tmp_path / 'live.db'}"
+        yield f"sqlite:///{tmp_path / f'{prefix}.db'}"
         return
     url = make_url(raw)
-    name = f"zhcg_live_{uuid.uuid4().hex[:10]}"
+    name = f"zhcg_{prefix}_{uuid.uuid4().hex[:10]}"
     server = url.set(database=None, query=dict(url.query) | {"charset": "utf8mb4"})
     engine = create_engine(server)
     with engine.begin() as conn:
@@ -309,6 +308,15 @@ def live_db_url(tmp_path, monkeypatch):
         with engine.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         engine.dispose()
+
+
+@pytest.fixture
+def live_db_url(tmp_path, monkeypatch):
+    """A database whose transactions really commit, for races and load (``scratch_database``).
+    The app's session is the real one again inside the test."""
+    monkeypatch.setattr(db, "session", REAL_SESSION)
+    with scratch_database(tmp_path, "live") as url:
+        yield url
 
 
 def committed_app(db_url: str, tmp_path, **overrides) -> Flask:

@@ -7,7 +7,6 @@ another one this test creates, so the dump really goes through mariadb-dump and 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -17,8 +16,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, inspect, select, text
 
 from app import create_app
 from app.auth import service as auth_service
@@ -29,6 +27,7 @@ from app.media.models import Media
 from app.media.service import store_upload
 from app.storage import get_storage
 from app.storage.s3 import S3Storage
+from tests.conftest import scratch_database
 
 DEPARTMENT = "铁西区城管局 🚧"  # four-byte characters must survive the dump (utf8mb4)
 
@@ -36,25 +35,8 @@ DEPARTMENT = "铁西区城管局 🚧"  # four-byte characters must survive the 
 @pytest.fixture
 def fresh_db_url(tmp_path, live_db_url) -> Iterator[str]:
     """A second empty database to restore into: a new MariaDB database, or a new SQLite file."""
-    raw = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if not raw.startswith("mysql"):
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    name = f"zhcg_restore_{uuid.uuid4().hex[:10]}"
-    server = make_url(raw).set(
-        database=None, query=dict(make_url(raw).query) | {"charset": "utf8mb4"}
-    )
-    engine = create_engine(server)
-    with engine.begin() as conn:
-        conn.execute(
-            text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        engine.dispose()
+    with scratch_database(tmp_path, "restore") as url:
+        yield url
 
 
 @pytest.fixture

@@ -50,7 +50,11 @@ run: $(VENV)/.installed
 	@$(BIN)/flask urls
 	@# The worker delivers notifications and pays released rewards (through the embedded WeChat
 	@# Pay emulator, which gunicorn serves); it stops with gunicorn.
+	@# Each gunicorn worker writes its request counters to instance/prometheus (emptied first), so
+	@# /metrics sums every worker, not only the one that answers the scrape.
+	@rm -rf instance/prometheus && mkdir -p instance/prometheus
 	@$(BIN)/flask worker & worker=$$!; trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	  PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/instance/prometheus \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## make test: install the test extras and run the whole suite

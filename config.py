@@ -129,9 +129,15 @@ class Config:
         self.S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
         # The endpoint browsers reach, when the app talks to the store on an internal address.
         self.S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
-        self.S3_CONNECT_TIMEOUT = env_int("S3_CONNECT_TIMEOUT", 5)
-        self.S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 30)
-        self.S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 3)
+        # One S3 call gives up within S3_MAX_ATTEMPTS x (connect + read timeout): 24 s by default,
+        # under gunicorn's 30 s worker timeout (a killed worker is a 502, not our 503).
+        self.S3_CONNECT_TIMEOUT = env_int("S3_CONNECT_TIMEOUT", 2)
+        self.S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 10)
+        self.S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
+        # A store that could not be reached or timed out is left alone (calls fail at once) for
+        # STORAGE_RETRY_SECONDS; an upload it fails is 503 with Retry-After STORAGE_RETRY_AFTER.
+        self.STORAGE_RETRY_SECONDS = env_int("STORAGE_RETRY_SECONDS", 5)
+        self.STORAGE_RETRY_AFTER = env_int("STORAGE_RETRY_AFTER", 30)
         self.MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 10 * 1024 * 1024)
         self.MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 40_000_000)
         self.MEDIA_URL_TTL_SECONDS = env_int("MEDIA_URL_TTL_SECONDS", 300)
@@ -266,6 +272,9 @@ class Config:
         self.MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION")
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+        self.LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json | text (a developer's terminal)
+        # Bearer token for /metrics; empty: only direct requests from this host are answered.
+        self.METRICS_TOKEN = env_str("METRICS_TOKEN")
 
     # OpenAPI (flask-smorest); the docs UI assets are served locally (app/apidocs.py).
     API_TITLE = "智慧城管 API"

@@ -39,10 +39,27 @@ def redact_query(text):
     return REDACTED_PARAMS.sub(r"\g<name>=[REDACTED]", text)
 
 
+def json_logs():
+    """gunicorn's own lines as the app's: one JSON object a line unless LOG_FORMAT=text."""
+    return os.environ.get("LOG_FORMAT", "json") != "text"
+
+
 class RedactingLogger(Logger):
-    """gunicorn's logger, with credentials removed from the request line and query string."""
+    """gunicorn's logger, with credentials removed from the request line and query string, and
+    (LOG_FORMAT=json, the default) its access and error lines written as the app's JSON lines:
+    the access line's fields (status, duration, request id ...) as keys of their own."""
 
     REDACTED_ATOMS = ("r", "q", "{raw_uri}e", "{query_string}e", "{request_uri}e", "f")
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if json_logs():
+            from app.logs import JsonFormatter
+
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    if getattr(handler, "_gunicorn", False):
+                        handler.setFormatter(JsonFormatter())
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
@@ -50,6 +67,29 @@ class RedactingLogger(Logger):
             if isinstance(atoms.get(name), str):
                 atoms[name] = redact_query(atoms[name])
         return atoms
+
+    def access(self, resp, req, environ, request_time):
+        if not json_logs():
+            return super().access(resp, req, environ, request_time)
+        if not self.access_log_enabled:
+            return None
+        atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+        request_id = atoms["{x-request-id}o"]
+        fields = {
+            "request_id": request_id if request_id != "-" else "-",
+            "remote": atoms["h"],
+            "method": atoms["m"],
+            "path": atoms["U"] + (f"?{atoms['q']}" if atoms["q"] not in ("", "-") else ""),
+            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+            "bytes": int(atoms["B"]) if str(atoms["B"]).isdigit() else 0,
+            "duration_ms": int(atoms["M"]),
+            "user_agent": atoms["a"],
+        }
+        try:
+            self.access_log.info(self.cfg.access_log_format, atoms, extra=fields)
+        except Exception:  # noqa: BLE001 - gunicorn's own access() does the same
+            self.exception("access log line failed")
+        return None
 
 
 logger_class = RedactingLogger

@@ -5,7 +5,7 @@ promises and what the server accepts stay the same thing (tests/test_openapi_con
 from __future__ import annotations
 
 import http
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -40,6 +40,9 @@ class ErrorDetailSchema(ma.Schema):
     )
     fields = ma.fields.Dict(
         metadata={"description": "Field errors: field name -> list of messages (422 only)"}
+    )
+    request_id = ma.fields.String(
+        metadata={"description": "The request's id, as in X-Request-ID and the server logs"}
     )
 
 
@@ -153,6 +156,20 @@ def bounded_date(**kwargs: Any) -> ma.fields.Date:
                           metadata=metadata, **kwargs)  # fmt: skip
 
 
+def bounded_datetime(**kwargs: Any) -> ma.fields.AwareDateTime:
+    """An ISO 8601 time whose written date lies from 1900 to 2999 (``AwareDateTime``: pass
+    ``default_timezone`` for a time without an offset): declared as ``format: date-time`` with a
+    pattern for the century; a time near year 1 or 9999 has no UTC instant (a 500 before)."""
+    metadata = {"pattern": DATE_PATTERN.removesuffix("$")} | kwargs.pop("metadata", {})
+    message = f"时间应在 {MIN_DATE} 到 {MAX_DATE} 之间"
+
+    def in_range(value: datetime) -> None:
+        if not MIN_DATE <= value.date() <= MAX_DATE:
+            raise ma.ValidationError(message)
+
+    return ma.fields.AwareDateTime(validate=in_range, metadata=metadata, **kwargs)
+
+
 class Bbox(DelimitedList):
     """A map box as Leaflet's toBBoxString() writes it, ``minLng,minLat,maxLng,maxLat``; loaded
     as that tuple. Declared: four comma-separated numbers from -180 to 180 (latitudes past a pole
@@ -162,7 +179,10 @@ class Bbox(DelimitedList):
     SHAPE = "bbox 应为 minLng,minLat,maxLng,maxLat"
 
     def __init__(self, **kwargs: Any) -> None:
-        number = ma.fields.Float(validate=ma.validate.Range(-180, 180, error="bbox 超出经纬度范围"))
+        number = ma.fields.Float(
+            validate=ma.validate.Range(-180, 180, error="bbox 超出经纬度范围"),
+            error_messages={"invalid": self.SHAPE, "special": self.SHAPE},
+        )
         metadata = {"description": "minLng,minLat,maxLng,maxLat; each minimum below its maximum"}
         super().__init__(number, validate=ma.validate.Length(equal=4, error=self.SHAPE),
                          metadata=metadata | kwargs.pop("metadata", {}), **kwargs)  # fmt: skip

@@ -9,9 +9,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+
+from app.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +145,20 @@ def _string_keys(fields: dict[Any, Any]) -> dict[str, Any]:
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The error payload; ``fields`` appears only when there are field errors."""
+    """The error payload; ``fields`` appears only when there are field errors, ``request_id``
+    (the id on this request's log lines and in ``X-Request-ID``) whenever a request is served."""
     err: dict[str, Any] = {"code": code, "message": message}
     if fields:
         err["fields"] = _string_keys(fields)
+    request_id = request_id_or_none()
+    if request_id:
+        err["request_id"] = request_id
     return {"error": err}
+
+
+def request_id_or_none() -> str | None:
+    """The id of the request being served (set by app.logs), if any."""
+    return g.get("request_id") if has_request_context() else None
 
 
 def wants_html() -> bool:
@@ -160,7 +180,13 @@ def error_response(
     """Build the error response (JSON, or the error page for browsers on page routes)."""
     if wants_html():
         resp = Response(
-            render_template("error.html", status=status, code=code, message=message),
+            render_template(
+                "error.html",
+                status=status,
+                code=code,
+                message=message,
+                request_id=request_id_or_none(),
+            ),
             status=status,
             mimetype="text/html",
         )
@@ -273,10 +299,37 @@ def handle_database_error(exc: Exception) -> Response:
     )
 
 
+STORAGE_MESSAGE = "文件存储暂时无法访问，请稍后重试"
+
+
+def storage_unavailable(message: str = STORAGE_MESSAGE) -> ServiceUnavailable:
+    """The 503 for a file store that failed (S3 down, a full disk): the client may retry."""
+    return ServiceUnavailable(
+        message,
+        code="storage_unavailable",
+        headers={"Retry-After": str(current_app.config["STORAGE_RETRY_AFTER"])},
+    )
+
+
+def handle_storage_error(exc: Exception) -> Response:
+    """A storage failure no caller handled (a plate image, a label, evidence): 503 with
+    Retry-After, as for the database. A missing object that a row names is a real error: 500."""
+    from app.extensions import db  # as in handle_unexpected
+    from app.storage import ObjectNotFound
+
+    if isinstance(exc, ObjectNotFound):
+        return handle_unexpected(exc)
+    db.session.rollback()
+    log.warning("storage_unavailable on %s %s (request %s): %s", request.method, request.path,
+                getattr(g, "request_id", "-"), exc)  # fmt: skip
+    return handle_app_error(storage_unavailable())
+
+
 def register_error_handlers(app: Flask) -> None:
     """Bind the handlers; flask-smorest's own HTTPException handler delegates here (apispec.py)."""
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     for db_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError):
         app.register_error_handler(db_error, handle_database_error)
+    app.register_error_handler(StorageError, handle_storage_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -6,7 +6,7 @@ import redis
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from app.errors import ServiceUnavailable
+from app.errors import DB_RETRY_AFTER, ServiceUnavailable
 from app.extensions import db, redis_client, redis_urls
 
 bp = Blueprint("health", __name__)
@@ -20,14 +20,19 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database answers (503 otherwise, so the load balancer stops sending traffic), and
-    whether Redis does: without it the app still serves, degraded (rate limits count per
-    process, each worker keeps its own WeChat token), so the answer is 200 ``degraded``."""
+    """The database answers (503 otherwise, with Retry-After like every database 503: the load
+    balancer stops sending traffic and knows when to look again), and whether Redis does:
+    without it the app still serves, degraded (rate limits count per process, each worker keeps
+    its own WeChat token), so the answer is 200 ``degraded``."""
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         db.session.rollback()
-        raise ServiceUnavailable("数据库暂不可用", code="database_unavailable") from exc
+        raise ServiceUnavailable(
+            "数据库暂不可用",
+            code="database_unavailable",
+            headers={"Retry-After": DB_RETRY_AFTER["database_unavailable"]},
+        ) from exc
     redis_state = _redis_state()
     status = "degraded" if redis_state == "unavailable" else "ready"
     return jsonify(status=status, database="ok", redis=redis_state)

@@ -22,8 +22,6 @@ from typing import IO, Any
 
 from flask import Flask, g, has_request_context, request
 
-from config import env_str
-
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 REDACTED = "[REDACTED]"
@@ -59,10 +57,19 @@ def is_sensitive(name: str) -> bool:
     return name.lower().replace("-", "_").endswith(_SENSITIVE_ENDINGS)
 
 
+def _is_query_code(match: re.Match[str]) -> bool:
+    """``code=`` in a query string: WeChat's OAuth code, exchangeable for the user's openid (a
+    ``code`` elsewhere is usually an error or category code, and stays)."""
+    start = match.start()
+    return match["key"].lower() == "code" and start > 0 and match.string[start - 1] in "?&"
+
+
 def _redact_pair(match: re.Match[str]) -> str:
-    if not is_sensitive(match["key"]):
+    if not (is_sensitive(match["key"]) or _is_query_code(match)):
         return match[0]
     value = match["val"]
+    if value.lstrip("\"'").startswith(REDACTED[:-1]):  # redacted already (gunicorn's query)
+        return match[0]
     quote = value[0] if value[:1] in {'"', "'"} else ""
     return f"{match['key']}{match['q']}{match['sep']}{quote}{REDACTED}{quote}"
 
@@ -200,7 +207,7 @@ def configure_logging(app: Flask) -> None:
     root = logging.getLogger()
     REDACTOR.add_secrets(app.config)
     if app_handler() is None:
-        fmt = app.config.get("LOG_FORMAT") or env_str("LOG_FORMAT", "json")
+        fmt = app.config["LOG_FORMAT"]
         # First: the records are redacted in place, so handlers after it write them redacted.
         root.handlers.insert(0, build_handler(fmt=fmt))
     for name in OWN_HANDLER_LOGGERS:

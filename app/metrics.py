@@ -41,7 +41,6 @@ from sqlalchemy import Select
 
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
-from config import env_str
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,6 @@ def add_gauge(
 
 def init_app(app: Flask) -> None:
     """The /metrics route and the hooks that time and count every request."""
-    app.config.setdefault("METRICS_TOKEN", env_str("METRICS_TOKEN"))
     app.extensions.setdefault(GAUGES_KEY, {})
     app.register_blueprint(bp)
     # First of all before_request hooks, so the time includes theirs (rate limits, auth).

@@ -4,13 +4,16 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from app.logs import app_handler
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app's logging (one JSON line per record, request ids, redaction) stays in charge when the
+# app runs the migrations (`flask db upgrade`); alembic.ini's handlers only serve a bare alembic.
+if app_handler() is None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

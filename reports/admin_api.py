@@ -6,13 +6,14 @@ Admin routes live under /api/v1/admin and need the admin role; each write is aud
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.apispec import document_errors
+from app.apispec import DATE_PATTERN, MAX_DATE, MIN_DATE, document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
 from app.db import commit
@@ -78,12 +79,23 @@ def region_view(region: Region, with_geometry: bool = False) -> dict[str, Any]:
     return view
 
 
+# The ``{day}`` of a calendar URL as the spec declares it (the route's converter is a string).
+DAY_PARAM = {"in": "path", "name": "day", "description": "YYYY-MM-DD, from 1900 to 2999",
+             "schema": {"type": "string", "format": "date", "pattern": DATE_PATTERN}}  # fmt: skip
+DAY_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # date.fromisoformat takes 20240101 too
+
+
 def parse_day(value: str) -> date:
-    """A YYYY-MM-DD path segment (422 otherwise)."""
+    """A YYYY-MM-DD path segment from 1900 to 2999 (422 otherwise)."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value) if DAY_SHAPE.fullmatch(value) else None
     except ValueError:
-        raise ValidationFailed(fields={"day": ["日期格式应为 YYYY-MM-DD"]}) from None
+        day = None
+    if day is None:
+        raise ValidationFailed(fields={"day": ["日期格式应为 YYYY-MM-DD"]})
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValidationFailed(fields={"day": [f"日期应在 {MIN_DATE} 到 {MAX_DATE} 之间"]})
+    return day
 
 
 # -- public --------------------------------------------------------------------------------------
@@ -255,7 +267,7 @@ class AdminCalendar(MethodView):
         return {"year": args["year"], "days": service.calendar_year(args["year"])}
 
 
-@blp.route("/admin/calendar/<string:day>")
+@blp.route("/admin/calendar/<string:day>", parameters=[DAY_PARAM])
 class AdminCalendarDay(MethodView):
     decorators = [admin_only]
 

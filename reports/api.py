@@ -27,10 +27,12 @@ from reports.schemas import (
     CoordArgs,
     PageArgs,
     RatingIn,
+    ReportForm,
     ReportIn,
     ReportListOut,
     ReportOut,
     SuggestionOut,
+    submission_doc,
 )
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="市民问题上报")
@@ -45,17 +47,7 @@ REPORT_IDEMPOTENCY_DOC = IDEMPOTENCY_DOC | {
     "description": "A retry with the same key and the same content returns the first report "
     "(200), never a second one; the same key with other content is 422 idempotency_key_reused.",
 }
-BODY_DOC = {
-    "required": True,
-    "content": {
-        "application/json": {"schema": ReportIn},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "description": {"type": "string"}, "lat": {"type": "number"},
-            "lng": {"type": "number"}, "coord_sys": {"type": "string"},
-            "address": {"type": "string"}, "category": {"type": "string"},
-            "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
-    },
-}  # fmt: skip
+BODY_DOC = submission_doc(ReportIn, ReportForm)
 
 
 def citizen_key() -> str:
@@ -64,12 +56,15 @@ def citizen_key() -> str:
     return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
 
 
-def load_body(schema: ma.Schema) -> dict[str, Any]:
-    """JSON or form fields through one schema; 422 with field errors."""
+def load_body(schema: ma.Schema, form_schema: ma.Schema | None = None) -> dict[str, Any]:
+    """JSON through ``schema``, or form fields through ``form_schema`` (default: the same);
+    422 with field errors."""
     if request.mimetype == "multipart/form-data":
-        # A part without a name (werkzeug's key None) names no field: it is left out.
+        # A part without a name (werkzeug's key None) names no field, and an empty one has no
+        # value (a form has no null): both are left out. Photos are files, read by the view.
         raw: dict[str, Any] = {k: v for k, v in request.form.items() if k and v != ""}
         raw.pop("photos", None)
+        schema = form_schema or schema
     else:
         raw = request.get_json(silent=True)
         if not isinstance(raw, dict):
@@ -144,11 +139,11 @@ class Reports(MethodView):
     @blp.doc(requestBody=BODY_DOC, parameters=[REPORT_IDEMPOTENCY_DOC])
     @blp.response(201, ReportOut)
     @blp.alt_response(200, schema=ReportOut, description="A retry: the report this key created")
-    @document_errors(blp, 401, 413, 415, 422, 429)
+    @document_errors(blp, 401, 413, 415, 422, 429, 503)
     @citizen_required
     def post(self, citizen):
         """Report a problem with 1-9 photos and a point (gcj02, wgs84 or bd09) or an address."""
-        data = load_body(ReportIn())
+        data = load_body(ReportIn(), ReportForm())
         sub = service.Submission(
             description=data["description"], channel=_channel(citizen), lat=data.get("lat"),
             lng=data.get("lng"), coord_sys=data["coord_sys"], address=data.get("address"),
@@ -198,10 +193,10 @@ class ReportDetail(MethodView):
 
 @blp.route("/<number>/rating")
 class ReportRating(MethodView):
+    @citizen_required  # outermost: a caller who may not rate hears so before the body is read
     @blp.arguments(RatingIn)
     @blp.response(200, ReportOut)
     @document_errors(blp, 401, 404, 409, 422)
-    @citizen_required
     def post(self, body, number, citizen):
         """Rate how the problem was handled (回访), once, after it was closed."""
         report, own = queries.citizen_report(citizen, number)

@@ -22,7 +22,7 @@ from sqlalchemy import Integer, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.apispec import document_errors
+from app.apispec import Bbox, document_errors
 from app.auth.current import staff_required
 from app.auth.models import StaffUser
 from app.extensions import db
@@ -33,7 +33,6 @@ from app.geo.grid import (
     M_PER_DEG,
     feature_collection,
     metres_per_degree_lng,
-    parse_bbox,
 )
 from app.geo.models import Region
 from reports.models import Report, ReportState
@@ -74,13 +73,12 @@ class HeatArgs(StatsArgs):
     cell = ma.fields.Integer(load_default=CELL_DEFAULT_M,
                              validate=validate.Range(CELL_MIN_M, CELL_MAX_M),
                              metadata={"description": "square cell size in metres"})  # fmt: skip
-    bbox = ma.fields.String(load_default="", metadata={
-        "description": "minLng,minLat,maxLng,maxLat (GCJ-02)"})  # fmt: skip
+    bbox = Bbox(metadata={"description": "minLng,minLat,maxLng,maxLat (GCJ-02)"})
 
     @ma.post_load
-    def split(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """The bbox as four floats (or None)."""
-        data["bbox"] = parse_bbox(data["bbox"]) if data["bbox"] else None
+    def no_bbox(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """No bbox is None (the whole city)."""
+        data.setdefault("bbox", None)
         return data
 
 

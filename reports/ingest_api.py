@@ -7,14 +7,17 @@ key (`Authorization: Bearer dk_...`, created by `flask reports create-device`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 from marshmallow import validate
 from sqlalchemy import select
 
-from app.apispec import document_errors
+from app.apispec import NOT_BLANK, document_errors
 from app.auth import keys
 from app.db import utcnow
 from app.errors import Unauthorized, ValidationFailed
@@ -29,13 +32,34 @@ blp = Blueprint("ingest", __name__, url_prefix="/api/v1/ingest", description="�
 KEY_PREFIX = "dk_"
 
 
+def _has_text(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("不能为空白")
+
+
+def not_blank(max_len: int, **kwargs: Any) -> ma.fields.String:
+    """A text field of at most ``max_len`` characters that is not only blanks (422 naming it,
+    before the evidence is stored); the spec says so with a pattern."""
+    return ma.fields.String(
+        validate=[validate.Length(min=1, max=max_len), _has_text],
+        metadata={"pattern": NOT_BLANK},
+        **kwargs,
+    )
+
+
 class DetectionIn(LocationMixin):
     """A detection: multipart with an `evidence` image."""
 
-    category = ma.fields.String(required=True, validate=validate.Length(max=16))
+    category = not_blank(16, required=True)
     confidence = ma.fields.Float(required=True, validate=validate.Range(0, 1))
-    event_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    description = ma.fields.String(validate=validate.Length(max=500), allow_none=True)
+    event_id = not_blank(64, required=True)
+    description = not_blank(500, allow_none=True)
+
+
+class DetectionForm(DetectionIn):
+    """The documented multipart body: the fields and the evidence image (read by the view)."""
+
+    evidence = Upload(required=True)
 
 
 class DetectionOut(ma.Schema):
@@ -67,15 +91,15 @@ def current_device() -> IngestDevice:
 
 @blp.route("/detections")
 class Detections(MethodView):
-    @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "properties": {
-            "category": {"type": "string"}, "confidence": {"type": "number"},
-            "event_id": {"type": "string"}, "lat": {"type": "number"}, "lng": {"type": "number"},
-            "coord_sys": {"type": "string"}, "evidence": {"type": "string", "format": "binary"}},
-    }}}})  # fmt: skip
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {"multipart/form-data": {"schema": DetectionForm}},
+        }
+    )
     @blp.response(201, DetectionOut)
     @blp.alt_response(200, schema=DetectionOut, description="A retry of the same event_id")
-    @document_errors(blp, 401, 413, 415, 422)
+    @document_errors(blp, 401, 413, 415, 422, 503)
     def post(self):
         """Post a detection with its evidence image; event_id makes retries safe."""
         device = current_device()
@@ -87,11 +111,7 @@ class Detections(MethodView):
         category = reference.category_by_code(data["category"])
         if category is None:
             raise ValidationFailed(fields={"category": [f"问题类别不存在：{data['category']}"]})
-        evidence = request.files.get("evidence")
-        if evidence is None:
-            raise ValidationFailed(fields={"evidence": ["请附上取证图片"]})
-        limit = current_app.config["MEDIA_MAX_BYTES"]
-        media = media_service.store_upload(evidence.read(limit + 1), None)
+        media = media_service.store_upload(read_evidence(), None)
         sub = service.Submission(
             description=data.get("description") or f"智能识别：{category.name}（{device.name}）",
             channel=Channel.MACHINE, lat=data.get("lat"), lng=data.get("lng"),
@@ -100,6 +120,16 @@ class Detections(MethodView):
             idempotency_key=data["event_id"], machine_confidence=data["confidence"])  # fmt: skip
         report, created = commit_submission(sub, owner_key)
         return _out(report), 201 if created else 200
+
+
+def read_evidence() -> bytes:
+    """The evidence image's bytes (at most one past MEDIA_MAX_BYTES); 422 naming ``evidence``
+    when the part is missing, has an empty file name (a form's "no file chosen") or is empty."""
+    evidence = request.files.get("evidence")
+    if evidence is None or not (evidence.filename or "").strip():
+        raise ValidationFailed(fields={"evidence": ["请附上取证图片"]})
+    limit = current_app.config["MEDIA_MAX_BYTES"]
+    return media_service.require_content(evidence.read(limit + 1), "evidence")
 
 
 def _out(report) -> dict:

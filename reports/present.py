@@ -116,6 +116,12 @@ def staff_view(report: Report, staff, coord_sys: str = "gcj02") -> dict[str, Any
     return view
 
 
+# Timeline data the service keeps for itself: the submission fingerprint (reports.service) tells a
+# retried submission from a reused Idempotency-Key; it is a hash of the citizen's content and
+# means nothing to a handler.
+INTERNAL_DATA = frozenset({"fingerprint"})
+
+
 def _staff_entry(entry: TimelineEntry) -> dict[str, Any]:
     if entry.actor_staff is not None:
         actor = entry.actor_staff.display_name
@@ -126,8 +132,13 @@ def _staff_entry(entry: TimelineEntry) -> dict[str, Any]:
         "actor": actor,
         "note": entry.note,
         "public": entry.is_public,
-        "data": entry.data,
+        "data": _shown_data(entry.data),
     }
+
+
+def _shown_data(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    shown = {key: value for key, value in (data or {}).items() if key not in INTERNAL_DATA}
+    return shown or None
 
 
 def queue_item(report: Report) -> dict[str, Any]:

@@ -16,6 +16,7 @@ COORD_SYSTEMS = ("gcj02", "wgs84", "bd09")
 DESCRIPTION = rf"[^{SPACE}][\s\S]{{3,}}[^{SPACE}]"
 STATES = tuple(s.value for s in ReportState)
 CHANNELS = tuple(c.value for c in Channel)
+PHONE = validate.Regexp(r"^[0-9+\-]{5,20}$")
 
 # "Both coordinates or neither; an address if there is no point", as JSON Schema.
 _NUMBER = {"type": "number"}
@@ -77,25 +78,33 @@ class StaffReportIn(ReportIn):
             {"required": ["photos"], "properties": {"photos": {"minItems": 1}}}]}]}  # fmt: skip
 
     channel = ma.fields.String(required=True, validate=validate.OneOf(("hotline", "inspector")))
-    contact_phone = ma.fields.String(validate=validate.Regexp(r"^[0-9+\-]{5,20}$"),
-                                     allow_none=True)  # fmt: skip
+    contact_phone = ma.fields.String(validate=PHONE, allow_none=True)
 
 
 class ReportForm(ReportIn):
-    """ReportIn as multipart/form-data: the photos themselves (stored first), not upload ids."""
+    """ReportIn as multipart/form-data: the photos themselves (files, stored first), not upload
+    ids. A form has no null (an empty field is left out, reports.api.load_body), so no field is
+    nullable: "null" is text, not a number."""
 
-    photos = ma.fields.List(Upload(), validate=validate.Length(max=9))
+    lat = ma.fields.Float(validate=validate.Range(-90, 90))
+    lng = ma.fields.Float(validate=validate.Range(-180, 180))
+    address = ma.fields.String(validate=validate.Length(max=200))
+    category = ma.fields.String(validate=validate.Length(max=16))
+    shop_id = ma.fields.Integer(validate=ID)
+    # The files are read from request.files (reports.api.uploaded_photos), not by this schema.
+    photos = ma.fields.List(Upload(), load_default=list, validate=validate.Length(max=9))
 
 
-class StaffReportForm(StaffReportIn):
-    """StaffReportIn as multipart/form-data, with the photos themselves."""
+class StaffReportForm(ReportForm, StaffReportIn):
+    """StaffReportIn as multipart/form-data, with the photos themselves (as ReportForm)."""
 
-    photos = ma.fields.List(Upload(), validate=validate.Length(max=9))
+    contact_phone = ma.fields.String(validate=PHONE)
 
 
 def submission_doc(json_schema: type[ma.Schema], form_schema: type[ma.Schema]) -> dict[str, Any]:
     """The documented request body of a report submission: JSON, or multipart with photos
-    (``@blp.doc(requestBody=...)``); the schemas the view loads, so the two cannot drift."""
+    (``@blp.doc(requestBody=...)``); the schemas the view loads (reports.api.load_body with
+    both), so the two cannot drift."""
     content = {"application/json": {"schema": json_schema},
                "multipart/form-data": {"schema": form_schema}}  # fmt: skip
     return {"required": True, "content": content}
@@ -200,7 +209,7 @@ class StaffTimelineOut(TimelineOut):
     actor = ma.fields.String()
     note = ma.fields.String(allow_none=True)
     public = ma.fields.Boolean()
-    data = ma.fields.Dict()
+    data = ma.fields.Dict(allow_none=True)
 
 
 class SuggestionOut(ma.Schema):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,22 +14,18 @@ from app.auth.models import Role
 from app.db import check_version, commit
 from app.errors import Conflict, Forbidden
 from app.extensions import db
-from reports import present, queries, service
-from reports.api import (
-    BODY_DOC,
-    REPORT_IDEMPOTENCY_DOC,
-    idempotency_key,
-    load_body,
-    submit_with_uploads,
-)
+from reports import present, queries, service, workflow
+from reports.api import REPORT_IDEMPOTENCY_DOC, idempotency_key, load_body, submit_with_uploads
 from reports.models import Channel
 from reports.schemas import (
     ActionIn,
     CoordArgs,
     QueueArgs,
     StaffQueueOut,
+    StaffReportForm,
     StaffReportIn,
     StaffReportOut,
+    submission_doc,
 )
 from reports.transitions import Params, transition
 
@@ -48,14 +46,17 @@ class StaffReports(MethodView):
         return {"items": [present.queue_item(r) for r in items], "total": total,
                 "page": args["page"], "per_page": args["per_page"]}  # fmt: skip
 
-    @blp.doc(requestBody=BODY_DOC, parameters=[REPORT_IDEMPOTENCY_DOC])
+    @blp.doc(
+        requestBody=submission_doc(StaffReportIn, StaffReportForm),
+        parameters=[REPORT_IDEMPOTENCY_DOC],
+    )
     @blp.response(201, StaffReportOut)
     @blp.alt_response(200, schema=StaffReportOut, description="A retry: the report this key made")
-    @document_errors(blp, 401, 403, 413, 415, 422)
+    @document_errors(blp, 401, 403, 413, 415, 422, 503)
     @staff_required(Role.DISPATCHER, Role.INSPECTOR)
     def post(self, staff):
         """Enter a report: a hotline call (dispatchers) or a patrol finding (inspectors)."""
-        data = load_body(StaffReportIn())
+        data = load_body(StaffReportIn(), StaffReportForm())
         channel = Channel(data["channel"])
         needed = Role.DISPATCHER if channel == Channel.HOTLINE else Role.INSPECTOR
         if not staff.has_role(needed):
@@ -82,12 +83,27 @@ class StaffReportDetail(MethodView):
         return present.staff_view(queries.staff_report(staff, number), staff, args["coord_sys"])
 
 
+def _action_role_required(view):
+    """The role check of the action named in the path, before the body is read: a caller whose
+    roles never allow it hears 403 rather than the body's field errors (unknown action: 404)."""
+
+    @wraps(view)
+    def wrapper(*args, action: str, staff, **kwargs):
+        if (refused := workflow.role_refusal(staff, workflow.action_named(action))) is not None:
+            raise refused
+        return view(*args, action=action, staff=staff, **kwargs)
+
+    return wrapper
+
+
 @blp.route("/<number>/actions/<action>")
 class StaffReportAction(MethodView):
+    # Outermost: anonymous, citizen and wrong-role callers hear so before the body is read.
+    @staff_required()
+    @_action_role_required
     @blp.arguments(ActionIn)
     @blp.response(200, StaffReportOut)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required()
     def post(self, body, number, action, staff):
         """Take a workflow action (register, reject, dispatch, accept, return, feedback,
         verify_pass, verify_fail, request/approve/deny_extension, suspend, resume, void,

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import validate
 from sqlalchemy import select
 
-from app.apispec import document_errors
+from app.apispec import ID, bounded_date, bounded_datetime, document_errors
 from app.auth import scope
 from app.auth.current import staff_required
 from app.auth.models import Department, StaffUser
@@ -43,28 +43,27 @@ def _description() -> str:
 class StatsArgs(ma.Schema):
     """Query string of GET /api/v1/stats/cases."""
 
-    first_day = ma.fields.Date(
+    first_day = bounded_date(
         data_key="from",
         metadata={
             "description": "First local day (Asia/Shanghai), inclusive; default: 1st of this month"
         },
     )
-    last_day = ma.fields.Date(
+    last_day = bounded_date(
         data_key="to",
         metadata={
             "description": "Last local day (Asia/Shanghai), inclusive; default: end of this month"
         },
     )
     group_by = ma.fields.String(load_default="none", validate=validate.OneOf(stats.GROUP_BYS))
-    as_of = ma.fields.AwareDateTime(
+    as_of = bounded_datetime(
         default_timezone=stats.SHANGHAI,
         metadata={
             "description": "Count as of this time (ISO 8601; local time if no offset); default now"
         },
     )
     department_id = ma.fields.Integer(
-        validate=validate.Range(min=1),
-        metadata={"description": "Only this department and the units below it"},
+        validate=ID, metadata={"description": "Only this department and the units below it"}
     )
     district = ma.fields.String(validate=validate.Length(min=1, max=32))
     category = ma.fields.String(validate=validate.Length(min=1, max=16), metadata={

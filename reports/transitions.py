@@ -11,12 +11,12 @@ from sqlalchemy import select
 from app import audit
 from app.auth.models import Department, StaffUser
 from app.db import utcnow
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.media.models import Media
 from reports import notify, reference, timeline
 from reports.models import PhotoStage, Report, ReportPhoto, ReportState
-from reports.workflow import ACTIONS, REJECT_REASONS, Action, refusal
+from reports.workflow import ACTIONS, REJECT_REASONS, Action, action_named, refusal
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,7 @@ class Params:
 
 def transition(report: Report, action_name: str, staff: StaffUser, params: Params) -> Report:
     """Make one workflow move as ``staff``: 409 if the state forbids it, 403 if they may not."""
-    action = ACTIONS.get(action_name)
-    if action is None:
-        raise NotFound(f"没有这个操作：{action_name}", code="unknown_action")
+    action = action_named(action_name)
     refused = refusal(staff, report, action)
     if refused is not None:
         raise refused

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from app.auth import scope
 from app.auth.models import Role
-from app.errors import AppError, Forbidden, InvalidTransition
+from app.errors import AppError, Forbidden, InvalidTransition, NotFound
 from app.geo import regions
 from reports.models import ReportState as S
 
@@ -96,12 +96,27 @@ def refusal(staff, report, action: Action) -> AppError | None:
     beyond the state such as a pending extension (409)."""
     if report.state not in action.sources:
         return InvalidTransition(f"案件当前状态为“{report.state.label}”，不能执行“{action.label}”")
-    if not action.allows_role(staff):
-        return Forbidden(f"您的角色不能执行“{action.label}”", code="role_forbidden")
+    if (wrong_role := role_refusal(staff, action)) is not None:
+        return wrong_role
     if not scope.covers(staff, department_id=scope_department_id(report, action)):
         return Forbidden("该案件不属于您所在部门", code="out_of_scope")
     if _blocked(action, report):
         return InvalidTransition(_blocked_message(action))
+    return None
+
+
+def action_named(name: str) -> Action:
+    """The action called ``name`` (as a URL names it); 404 if there is none."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise NotFound(f"没有这个操作：{name}", code="unknown_action")
+    return action
+
+
+def role_refusal(staff, action: Action) -> AppError | None:
+    """The 403 for an account whose roles never allow ``action`` (on any case), else None."""
+    if not action.allows_role(staff):
+        return Forbidden(f"您的角色不能执行“{action.label}”", code="role_forbidden")
     return None
 
 

@@ -17,7 +17,7 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import validate
 
-from app.apispec import document_errors, document_only
+from app.apispec import NOT_BLANK, document_errors, document_only
 from app.errors import ValidationFailed
 from app.geo import coords
 from app.ratelimits import fast_limit, public_limit
@@ -36,7 +36,8 @@ TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 class NearbyArgs(ma.Schema):
     """Query string of GET /api/v1/nearby (documentation; the view parses by hand)."""
 
-    kind = ma.fields.String(required=True, metadata={"description": "设施类型代码，如 toilet"})
+    kind = ma.fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "description": "设施类型代码，如 toilet", "pattern": NOT_BLANK})  # fmt: skip
     lat = ma.fields.Float(required=True, validate=validate.Range(-90, 90))
     lng = ma.fields.Float(required=True, validate=validate.Range(-180, 180))
     coord_sys = ma.fields.String(

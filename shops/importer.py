@@ -16,7 +16,6 @@ or without a byte-order mark, or else GB18030 (a superset of the GBK that Excel'
 from __future__ import annotations
 
 import csv
-import io
 import re
 import zipfile
 from collections.abc import Callable, Iterable
@@ -28,7 +27,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import bindparam, insert, select, update
 
-from app import audit, changes
+from app import audit, changes, csvfiles
 from app.db import utcnow
 from app.extensions import db
 from app.geo import regions
@@ -71,7 +70,6 @@ NOTES = {
     "status": "active/正常营业, suspended/暂停营业 or closed/已关闭; empty or missing: new "
     "shops are active, shops already registered keep theirs",
 }
-ENCODINGS = ("utf-8", "gb18030")  # tried in order (a UTF-8 byte-order mark is dropped)
 FILE_FIELDS = (
     "name", "industry_id", "address", "lat", "lng", "coord_sys_in", "district_code",
     "street_region_id", "owner_name", "owner_phone", "business_hours", "status",
@@ -162,25 +160,11 @@ def _header(cells: list[Any]) -> list[str]:
     return header
 
 
-def decode(data: bytes) -> str:
-    """A CSV file's text: UTF-8 (with or without a byte-order mark), else GB18030."""
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    for encoding in ENCODINGS:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFileError(
-        "无法识别文件编码：请把文件另存为“CSV UTF-8（逗号分隔）”或“CSV（逗号分隔）”后再导入"
-    )
-
-
 def _csv_lines(path: Path) -> list[list[str]]:
     try:
-        text = decode(path.read_bytes())
-        return list(csv.reader(io.StringIO(text, newline="")))
-    except (OSError, csv.Error) as exc:
-        raise ImportFileError(f"无法读取 CSV 文件：{exc}") from None
+        return csvfiles.read_lines(path)
+    except csvfiles.CsvFileError as exc:
+        raise ImportFileError(str(exc)) from None
 
 
 def _xlsx_lines(path: Path) -> list[list[Any]]:

@@ -81,10 +81,10 @@ class ShopQrImage(MethodView):
 
 @blp.route("/<int:shop_id>/codes/reissue")
 class ShopCodeReissue(MethodView):
+    @staff_required(Role.ADMIN, Role.DISPATCHER)
     @blp.arguments(ReissueIn)
     @blp.response(200, CodeOut)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required(Role.ADMIN, Role.DISPATCHER)
     def post(self, body, shop_id: int, staff):
         """Revoke the shop's plate code and issue a new one (the old one answers "replaced").
         409 if the shop is closed, or if ``replaces`` is no longer the active code. Concurrent

@@ -134,18 +134,18 @@ _status_route("close", "Close a shop for good (已关闭) with a reason; 409 if 
 
 @blp.route("/industries")
 class Industries(MethodView):
+    @registry_staff
     @blp.arguments(IndustryListArgs, location="query")
     @blp.response(200, IndustryOut(many=True))
     @document_errors(blp, 401, 403, 422)
-    @registry_staff
     def get(self, args, staff):
         """The industry list (admins also see deactivated ones with active=false)."""
         return service.list_industries(args.get("active"))
 
+    @admin_only
     @blp.arguments(IndustryCreateIn)
     @blp.response(201, IndustryOut)
     @document_errors(blp, 401, 403, 409, 422)
-    @admin_only
     def post(self, body, staff):
         """Add an industry (admin); 409 if the code exists."""
         industry = service.create_industry(body["code"], body["name"], staff)

@@ -17,6 +17,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -333,3 +334,11 @@ def committed_app(db_url: str, tmp_path, **overrides) -> Flask:
     with application.app_context():
         migrate_upgrade()
     return application
+
+
+def error_of(resp) -> dict[str, Any]:
+    """The response's error object without its ``request_id``, after checking that the id is the
+    one the response's ``X-Request-ID`` header carries (what a caller quotes to the operators)."""
+    error = dict(resp.get_json()["error"])
+    assert error.pop("request_id") == resp.headers["X-Request-ID"]
+    return error

@@ -4,6 +4,7 @@ access log that never prints WeChat's signatures, nonces, timestamps or echoed s
 from __future__ import annotations
 
 import io
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -95,3 +96,38 @@ def test_access_log_keeps_ordinary_queries(cfg):
 def test_access_log_hides_other_credentials_in_queries(cfg, query):
     line = access_line(cfg, "GET", f"/wechat/oauth/callback?{query}")
     assert "abc123secret" not in line and "031Xyz0w3AbCdE" not in line
+
+
+def test_gunicorn_lines_are_the_apps_json_lines(cfg, monkeypatch):
+    """With LOG_FORMAT=json (the default), gunicorn's access and error lines are JSON objects
+    with the request id and the access fields as keys; the query is still redacted."""
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    logger = cfg.logger_class(cfg)
+    stream = io.StringIO()
+    for log in (logger.access_log, logger.error_log):
+        handler = next(h for h in log.handlers if getattr(h, "_gunicorn", False))
+        monkeypatch.setattr(handler, "stream", stream)
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": f"/wechat/mp?signature={SIGNATURE}&x=1",
+               "PATH_INFO": "/wechat/mp", "QUERY_STRING": f"signature={SIGNATURE}&x=1",
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "101.226.103.0"}  # fmt: skip
+    resp = SimpleNamespace(status="503 SERVICE UNAVAILABLE", sent=88,
+                           headers=[("X-Request-ID", "r" * 32)])  # fmt: skip
+    logger.access(resp, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=12))
+    logger.error("worker %s booted", 42)
+    access, error = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert SIGNATURE not in stream.getvalue()
+    assert access["logger"] == "gunicorn.access" and access["request_id"] == "r" * 32
+    assert access["status"] == 503 and access["duration_ms"] == 12 and access["bytes"] == 88
+    assert access["path"] == "/wechat/mp?signature=[REDACTED]&x=1" and access["method"] == "GET"
+    assert error["logger"] == "gunicorn.error" and error["message"] == "worker 42 booted"
+    assert error["level"] == "ERROR"
+
+
+def test_log_format_text_keeps_gunicorns_own_lines(cfg, monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    logger = cfg.logger_class(cfg)
+    stream = io.StringIO()
+    handler = next(h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False))
+    monkeypatch.setattr(handler, "stream", stream)
+    logger.error("worker %s booted", 42)
+    assert stream.getvalue().rstrip().endswith("[ERROR] worker 42 booted")

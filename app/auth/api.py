@@ -16,7 +16,7 @@ from app.auth.schemas import (
     StaffTokenOut,
 )
 from app.db import commit
-from app.errors import BadRequest
+from app.errors import Unauthorized
 from app.extensions import limiter
 from app.ratelimits import login_limit, public_limit
 
@@ -62,12 +62,12 @@ class StaffLogin(MethodView):
 @blp.route("/logout")
 class Logout(MethodView):
     @blp.response(204)
-    @document_errors(blp, 400, 401)
+    @document_errors(blp, 401)
     def post(self):
-        """Revoke the bearer token this request carries."""
+        """Revoke the bearer token this request carries (a console session signs out at /logout)."""
         token = bearer_token()
         if token is None:
-            raise BadRequest("此接口只用于注销令牌", code="no_token")
+            raise Unauthorized("此接口只用于注销令牌，请求未携带令牌", code="no_token")
         service.revoke_token(token)
         commit()
 

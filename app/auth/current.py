@@ -77,6 +77,8 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         user = current_citizen()
         if user is None:
+            if bearer_token() is not None:  # signed in, but as staff: the mirror of staff_only
+                raise Forbidden("仅限市民使用", code="citizen_only")
             raise Unauthorized()
         return view(*args, citizen=user, **kwargs)
 

@@ -28,6 +28,10 @@ LEVELS = ("city", "district", "street", "grid")
 COORD_SYSTEMS = tuple(c.value for c in CoordSys)
 MAX_CODE, MAX_NAME, MAX_SOURCE = 32, 100, 200
 _DIGITS = 7  # ~1 cm: enough for boundaries, keeps the stored JSON small
+# A MultiPolygon file is 8 levels deep (collection, features, feature, geometry, 4 of
+# coordinates); the rest is room for nested properties. Deeper is no region file: it would only
+# reach code that walks it recursively (the interpreter's limit is ~1,000 frames).
+MAX_DEPTH = 32
 Parent = aliased(Region)
 
 
@@ -103,16 +107,40 @@ class ImportOptions:
 
 
 def load_geojson(data: bytes | str) -> dict[str, Any]:
-    """Parse an uploaded file as a GeoJSON FeatureCollection (422 if it is not one)."""
+    """Parse an uploaded file as a GeoJSON FeatureCollection (422 if it is not one, or if it is
+    nested deeper than MAX_DEPTH)."""
+    too_deep = ValidationFailed(
+        fields={"file": [f"文件嵌套层数过多（超过 {MAX_DEPTH} 层），不是有效的 GeoJSON 区域文件"]}
+    )
     try:
         collection = json.loads(data)
+    except RecursionError:  # the parser recurses once per level: thousands of "[" end it here
+        raise too_deep from None
     except (UnicodeDecodeError, ValueError):
         raise ValidationFailed(fields={"file": ["文件不是有效的 JSON"]}) from None
+    if nested_deeper_than(collection, MAX_DEPTH):
+        raise too_deep
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise ValidationFailed(fields={"file": ["文件必须是 GeoJSON FeatureCollection"]})
     if not isinstance(collection.get("features"), list) or not collection["features"]:
         raise ValidationFailed(fields={"file": ["文件中没有要素（features）"]})
     return collection
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """True if lists and objects nest more than ``limit`` levels (walked level by level without
+    recursion, so any depth the parser accepted is measured; ~0.3 s for a million points)."""
+    level, depth = ([value] if isinstance(value, (list, dict)) else []), 1
+    while level:
+        if depth > limit:
+            return True
+        deeper = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (list, dict)):
+                    deeper.append(child)
+        level, depth = deeper, depth + 1
+    return False
 
 
 def import_regions(collection: dict[str, Any], options: ImportOptions) -> ImportResult:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.auth.models import StaffUser, User
 from app.db import on_rollback, utcnow
-from app.errors import NotFound, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
+from app.errors import NotFound, UnsupportedMediaType, ValidationFailed, storage_unavailable
 from app.extensions import db
 from app.media import images, video
 from app.media.models import Media, new_public_id
@@ -125,15 +125,16 @@ def poster_of(media: Media) -> Media | None:
 
 def _put(key: str, data: bytes, content_type: str, what: str) -> None:
     """Store one object, to be deleted again if the transaction that will hold its row does not
-    commit (a refused report, a failed flush); a storage outage becomes 503."""
+    commit (a refused report, a failed flush); a storage outage becomes 503 with Retry-After.
+
+    The deletion is registered before the upload: a store may have taken the object and lost
+    its answer (a dropped connection, a timeout), and that object goes with the failed request."""
+    on_rollback(lambda: discard_stored(key))
     try:
         get_storage().put(key, data, content_type)
     except StorageError:
         log.exception("storing upload %s failed", key)
-        raise ServiceUnavailable(
-            f"{what}保存失败，请稍后重试", code="storage_unavailable"
-        ) from None
-    on_rollback(lambda: discard_stored(key))
+        raise storage_unavailable(f"{what}保存失败，请稍后重试") from None
 
 
 def _row(

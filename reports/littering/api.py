@@ -80,10 +80,10 @@ class LitteringReports(MethodView):
             created = False
         return present.citizen_view(report), 201 if created else 200
 
+    @citizen_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200)
     @document_errors(blp, 401, 422)
-    @citizen_required
     def get(self, args, citizen):
         """My littering reports, newest first, with my reward totals."""
         base = select(LitteringReport).where(LitteringReport.reporter_id == citizen.id)
@@ -148,10 +148,10 @@ class LitteringReportDetail(MethodView):
 class PlateSuggestions(MethodView):
     decorators = [limiter.limit(public_limit, key_func=citizen_key)]
 
+    @citizen_required
     @blp.arguments(SuggestIn)
     @blp.response(200)
     @document_errors(blp, 401, 422, 429)
-    @citizen_required
     def post(self, body, citizen):
         """Plates read by OCR from my uploaded photos: a suggestion to check, never trusted."""
         return {

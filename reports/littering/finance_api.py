@@ -27,10 +27,11 @@ from reports.littering.models import (
 from reports.littering.schemas import (
     BatchIn,
     CancelIn,
+    EntryArgs,
     MonthArgs,
     OfflineIn,
+    PayoutArgs,
     RetryIn,
-    RewardArgs,
 )
 
 blp = Blueprint(
@@ -41,11 +42,13 @@ blp = Blueprint(
 )
 
 FINANCE = (Role.FINANCE,)
+# On a write with a body the role check is the outermost decorator: a caller who may not act
+# is told so (401/403) before the body is validated (422).
 
 
 @blp.route("")
 class Rewards(MethodView):
-    @blp.arguments(RewardArgs, location="query")
+    @blp.arguments(EntryArgs, location="query")
     @blp.response(200)
     @document_errors(blp, 401, 403, 422)
     @staff_required(*FINANCE)
@@ -70,10 +73,10 @@ class Rewards(MethodView):
 
 @blp.route("/<int:entry_id>/retry")
 class Retry(MethodView):
+    @staff_required(*FINANCE)
     @blp.arguments(RetryIn)
     @blp.response(201)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required(*FINANCE)
     def post(self, body, entry_id, staff):
         """Pay a reward again after its transfer failed, expired or was cancelled, or could not
         be paid by WeChat (``channel``: offline hands it to bank or cash)."""
@@ -89,10 +92,10 @@ class Retry(MethodView):
 
 @blp.route("/<int:entry_id>/cancel")
 class CancelReward(MethodView):
+    @staff_required(*FINANCE)
     @blp.arguments(CancelIn)
     @blp.response(200)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required(*FINANCE)
     def post(self, body, entry_id, staff):
         """Cancel a reward that is not being paid (with the reason)."""
         entry = ledger.cancel(queries.entry_by_id(entry_id, lock=True), staff, body["reason"])
@@ -110,11 +113,11 @@ class Batches(MethodView):
         rows = db.session.scalars(select(PayoutBatch).order_by(PayoutBatch.id.desc()).limit(200))
         return {"items": [present.batch_view(b) for b in rows]}
 
+    @staff_required(*FINANCE)
     @blp.arguments(BatchIn)
     @blp.doc(parameters=[IDEMPOTENCY_DOC])
     @blp.response(201)
     @document_errors(blp, 401, 403, 409, 422)
-    @staff_required(*FINANCE)
     def post(self, body, staff):
         """Prepare a batch of accrued rewards; another account must release it."""
         key = idempotency_key()
@@ -172,7 +175,7 @@ class CancelBatch(MethodView):
 
 @blp.route("/payouts")
 class Payouts(MethodView):
-    @blp.arguments(RewardArgs, location="query")
+    @blp.arguments(PayoutArgs, location="query")
     @blp.response(200)
     @document_errors(blp, 401, 403, 422)
     @staff_required(*FINANCE)
@@ -190,10 +193,10 @@ class Payouts(MethodView):
 
 @blp.route("/payouts/<number>/offline")
 class RecordOffline(MethodView):
+    @staff_required(*FINANCE)
     @blp.arguments(OfflineIn)
     @blp.response(200)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required(*FINANCE)
     def post(self, body, number, staff):
         """Record an offline payment with its bank or receipt reference and a voucher scan."""
         attachment = None

@@ -156,19 +156,17 @@ class BatchIn(ma.Schema):
 class EntryArgs(PageArgs):
     """GET /api/v1/staff/rewards: rewards by state."""
 
-    state = fields.String(load_default=None, validate=validate.OneOf(ENTRY_STATES))
+    state = fields.String(
+        load_default=None, validate=validate.OneOf(ENTRY_STATES, error="未知的奖励状态")
+    )
 
 
 class PayoutArgs(PageArgs):
     """GET /api/v1/staff/rewards/payouts: payouts by state."""
 
-    state = fields.String(load_default=None, validate=validate.OneOf(PAYOUT_STATES))
-
-
-class RewardArgs(PageArgs):
-    """Both lists until each has its own schema (EntryArgs, PayoutArgs): a state of either."""
-
-    state = fields.String(load_default=None, validate=validate.OneOf(ENTRY_STATES + PAYOUT_STATES))
+    state = fields.String(
+        load_default=None, validate=validate.OneOf(PAYOUT_STATES, error="未知的发放状态")
+    )
 
 
 class RetryIn(ma.Schema):

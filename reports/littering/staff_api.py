@@ -38,10 +38,10 @@ ENFORCERS = (Role.HANDLER, Role.DISPATCHER, Role.REVIEWER)
 
 @blp.route("/reports")
 class ReviewQueue(MethodView):
+    @staff_required(*REVIEWERS)
     @blp.arguments(StaffListArgs, location="query")
     @blp.response(200)
     @document_errors(blp, 401, 403, 422)
-    @staff_required(*REVIEWERS)
     def get(self, args, staff):
         """The review queue (state=pending, oldest first) or reports by state and plate."""
         query = queries.review_queue(args["state"], args["plate"])
@@ -66,10 +66,10 @@ class ReviewDetail(MethodView):
 
 @blp.route("/reports/<number>/review")
 class Review(MethodView):
+    @staff_required(*REVIEWERS)
     @blp.arguments(ReviewIn)
     @blp.response(200)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required(*REVIEWERS)
     def post(self, body, number, staff):
         """Decide: valid (a lead, and a reward for the first reporter) or invalid with a reason."""
         report = queries.report_by_number(number)
@@ -97,10 +97,10 @@ class Meta(MethodView):
 
 @blp.route("/leads")
 class Leads(MethodView):
+    @staff_required(*ENFORCERS)
     @blp.arguments(LeadArgs, location="query")
     @blp.response(200)
     @document_errors(blp, 401, 403, 422)
-    @staff_required(*ENFORCERS)
     def get(self, args, staff):
         """Violation leads from valid reports, by state, for the enforcement unit."""
         rows, total = queries.page(queries.leads_in_scope(staff, args["state"]), args)
@@ -117,10 +117,10 @@ FILE_DOC = {"200": {"description": "A CSV (UTF-8 with BOM) or XLSX file"}}
 
 @blp.route("/leads/export")
 class LeadsExport(MethodView):
+    @staff_required(*ENFORCERS)
     @blp.arguments(LeadArgs, location="query")
     @blp.doc(responses=FILE_DOC)
     @document_errors(blp, 401, 403, 422)
-    @staff_required(*ENFORCERS)
     def get(self, args, staff):
         """The leads as CSV or XLSX (plate, time, place, evidence count, status)."""
         rows = db.session.scalars(queries.leads_in_scope(staff, args["state"]).limit(50_000)).all()
@@ -138,10 +138,10 @@ class LeadsExport(MethodView):
 
 @blp.route("/leads/<int:lead_id>")
 class LeadDetail(MethodView):
+    @staff_required(*ENFORCERS)
     @blp.arguments(LeadIn)
     @blp.response(200)
     @document_errors(blp, 401, 403, 404, 409, 422)
-    @staff_required(*ENFORCERS)
     def post(self, body, lead_id, staff):
         """Move a lead: 立案 (with the case number), 处罚 (with the penalty), 结案."""
         lead = db.session.scalar(queries.leads_in_scope(staff).where(Lead.id == lead_id))
@@ -175,10 +175,10 @@ class Rules(MethodView):
         history = db.session.scalars(select(RewardRule).order_by(RewardRule.version.desc()))
         return {"current": rule_view(current), "history": [rule_view(r) for r in history]}
 
+    @staff_required(Role.ADMIN)
     @blp.arguments(RuleIn)
     @blp.response(201)
     @document_errors(blp, 401, 403, 422)
-    @staff_required(Role.ADMIN)
     def post(self, body, staff):
         """Save a new version of the rules (decisions from now on apply it)."""
         if not body:
@@ -209,10 +209,10 @@ class Bans(MethodView):
             ]
         }
 
+    @staff_required(Role.ADMIN, Role.REVIEWER)
     @blp.arguments(BanIn)
     @blp.response(201)
     @document_errors(blp, 401, 403, 409, 422)
-    @staff_required(Role.ADMIN, Role.REVIEWER)
     def post(self, body, staff):
         """Add a citizen, a device or an address to the ban list (its reports are flagged)."""
         if not staff.has_role(Role.ADMIN) and not staff.has_role(Role.REVIEWER):

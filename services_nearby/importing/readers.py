@@ -1,18 +1,18 @@
 """Reading a facility file into records with the CSV column names (``kind``, ``name``, ``lat``
-...): CSV (English or Chinese headers), GeoJSON (points, and polygons placed at a point inside
-them) and OpenStreetMap extracts (PBF or XML: nodes, ways and multipolygons whose tags match a
-kind's ``osm_tags``). Reading checks only what makes a file unreadable (:class:`ImportFileError`);
-the values are checked by :mod:`.validate`.
+...): CSV (English or Chinese headers; UTF-8 or GB18030), GeoJSON (points, and polygons placed
+at a point inside them) and OpenStreetMap extracts (PBF or XML: nodes, ways and multipolygons
+whose tags match a kind's ``osm_tags``). Reading checks only what makes a file unreadable
+(:class:`ImportFileError`); the values are checked by :mod:`.validate`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app import csvfiles
 from app.geo import coords, shapes
 from services_nearby import hours, service
 from services_nearby.importing.records import (
@@ -64,14 +64,12 @@ def _column(name: Any) -> str:
 
 
 def read_csv(path: Path, need_kind: bool = True) -> list[Record]:
-    """The non-blank rows of a UTF-8 CSV file (header row 1, English or Chinese names)."""
+    """The non-blank rows of a CSV file (header row 1, English or Chinese names), in UTF-8 (with
+    or without a byte-order mark) or GB18030 (Excel's "CSV（逗号分隔）" on Chinese Windows)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            lines = list(csv.reader(fh))
-    except UnicodeDecodeError:
-        raise ImportFileError("文件不是 UTF-8 编码：请用“CSV UTF-8”格式另存后再导入") from None
-    except (OSError, csv.Error) as exc:
-        raise ImportFileError(f"无法读取 CSV 文件：{exc}") from None
+        lines = csvfiles.read_lines(path)
+    except csvfiles.CsvFileError as exc:
+        raise ImportFileError(str(exc)) from None
     header = [_column(h) for h in (lines[0] if lines else [])]
     required = ("kind", "name", "lat", "lng") if need_kind else ("name", "lat", "lng")
     missing = [f"{c}（{FIELD_LABELS[c]}）" for c in required if c not in header]

@@ -12,6 +12,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from app.storage.s3 import S3Storage
+from config import get_config
 
 # What a phone writes into a photo and what the stored copy must not carry.
 DEVICE_STRINGS = (b"SecretCam", b"PhoneModel X1000", b"SN-0042-7731", b"CamFirmware 9.9")
@@ -38,8 +39,10 @@ def s3_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3_settings(s3_server) -> dict[str, str]:
-    """S3_* settings pointing at the moto server, with the bucket created."""
-    settings = {
+    """S3_* settings pointing at the moto server, with the bucket created (the others, such as
+    timeouts, as config.py sets them)."""
+    defaults = vars(get_config("testing"))
+    settings = {k: v for k, v in defaults.items() if k.startswith(("S3_", "STORAGE_RETRY_"))} | {
         "S3_ENDPOINT_URL": s3_server,
         "S3_BUCKET": "zhcg-media-test",
         "S3_REGION": "us-east-1",

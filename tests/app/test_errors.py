@@ -13,6 +13,7 @@ from app import create_app
 from app.contenttype import MAX_JSON_DEPTH, json_too_deep
 from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from app.extensions import db
+from app.storage import ObjectNotFound, StorageError
 from tests.conftest import REAL_SESSION
 
 
@@ -23,6 +24,8 @@ def assert_error(resp, status: int, code: str) -> dict:
     assert set(body) == {"error"}
     assert body["error"]["code"] == code
     assert body["error"]["message"]
+    # The id a caller quotes to the operators: the one on the request's log lines and header.
+    assert body["error"]["request_id"] == resp.headers["X-Request-ID"]
     return body["error"]
 
 
@@ -48,6 +51,14 @@ def probe_app() -> Flask:
     @app.get("/api/v1/_probe/missing")
     def missing():
         raise NotFound()
+
+    @app.get("/api/v1/_probe/storage")
+    def storage_down():
+        raise StorageError("s3 get_object failed: Could not connect to the endpoint URL")
+
+    @app.get("/api/v1/_probe/object-gone")
+    def object_gone():
+        raise ObjectNotFound("media/ab/cd.jpg")
 
     @app.get("/api/v1/_probe/boom")
     def boom():
@@ -148,10 +159,21 @@ def test_rate_limit_is_429_with_retry_after(app, client, monkeypatch):
     assert int(resp.headers["Retry-After"]) > 0
 
 
+def test_a_failing_file_store_is_a_503_to_retry_and_a_missing_object_a_500(probe_app):
+    client = probe_app.test_client()
+    err = assert_error(client.get("/api/v1/_probe/storage"), 503, "storage_unavailable")
+    assert err["message"] == "文件存储暂时无法访问，请稍后重试" and "s3" not in str(err)
+    resp = client.get("/api/v1/_probe/storage")
+    assert resp.headers["Retry-After"] == str(probe_app.config["STORAGE_RETRY_AFTER"])
+    # A row naming an object the store does not have is our fault, not a moment's outage.
+    assert_error(client.get("/api/v1/_probe/object-gone"), 500, "internal_error")
+
+
 def test_pages_get_html_errors(client):
     resp = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert resp.status_code == 404
     assert "请求的资源不存在" in resp.get_data(as_text=True)
+    assert f"请求编号：{resp.headers['X-Request-ID']}" in resp.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- hostile JSON

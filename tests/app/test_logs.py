@@ -131,6 +131,11 @@ def test_credentials_never_reach_the_log(app, client, log_output, monkeypatch):
         ("paySign=XYZ&package=prepay_id", "package=prepay_id"),
         ("Cookie: zhcg_session=eyJhbGciOi; other=1", "Cookie: "),
         ("citizen 5 signed in via OAuth (new=True)", "citizen 5 signed in via OAuth (new=True)"),
+        # WeChat's OAuth code in a URL (it buys the openid); an error's code stays.
+        ("GET /sns/oauth2/access_token?appid=wx1&code=ff00&grant_type=x", "grant_type=x"),
+        ("GET /wechat/oauth/callback?code=123&state=h5 error code=invalid_token", "code=invalid"),
+        # Redacted once, not again (gunicorn's access log arrives redacted).
+        ("GET /wechat/mp?signature=[REDACTED]&x=1", "signature=[REDACTED]&x=1"),
     ],
 )
 def test_redact_keeps_the_context_and_drops_the_value(line, kept):

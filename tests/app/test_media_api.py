@@ -15,6 +15,7 @@ from app.extensions import db
 from app.media.models import Media
 from app.media.phash import dhash
 from app.storage import StorageError, get_storage
+from tests.conftest import error_of
 
 from .conftest import DEVICE_STRINGS
 from .test_video import APPLE_TAGS, CAPTURED_AT, LOCATION, make_video, read_back
@@ -94,7 +95,7 @@ def test_other_citizens_get_404_like_a_missing_photo(
     theirs = client.get(f"/api/v1/media/{media_id}", headers=other)
     missing = client.get("/api/v1/media/does-not-exist", headers=other)
     assert theirs.status_code == missing.status_code == 404
-    assert theirs.get_json() == missing.get_json()
+    assert error_of(theirs) == error_of(missing)
 
 
 def test_staff_can_upload_too(client, make_staff, auth_header, make_image):

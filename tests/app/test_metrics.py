@@ -14,6 +14,7 @@ from app.extensions import db
 from app.metrics import GAUGES_KEY, Gauge
 from reports.littering.models import PayoutState
 from reports.models import OutboxMessage, OutboxStatus
+from tests.conftest import error_of
 
 NEWS = "/api/v1/news/<int:article_id>"
 
@@ -107,7 +108,7 @@ def test_a_scrape_without_the_token_is_refused(app, client, monkeypatch):
         resp = client.get("/metrics", headers=headers)
         assert resp.status_code == 401
         assert resp.headers["WWW-Authenticate"] == "Bearer"
-        assert resp.get_json()["error"] == {"code": "metrics_token_required",
+        assert error_of(resp) == {"code": "metrics_token_required",
                                             "message": "需要监控令牌"}  # fmt: skip
         assert b"zhcg_http" not in resp.data
     # With the token, from anywhere (the token is the protection).
@@ -119,7 +120,7 @@ def test_a_scrape_without_the_token_is_refused(app, client, monkeypatch):
 def test_without_a_token_only_this_host_may_scrape(client):
     resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert resp.status_code == 403
-    assert resp.get_json()["error"] == {
+    assert error_of(resp) == {
         "code": "metrics_local_only",
         "message": "监控指标仅限本机访问",
     }

@@ -12,7 +12,7 @@ from app.audit import AuditLog
 from app.auth.models import Role
 from app.db import utcnow
 from app.extensions import db
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, error_of
 
 
 def api_login(client, username, password=TEST_PASSWORD):
@@ -46,7 +46,7 @@ def test_wrong_password_and_unknown_user_look_the_same(client, make_staff):
     wrong = api_login(client, "dispatcher1", "not-the-password")
     unknown = api_login(client, "nobody-here", "not-the-password")
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.get_json() == unknown.get_json()
+    assert error_of(wrong) == error_of(unknown)
     assert wrong.get_json()["error"]["code"] == "invalid_credentials"
 
 
@@ -81,7 +81,7 @@ def test_locked_account_answers_like_an_unknown_one(client, app, make_staff):
     locked = api_login(client, "lockme")
     unknown = api_login(client, "nobody-at-all")
     assert locked.status_code == unknown.status_code == wrong.status_code == 401
-    assert locked.get_json() == unknown.get_json() == wrong.get_json()
+    assert error_of(locked) == error_of(unknown) == error_of(wrong)
     assert locked.get_json()["error"]["message"].startswith("用户名或密码错误")
 
 

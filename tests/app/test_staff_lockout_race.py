@@ -14,7 +14,7 @@ from app.audit import AuditLog
 from app.auth import service as auth_service
 from app.auth.models import Role, StaffUser
 from app.extensions import db
-from tests.conftest import TEST_PASSWORD, committed_app
+from tests.conftest import TEST_PASSWORD, committed_app, error_of
 
 N = 10
 
@@ -86,7 +86,7 @@ def test_parallel_failures_lock_at_the_threshold(make_live):
     assert locks(app) == 1
     refused = login(app, TEST_PASSWORD)  # even the right password, while locked
     assert refused.status_code == 401
-    assert refused.get_json() == results[0].get_json()
+    assert error_of(refused) == error_of(results[0])
 
 
 def test_failures_beyond_the_threshold_lock_once(make_live):

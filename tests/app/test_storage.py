@@ -164,8 +164,8 @@ def test_s3_round_trip(s3):
 
 def test_s3_client_has_explicit_timeouts_and_retries(s3, s3_settings):
     cfg = s3.client.meta.config
-    assert (cfg.connect_timeout, cfg.read_timeout) == (5, 30)
-    assert cfg.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert (cfg.connect_timeout, cfg.read_timeout) == (2, 10)  # config.py's defaults
+    assert cfg.retries == {"mode": "standard", "total_max_attempts": 2}
     assert s3.client.meta.endpoint_url == s3_settings["S3_ENDPOINT_URL"]
 
 

@@ -173,8 +173,11 @@ def screenshot(page, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         # A whole-page shot would freeze the fixed tab bar where the first screen ends: put it at
         # the end of the page for the picture.
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True,
-                        style="body { position: relative; } .h5-tabbar { position: absolute; }")
+        page.screenshot(
+            path=str(SCREENSHOTS / f"{name}.png"),
+            full_page=True,
+            style="body { position: relative; } .h5-tabbar { position: absolute; }",
+        )
 
 
 @pytest.fixture
@@ -186,5 +189,10 @@ def page_errors():
 
 def watch(page, errors: list[str]) -> None:
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(
-        f"console: {msg.text} ({msg.location.get('url')})"))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and errors.append(f"console: {msg.text} ({msg.location.get('url')})")
+        ),
+    )

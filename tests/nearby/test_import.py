@@ -190,11 +190,11 @@ def test_unreadable_files_and_unknown_formats_are_refused_clearly(ready, tmp_pat
     (tmp_path / "data.xls").write_bytes(b"\xd0\xcf\x11\xe0")
     with pytest.raises(ImportFileError, match="无法识别文件"):
         import_facilities(tmp_path / "data.xls")
-    (tmp_path / "gbk.csv").write_bytes(
-        "类型,名称,纬度,经度\n公共厕所,公厕,41.79,123.4\n".encode("gbk")
+    (tmp_path / "u16.csv").write_bytes(  # Excel's "Unicode 文本": neither UTF-8 nor GB18030
+        "类型,名称,纬度,经度\n公共厕所,公厕,41.79,123.4\n".encode("utf-16")
     )
-    with pytest.raises(ImportFileError, match="UTF-8"):
-        import_facilities(tmp_path / "gbk.csv")
+    with pytest.raises(ImportFileError, match="无法识别文件编码.*CSV UTF-8"):
+        import_facilities(tmp_path / "u16.csv")
     (tmp_path / "broken.geojson").write_text("{not json", encoding="utf-8")
     with pytest.raises(ImportFileError, match="无法读取 GeoJSON"):
         import_facilities(tmp_path / "broken.geojson")

@@ -18,6 +18,7 @@ start.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -94,6 +95,8 @@ class Server:
         wanted, found = set(rids), {}
         for _ in range(100):
             for line in self.access_log.read_text().splitlines():
+                if line.startswith("{"):  # a JSON line (LOG_FORMAT=json): the formatted message
+                    line = json.loads(line)["message"]
                 m = re.fullmatch(r"<(\d+)> (\S+)", line.strip())
                 if m and m.group(2) in wanted:
                     found[m.group(2)] = int(m.group(1))

@@ -12,6 +12,7 @@ from app.auth.models import Role
 from app.extensions import db
 from app.news.models import NewsStatus
 from app.news.service import seed_demo_news
+from tests.conftest import error_of
 from tests.news.conftest import PUBLIC_API, STAFF_API
 
 NEW = {"title": "关于开展春季市容环境集中整治的通告", "summary": "重点清理积存垃圾。",
@@ -82,7 +83,7 @@ def test_edit_needs_the_current_version(client, editor):
     stale = client.patch(f"{STAFF_API}/{a['id']}", json={"title": "旧页面的修改", "version": 1},
                          headers=editor)  # fmt: skip
     assert stale.status_code == 409
-    assert stale.get_json()["error"] == {"code": "stale_version",
+    assert error_of(stale) == {"code": "stale_version",
                                          "message": "该文章已被他人修改，请刷新后重试"}  # fmt: skip
     missing = client.patch(f"{STAFF_API}/{a['id']}", json={"title": "x"}, headers=editor)
     assert missing.status_code == 422 and "version" in missing.get_json()["error"]["fields"]

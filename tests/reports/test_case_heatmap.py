@@ -16,6 +16,7 @@ from reports.heat import floor_int
 from reports.models import Category, Report, ReportState
 from shops.credit_code import check_char
 from shops.models import Industry, Shop, ShopStatus
+from tests.conftest import error_of
 from tests.reports.conftest import INSIDE_WEST
 
 URL = "/api/v1/stats/heatmap"
@@ -138,7 +139,7 @@ def test_a_department_sees_its_own_cases(client, city, cases, auth_header):
     assert_counts(get_fc(client, headers), counted(cases, department_id=city.east.id))
     resp = client.get(URL, query_string={"department_id": city.west.id}, headers=headers)
     assert resp.status_code == 403
-    assert resp.get_json()["error"] == {"code": "forbidden",
+    assert error_of(resp) == {"code": "forbidden",
                                         "message": "只能查看本部门及下级单位的统计"}  # fmt: skip
 
 

@@ -95,6 +95,32 @@ def test_patrol_entry_by_an_inspector_needs_a_photo(client, city, auth_header, p
     assert hotline.status_code == 403
 
 
+def test_patrol_entry_as_multipart_with_the_photo_itself(client, city, auth_header):
+    """The staff form (StaffReportForm, as the spec documents it): the channel is required, the
+    photo is the file, and a form has no null (an empty field is left out, "null" is text)."""
+    headers = auth_header(city.inspector)
+
+    def post(**fields):
+        data = {"channel": "inspector", "description": "巡查发现测试一区道路两侧暴露垃圾",
+                "lat": str(INSIDE_WEST[0]), "lng": str(INSIDE_WEST[1]), "category": "SJ0102",
+                "contact_phone": "", "address": ""} | fields  # fmt: skip
+        return client.post("/api/v1/staff/reports", data=data, headers=headers,
+                           content_type="multipart/form-data")  # fmt: skip
+
+    def refused(resp) -> set[str]:
+        assert resp.status_code == 422
+        return set(resp.get_json()["error"]["fields"])
+
+    assert refused(post(channel="")) == {"channel"}
+    assert refused(post()) == {"photos"}
+    assert refused(post(lat="null", photos=[(io.BytesIO(jpeg_bytes()), "a.jpg")])) == {"lat"}
+    resp = post(photos=[(io.BytesIO(jpeg_bytes()), "a.jpg")], contact_phone="13800138000")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert len(body["photos"]) == 1 and body["contact_phone"] == "13800138000"
+    assert report(body["number"]).channel == Channel.INSPECTOR
+
+
 def _detect(client, key, **fields):
     data = {"category": "SJ0503", "confidence": "0.93", "event_id": "cam7-0001",
             "lat": str(INSIDE_WEST[0]), "lng": str(INSIDE_WEST[1]),

@@ -19,6 +19,7 @@ from app.geo.models import Region
 from reports import export
 from reports.export import HEADER
 from reports.models import Category, Report, ReportState
+from tests.conftest import error_of
 
 URL = "/api/v1/staff/reports/export.csv"
 _numbers = count(1)
@@ -127,7 +128,7 @@ def test_a_department_exports_its_own_cases_only(client, city, cases, auth_heade
     assert {r[0] for r in parse(client.get(URL, headers=headers))[1:]} == {"E-EAST-OPEN"}
     resp = client.get(URL, query_string={"department_id": city.west.id}, headers=headers)
     assert resp.status_code == 403
-    assert resp.get_json()["error"] == {"code": "out_of_scope",
+    assert error_of(resp) == {"code": "out_of_scope",
                                         "message": "只能导出本部门及下级单位的案件"}  # fmt: skip
 
 

@@ -106,6 +106,10 @@ def test_staff_entry_with_a_reused_key_is_refused_too(client, city, auth_header)
     assert_error(client.post("/api/v1/staff/reports", json=other, headers=headers), 422,
                  "idempotency_key_reused")  # fmt: skip
     assert reports() == 1
+    # The fingerprint that tells the two apart is the service's own: not in the case's timeline.
+    number = first.get_json()["number"]
+    case = client.get(f"/api/v1/staff/reports/{number}", headers=headers).get_json()
+    assert case["timeline"] and "fingerprint" not in str(case["timeline"])
 
 
 # ---------------------------------------------------------------- blank descriptions
@@ -175,7 +179,7 @@ def test_an_empty_file_is_422_empty_file_on_every_upload_route(client, city, cit
                  "evidence": (io.BytesIO(b""), "frame.jpg")}  # fmt: skip
     device = {"Authorization": f"Bearer {key}"}
     refused(client.post("/api/v1/ingest/detections", data=detection, headers=device,
-                        **multipart), "file")  # fmt: skip
+                        **multipart), "evidence")  # fmt: skip
     assert (reports(), media()) == (0, 0)
 
 

@@ -15,6 +15,7 @@ from shops import codes, lookup, service
 from shops.credit_code import check_char
 from shops.errors import ShopCodeReplaced, ShopSuspended
 from shops.models import SHOPS_TOPIC, Industry, Shop, ShopStatus
+from tests.conftest import error_of
 from tests.reports.conftest import load_categories
 
 OWNER, PHONE = "欧阳建国", "13912345678"
@@ -114,9 +115,7 @@ def test_unknown_code_is_a_404_page_and_json(client, town):
     assert client.get("/s/not-a-code!").status_code == 404
     resp = client.get("/api/v1/shops/ZZZZZZZZ")
     assert resp.status_code == 404
-    assert resp.get_json() == {
-        "error": {"code": "shop_code_unknown", "message": "未找到该店铺二维码"}
-    }
+    assert error_of(resp) == {"code": "shop_code_unknown", "message": "未找到该店铺二维码"}
 
 
 def test_revoked_code_says_replaced_and_never_shows_the_shop(client, make_public_shop):

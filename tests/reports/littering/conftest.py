@@ -142,5 +142,3 @@ def review(client, auth_header):
         )
 
     return make
-
-

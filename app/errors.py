@@ -22,6 +22,7 @@ from flask import (
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.fieldmessages import translate_fields
 from app.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
     (the id on this request's log lines and in ``X-Request-ID``) whenever a request is served."""
     err: dict[str, Any] = {"code": code, "message": message}
     if fields:
-        err["fields"] = _string_keys(fields)
+        err["fields"] = translate_fields(_string_keys(fields))
     request_id = request_id_or_none()
     if request_id:
         err["request_id"] = request_id

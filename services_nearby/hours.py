@@ -615,12 +615,15 @@ _UNKNOWN = Schedule()
 
 
 def parse(text: str) -> Schedule:
-    """Parse opening hours; "" or blank -> an unknown schedule. Raises :class:`HoursError`."""
+    """Parse opening hours, in the OSM form or as staff write them in Chinese ("每天6:00-22:00",
+    see ``hours_zh``); "" or blank -> an unknown schedule. Raises :class:`HoursError`."""
+    from services_nearby.hours_zh import to_osm  # it builds on this module's names
+
     if not text or not text.strip():
         return _UNKNOWN
     if len(text) > 4 * MAX_LENGTH:
         raise HoursError(f"营业时间过长（最多 {MAX_LENGTH} 个字符）")
-    rules = _parse_rules(_normalize(text))
+    rules = _parse_rules(_normalize(to_osm(text)))
     normalized = "; ".join(rule.text for rule in rules)
     if len(normalized) > MAX_LENGTH:
         raise HoursError(f"营业时间过长（最多 {MAX_LENGTH} 个字符）")

@@ -364,6 +364,12 @@ def _add_message_routes(app: Flask, emu: WeChatEmulator) -> None:
         msgid = emu.record("template", appid, _pick(body, "url", "miniprogram"))
         return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
+    @app.get("/")
+    def index():
+        """A page saying what this emulator is, the test codes, and the messages it was sent."""
+        recent = emu.messages()[::-1][:50]
+        return render_template("wechat_emulator/index.html", messages=recent)
+
     @app.get("/_emulator/messages")
     def list_messages():
         """Debug: recent messages sent through this process, newest first."""

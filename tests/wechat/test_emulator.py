@@ -265,3 +265,16 @@ def test_authorize_page_refuses_bad_parameters(wechat_server, http, changes, mes
     assert resp.status_code == 400
     assert message in resp.text
     assert 'id="confirm"' not in resp.text
+
+
+def test_the_index_page_says_what_the_emulator_is_and_shows_the_messages_sent(wechat_server, http):
+    emu = wechat_server.emulator
+    token = emu.make_access_token(MINI[0])
+    data = {"thing1": {"value": "井盖破损已派遣"}, "phrase2": {"value": "处置中"}}
+    send(wechat_server, http, "subscribe", token, {**GOOD, "touser": "o-index-1", "data": data})
+    page = http.get(wechat_server.url)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    text = page.text
+    assert "微信接口模拟器" in text and "/sns/jscode2session" in text
+    assert "test:demo-citizen" in text  # the demo sign-in code make run prints
+    assert "订阅消息 · 接收者 o-index-1 ·" in text and "井盖破损已派遣，处置中" in text

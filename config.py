@@ -232,6 +232,10 @@ class Config:
         # this confidence; below, a dispatcher classifies it (0.30: see docs/benchmarks.md).
         self.REPORT_CLASSIFIER_THRESHOLD = float(env_str("REPORT_CLASSIFIER_THRESHOLD", "0.30"))
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "10/hour;30/day")
+        # A dissatisfied citizen may reopen a closed case (不满意，重新办理) this many days after.
+        self.REOPEN_DAYS = env_int("REOPEN_DAYS", 7)
+        # Closed cases stay on the public map (身边案件) and in the nearby list this many days.
+        self.PUBLIC_CLOSED_DAYS = env_int("PUBLIC_CLOSED_DAYS", 30)
 
         # Shop plates (issue 4, shops/codes.py, qr.py, printsheet.py, wechat/wxacode.py).
         # Plate URLs in capitals when PUBLIC_BASE_URL allows it (QR alphanumeric mode).
@@ -267,6 +271,9 @@ class Config:
         self.NEARBY_SYNC_SECONDS = float(env_str("NEARBY_SYNC_SECONDS", "1"))
         self.NEARBY_MAX_LIMIT = env_int("NEARBY_MAX_LIMIT", 50)
         self.NEARBY_MAX_RADIUS_M = env_int("NEARBY_MAX_RADIUS_M", 50_000)
+        # A nearest facility farther than this (or a point outside the city) is said so; from
+        # outside the city the search starts at the city centre (services_nearby/nearest.py).
+        self.NEARBY_FAR_KM = float(env_str("NEARBY_FAR_KM", "50"))
         # Map tiles for staff maps (Tianditu or Amap in production); empty = boundaries only.
         self.MAP_TILE_URL = env_str("MAP_TILE_URL")
         self.MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION")

@@ -11,11 +11,13 @@ from app.metrics import add_gauge
 
 
 def home_entries() -> list[HomeEntry]:
-    """随手拍 on the citizen home and tab bar, and 我的上报."""
+    """随手拍 on the citizen home and tab bar, 我的上报 and 身边案件."""
     return [
         HomeEntry("hero", "report", "随手拍 · 我要上报", "reports_pages.report_form", icon="拍",
                   text="井盖破损、暴露垃圾、占道经营……拍照即可上报"),
         HomeEntry("grid", "mine", "我的上报", "reports_pages.my_reports", order=10, icon="我"),
+        HomeEntry("grid", "cases_map", "身边案件", "reports_public_pages.cases_map", order=15,
+                  icon="案", tone="blue"),
         HomeEntry("tab", "report", "上报", "reports_pages.report_form", order=10,
                   icon="M4 7h3l2-3h6l2 3h3v13H4zM12 17a4 4 0 1 0 0-8 4 4 0 0 0 0 8z"),
         HomeEntry("tab", "mine", "我的", "reports_pages.my_reports", order=20,
@@ -35,13 +37,26 @@ def init_app(app: Flask) -> None:
     # Imported when an app is built, not when the package is: importing a package stays
     # free of blueprints and cycles.
     from app.extensions import api
-    from reports import admin_api, cli, export, heat, ingest_api, pages, staff_api, stats_api
-    from reports import api as citizen_api
+    from reports import (
+        admin_api,
+        cli,
+        export,
+        heat,
+        ingest_api,
+        pages,
+        public_api,
+        public_pages,
+        staff_api,
+        stats_api,
+    )
+    from reports import api as citizen_api  # here, as above
     from reports.models import OutboxMessage, OutboxStatus
 
-    for module in (citizen_api, staff_api, export, ingest_api, stats_api, heat, admin_api):
+    for module in (citizen_api, public_api, staff_api, export, ingest_api, stats_api, heat,
+                   admin_api):  # fmt: skip
         api.register_blueprint(module.blp)
     pages.init_app(app)
+    public_pages.init_app(app)
     cli.register(app)
     add_seed_step(app, 10, seed_demo)
     add_home_entries(app, home_entries)

@@ -144,7 +144,8 @@ class AdminCategory(MethodView):
     @blp.response(200, CategoryOut)
     @document_errors(blp, 401, 403, 404, 422)
     def patch(self, body, category_id, staff):
-        """Change the time limit, unit, department type, photo rule or active flag.
+        """Change the time limit, unit, department type, photo rule, active flag, GB/T 30428.2
+        code (null for the city's own subcategory) or definition (the citizens' help text).
 
         Categories are never deleted (reports keep pointing at them): set is_active false.
         """

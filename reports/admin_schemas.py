@@ -14,6 +14,10 @@ DEPARTMENT_TYPE = validate.Regexp(
     r"^[a-z][a-z0-9_]{0,31}$", error="部门类型只能包含小写字母、数字和 _（如 sanitation）"
 )
 TWO_DIGITS = validate.Regexp(r"^\d{2}$", error="必须是两位数字")
+GB_CODE = validate.Regexp(
+    r"^\d{4}$", error="必须是四位数字（国标大类+小类，如 0101）；城市自有类别请填 null"
+)
+DEFINITION_MAX = 1000
 KINDS = ("部件", "事件")
 TIME_UNITS = ("hours", "days")
 DEPARTMENT_KINDS = ("bureau", "district", "street", "unit", "utility")
@@ -41,6 +45,11 @@ class PublicCategoryOut(ma.Schema):
     )
     name = ma.fields.String(required=True, metadata={"example": "暴露垃圾"})
     photo_required = ma.fields.Boolean(required=True)
+    definition = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "What belongs in the category and what does not (help text)"},
+    )
 
 
 class CategoryOut(ma.Schema):
@@ -61,6 +70,12 @@ class CategoryOut(ma.Schema):
     photo_required = ma.fields.Boolean(required=True)
     shop_related = ma.fields.Boolean(required=True)
     is_active = ma.fields.Boolean(required=True)
+    gb_code = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "GB/T 30428.2 class (major + minor); null: the city's own"},
+    )
+    definition = ma.fields.String(required=True, allow_none=True)
 
 
 class CategoryUpdateIn(ma.Schema):
@@ -74,6 +89,10 @@ class CategoryUpdateIn(ma.Schema):
     department_type = ma.fields.String(validate=DEPARTMENT_TYPE)
     photo_required = ma.fields.Boolean()
     is_active = ma.fields.Boolean()
+    gb_code = ma.fields.String(allow_none=True, validate=GB_CODE, metadata={"example": "0103"})
+    definition = ma.fields.String(
+        allow_none=True, validate=validate.Length(min=1, max=DEFINITION_MAX)
+    )
 
     @ma.validates_schema
     def not_empty(self, data, **kwargs):

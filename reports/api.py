@@ -16,17 +16,19 @@ from app.apispec import document_errors
 from app.auth.current import citizen_required, current_citizen
 from app.auth.models import WechatApp
 from app.db import commit
-from app.errors import NotFound, PayloadTooLarge, ValidationFailed
+from app.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from app.extensions import db, limiter
 from app.media import service as media_service
 from app.ratelimits import public_limit, report_limit
-from reports import classifier, present, queries, reference, service
+from reports import classifier, present, queries, reference, service, transitions
 from reports.models import Channel, Report
 from reports.schemas import (
     ClassifyIn,
+    CommentIn,
     CoordArgs,
     PageArgs,
     RatingIn,
+    ReopenIn,
     ReportForm,
     ReportIn,
     ReportListOut,
@@ -117,6 +119,7 @@ def submit_with_uploads(sub: service.Submission, owner_key: str, **who) -> tuple
         replay = service.find_replay(sub, owner_key)
         if replay is not None:
             return replay, 200
+    service.check_in_city(sub)  # a point outside the city: 422 before any photo is stored
     owner = who.get("citizen") or who.get("staff")
     stored = [media_service.store_upload(read_photo(item), owner).public_id for item in files]
     sub.photo_ids = [*sub.photo_ids, *stored]
@@ -142,7 +145,8 @@ class Reports(MethodView):
     @document_errors(blp, 401, 413, 415, 422, 429, 503)
     @citizen_required
     def post(self, citizen):
-        """Report a problem with 1-9 photos and a point (gcj02, wgs84 or bd09) or an address."""
+        """Report a problem with 1-9 photos and a point (gcj02, wgs84 or bd09) or an address;
+        a point outside the city is 422 ``outside_city`` (field ``lat``) and nothing is stored."""
         data = load_body(ReportIn(), ReportForm())
         sub = service.Submission(
             description=data["description"], channel=_channel(citizen), lat=data.get("lat"),
@@ -203,6 +207,53 @@ class ReportRating(MethodView):
         if not own:
             raise NotFound("未找到该问题", code="report_not_found")
         service.rate_report(report, citizen, body["rating"], body.get("comment"))
+        commit()
+        return present.citizen_view(report)
+
+
+def own_report(citizen, number: str) -> Report:
+    """One of the citizen's own reports (a case they follow through a merge is not theirs to
+    reopen or add to): 404 otherwise."""
+    report, own = queries.citizen_report(citizen, number)
+    if not own:
+        raise NotFound("未找到该问题", code="report_not_found")
+    return report
+
+
+@blp.route("/<number>/reopen")
+class ReportReopen(MethodView):
+    @citizen_required  # outermost: a caller who may not reopen hears so before the body is read
+    @blp.arguments(ReopenIn)
+    @blp.response(200, ReportOut)
+    @document_errors(blp, 401, 404, 409, 422)
+    def post(self, body, number, citizen):
+        """不满意，重新办理: a closed case goes back to the dispatcher, within REOPEN_DAYS of
+        closing, once at a time (409 already_reopened, not_closed or reopen_window_passed)."""
+        report = own_report(citizen, number)
+        transitions.reopen(report, citizen, body["reason"])
+        commit()
+        return present.citizen_view(report)
+
+
+@blp.route("/<number>/comments")
+class ReportComments(MethodView):
+    @citizen_required  # outermost, as above
+    @blp.arguments(CommentIn)
+    @blp.response(200, ReportOut)
+    @document_errors(blp, 401, 404, 409, 422)
+    def post(self, body, number, citizen):
+        """补充说明 on an open case, shown to the staff handling it; the same words sent again
+        (a retry) are the comment already made (409 not_open once the case is finished)."""
+        report = own_report(citizen, number)
+        try:
+            transitions.comment(report, citizen, body["text"])
+        except Conflict as exc:
+            if exc.code != "stale_version":
+                raise
+            # Another write to the case came first: if it was this very comment (a double tap),
+            # that is the answer; else the comment is added now or a 409 says to try again.
+            report = own_report(citizen, number)
+            transitions.comment(report, citizen, body["text"])
         commit()
         return present.citizen_view(report)
 

@@ -101,6 +101,25 @@ CHANNEL_LABELS = {
 }
 
 
+class Attention(enum.StrEnum):
+    """Why an open case waits at the top of a queue until someone acts on it."""
+
+    RETURNED = "returned"  # a department returned it (回退): the dispatcher must re-dispatch
+    REOPENED = "reopened"  # a dissatisfied citizen asked for it to be handled again
+    REDISPATCHED = "redispatched"  # sent on from another department (改派): the new one signs
+
+    @property
+    def label(self) -> str:
+        return ATTENTION_LABELS[self]
+
+
+ATTENTION_LABELS = {
+    Attention.RETURNED: "被退回",
+    Attention.REOPENED: "市民要求重新办理",
+    Attention.REDISPATCHED: "改派",
+}
+
+
 class PhotoStage(enum.StrEnum):
     """Which photos: the report's, the handler's after photos, or machine evidence."""
 
@@ -127,6 +146,10 @@ class Category(db.Model):
     photo_required: Mapped[bool] = mapped_column(default=True)
     shop_related: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The GB/T 30428.2 class (major + minor, e.g. "0101"); None for a city's own subcategory.
+    gb_code: Mapped[str | None] = mapped_column(String(8))
+    # What belongs here and what does not, in plain Chinese (the citizen picker's help text).
+    definition: Mapped[str | None] = mapped_column(Text)
 
     @property
     def full_name(self) -> str:
@@ -221,6 +244,10 @@ class Report(db.Model):
     rework_count: Mapped[int] = mapped_column(default=0)
     return_count: Mapped[int] = mapped_column(default=0)
     extension_count: Mapped[int] = mapped_column(default=0)
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")  # citizen reopens
+    # Set by a return, a reopen or a re-dispatch; cleared by the next staff action on the case.
+    attention: Mapped[Attention | None] = mapped_column(enum_column(Attention, 16))
+    attention_note: Mapped[str | None] = mapped_column(String(500))  # the reason given
     pending_extension: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     suspended_from: Mapped[str | None] = mapped_column(String(16))
     close_reason: Mapped[str | None] = mapped_column(String(32))  # rejection/void reason code
@@ -284,6 +311,8 @@ class TimelineEntry(db.Model):
     """One step of a case: who (staff, citizen, system), when, what, note, photos."""
 
     __tablename__ = "timeline_entries"
+    # Counting steps of one kind over a period (reopens, re-dispatches) reads this index alone.
+    __table_args__ = (Index("ix_timeline_entries_action_created", "action", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)

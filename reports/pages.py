@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, render_template, request, url_for
 from sqlalchemy import select
 
 from app.auth.models import Role, StaffUser, User
@@ -26,11 +26,13 @@ from app.auth.scope import scope_of
 from app.console import ALL_ROLES, add_todos, editors, nav_item, render, staff_page
 from app.errors import NotFound
 from app.extensions import db
+from app.geo import api as geo_api
+from app.geo import regions as geo_regions
 from app.h5 import citizen_page
 from reports import admin_service, present, queries, stats, workflow
-from reports.models import CHANNEL_LABELS, STATE_LABELS, Category, ReportState
+from reports.models import CHANNEL_LABELS, STATE_LABELS, Attention, Category, ReportState
 from reports.schemas import QueueArgs
-from reports.service import TRIAGE_LABELS
+from reports.service import OUTSIDE_CITY, TRIAGE_LABELS
 from reports.workflow import REJECT_REASONS
 from shops import service as shops_service
 
@@ -97,9 +99,21 @@ def local_time(value: datetime | None) -> str:
 
 
 def todo_counts(staff: StaffUser) -> list[dict[str, Any]]:
-    """The shortcuts this account has, each with its queue's total (the queue API's count)."""
+    """The shortcuts this account has, each with its queue's total (the queue API's count);
+    first, when there are any, the cases waiting flagged for this account's work: returned by a
+    department or reopened by a citizen (dispatchers, in 待派遣 at the top), and cases of its
+    department re-dispatched elsewhere (handlers)."""
     held = set(staff.roles)
     todos = []
+    if staff.has_role(*workflow.roles_for("dispatch")):
+        registered = url_for("reports_pages.cases", state=ReportState.REGISTERED.value)
+        for flag in (Attention.RETURNED, Attention.REOPENED):
+            if count := queries.flagged_count(staff, flag):
+                todos.append({"label": flag.label, "count": count, "urgent": True,
+                              "url": registered})  # fmt: skip
+    if Role.HANDLER in held and (moved := len(queries.moved_out(staff))):
+        todos.append({"label": "改派转出", "count": moved, "urgent": False,
+                      "url": url_for("reports_pages.cases", moved_out="1")})  # fmt: skip
     for queue in QUEUES:
         if not queue.roles & held:
             continue
@@ -154,9 +168,13 @@ def cases(staff: StaffUser):
     filters = {k: request.args.get(k, "").strip() for k in FILTER_KEYS}
     given = {k: v for k, v in filters.items() if v}
     districts = district_options()
+    moved = queries.moved_out(staff) if request.args.get("moved_out") == "1" else None
     return render(
         "reports/console/cases.html", staff,
         filters=filters,
+        moved_out=moved,
+        moved_out_days=queries.MOVED_OUT_DAYS,
+        local_time=local_time,
         export_url=EXPORT_URL + ("?" + urlencode(given) if given else ""),
         states=[(s.value, label) for s, label in STATE_LABELS.items()],
         departments=department_options(staff),
@@ -181,7 +199,8 @@ for _queue in QUEUES:  # the shortcuts open the case list with their filters
 def case(number: str, staff: StaffUser):
     """A case as the staff API shows it (403 out of scope, 404 unknown) with forms for exactly
     the actions the API lists as allowed for this account now."""
-    view = present.staff_view(queries.staff_report(staff, number), staff)
+    report = queries.staff_report(staff, number)
+    view = present.staff_view(report, staff)
     needs = {r for a in view["allowed_actions"] for r in a["requires"]}
     photos = [(label, [p for p in view["photos"] if p["stage"] == stage])
               for stage, label in PHOTO_GROUPS]  # fmt: skip
@@ -193,11 +212,31 @@ def case(number: str, staff: StaffUser):
         channel_label=CHANNEL_LABELS.get(view["channel"], view["channel"]),
         departments=department_options(active_only=True) if "department" in needs else [],
         categories=category_options() if "category" in needs else [],
+        # The responsible unit per category, so the form follows a change of category.
+        category_units=_category_units(report) if {"category", "department"} <= needs else {},
         reject_reasons=REJECT_REASONS,
-        note_labels=NOTE_LABELS,
+        note_labels=NOTE_LABELS | CASE_NOTE_LABELS,
         unit_labels={"hours": "个工作时", "days": "个工作日"},
         boundaries_url=url_for("geo.Boundaries"),
     )  # fmt: skip
+
+
+# The note of these actions is internal (the citizen reads the public reply or nothing).
+CASE_NOTE_LABELS = {"redispatch": "改派原因（内部）", "feedback": "处置情况说明（内部）"}
+
+
+def _category_units(report) -> dict[str, int]:
+    """category code -> id of the unit responsible for it where this case lies (one lookup per
+    department type, by ``present.suggested_department``, the rule automatic dispatch uses)."""
+    by_type: dict[str, int | None] = {}
+    out = {}
+    for category in admin_service.list_categories(active=True):
+        if category.department_type not in by_type:
+            unit = present.suggested_department(report, category)
+            by_type[category.department_type] = unit.id if unit else None
+        if by_type[category.department_type] is not None:
+            out[category.code] = by_type[category.department_type]
+    return out
 
 
 # ---------------------------------------------------------------- console: statistics
@@ -290,26 +329,41 @@ def calendar(staff: StaffUser):
 # ---------------------------------------------------------------- citizen H5
 
 
-def h5_map_config() -> dict[str, str]:
-    """What the H5 Leaflet maps need: the configured tiles (if any) and the district boundaries."""
-    return {
-        "tileUrl": current_app.config.get("MAP_TILE_URL") or "",
-        "attribution": current_app.config.get("MAP_TILE_ATTRIBUTION") or "",
-        "boundaries": url_for("geo.Boundaries"),
-    }
+def h5_map_config() -> dict[str, Any]:
+    """What the H5 Leaflet maps need: the configured tiles (if any; else the district
+    boundaries and the streets are drawn), the locate endpoint, the city centre and the
+    districts' boxes (app.geo.api.map_config)."""
+    return geo_api.map_config()
 
 
 @bp.get("/h5/report")
 @citizen_page
 def report_form(citizen: User):
-    """Report a problem: photos, location, description, optional category and shop."""
+    """Report a problem: photos, location, description, optional category and shop. Opened from
+    a shop's plate, the shop's registered point and address are the case's (the citizen may
+    still move the point) and the page names the district they lie in."""
     shop = shops_service.report_binding(request.args.get("shop", "").strip())
+    point = shop_point(shop)
+    location = {"outside": OUTSIDE_CITY, "locate": url_for("geo.Locate"),
+                "districtNames": sorted(set(geo_regions.district_names().values()))}  # fmt: skip
     return render_template(
         "reports/h5/report.html",
         shop=shop,
+        shop_point=point,
         shop_categories=shop_categories() if shop and shop.get("id") else [],
         map_config=h5_map_config(),
+        location_config=location,
     )
+
+
+def shop_point(shop: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A bound shop's registered point (GCJ-02) and address, with what the locate endpoint says
+    of it (its district and street, or that it lies outside the city)."""
+    found = shops_service.get_shop_by_id(shop["id"]) if shop and shop.get("id") else None
+    if found is None:
+        return None
+    return {"lat": found.lat, "lng": found.lng, "address": found.address,
+            **geo_api.locate_point(found.lat, found.lng)}  # fmt: skip
 
 
 def shop_categories() -> list[dict[str, str]]:

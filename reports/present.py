@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
+
+from app.auth.models import Department
 from app.db import utcnow
-from app.geo import coords
+from app.geo import coords, regions
 from app.media.service import signed_url
+from reports import reference
 from reports.models import Report, ReportPhoto, ReportState, TimelineEntry
 from reports.service import TRIAGE_LABELS
-from reports.workflow import ACTIONS, allowed_actions
+from reports.workflow import ACTIONS, COMMENT_STATES, REOPEN_SOURCES, allowed_actions
 
 ACTION_LABELS = {name: a.label for name, a in ACTIONS.items()} | {
     "submit": "上报",
     "rate": "评价",
+    "reopen": "申请重新办理",
+    "comment": "补充说明",
 }
+# A citizen's own words on a case: not shown to another reporter who follows it after a merge.
+OWN_WORDS = frozenset({"submit", "rate", "reopen", "comment"})
 
 
 def photo_view(photo: ReportPhoto) -> dict[str, Any]:
@@ -74,18 +83,49 @@ def citizen_view(report: Report, coord_sys: str = "gcj02", own: bool = True) -> 
     view["timeline"] = [
         _entry_base(e) | {"text": e.public_note}
         for e in report.timeline
-        if e.is_public and (own or e.action not in ("submit", "rate"))
+        if e.is_public and (own or e.action not in OWN_WORDS)
     ]
     view["can_rate"] = own and report.rating is None and report.state in (
         ReportState.CLOSED, ReportState.ARCHIVED)  # fmt: skip
     view["merged_into"] = report.merged_into.number if report.merged_into_id else None
+    view["public_reply"] = public_reply(report)
+    until = reopen_until(report) if own else None
+    view["reopen_until"] = until
+    view["can_reopen"] = until is not None and utcnow() <= until
+    view["can_comment"] = own and report.state in COMMENT_STATES
     return view
+
+
+def public_reply(report: Report) -> str | None:
+    """The department's latest 公开答复 (cases handled before replies existed have none)."""
+    for entry in reversed(report.timeline):
+        if entry.action == "feedback" and (entry.data or {}).get("public_reply"):
+            return entry.data["public_reply"]
+    return None
+
+
+def reopen_until(report: Report) -> datetime | None:
+    """Until when the citizen may ask for a closed case to be handled again (REOPEN_DAYS)."""
+    if report.state not in REOPEN_SOURCES or report.closed_at is None:
+        return None
+    return report.closed_at + timedelta(days=current_app.config["REOPEN_DAYS"])
+
+
+def suggested_department(report: Report, category=None) -> Department | None:
+    """The unit responsible for the case's region and category (its own, else the suggested
+    one): the rule automatic dispatch follows, ``reference.responsible_department``."""
+    category = category or report.category or report.suggested_category
+    if category is None or report.region_id is None:
+        return None
+    region = regions.region_by_id(report.region_id)
+    return reference.responsible_department(region, category.department_type)
 
 
 def staff_view(report: Report, staff, coord_sys: str = "gcj02") -> dict[str, Any]:
     """The whole case for staff, with the actions this account may take now."""
     view = _common(report, coord_sys)
     suggested = report.suggested_category
+    unit = suggested_department(report)
     view |= {
         "id": report.id,
         "version": report.version,
@@ -106,14 +146,31 @@ def staff_view(report: Report, staff, coord_sys: str = "gcj02") -> dict[str, Any
         "rework_count": report.rework_count,
         "extension_count": report.extension_count,
         "pending_extension": report.pending_extension,
+        "reopen_count": report.reopen_count,
+        "return_count": report.return_count,
+        **_attention(report),
+        "suggested_department": {"id": unit.id, "code": unit.code, "name": unit.name}
+        if unit else None,
         "photos": [photo_view(p) for p in report.photos],
         "timeline": [_staff_entry(e) for e in report.timeline],
-        "allowed_actions": [{"name": a.name, "label": a.label, "requires": sorted(a.requires)}
-                            for a in allowed_actions(report, staff)],
+        "allowed_actions": [{"name": a.name, "label": a.label, "requires": sorted(a.requires),
+                             "confirm": a.confirm} for a in allowed_actions(report, staff)],
         "merged_into": report.merged_into.number if report.merged_into_id else None,
+        "public_reply": public_reply(report),
         "can_rate": False,
+        "can_reopen": False,
+        "reopen_until": None,
+        "can_comment": False,
     }  # fmt: skip
     return view
+
+
+def _attention(report: Report) -> dict[str, Any]:
+    """Why the case waits flagged (被退回, 市民要求重新办理, 改派) and the reason given."""
+    flag = report.attention
+    return {"attention": flag.value if flag else None,
+            "attention_label": flag.label if flag else None,
+            "attention_note": report.attention_note if flag else None}  # fmt: skip
 
 
 # Timeline data the service keeps for itself: the submission fingerprint (reports.service) tells a
@@ -154,6 +211,7 @@ def queue_item(report: Report) -> dict[str, Any]:
         "department": report.department.name if report.department else None,
         "district": report.district_code,
         "triage_reason": report.triage_reason,
+        **_attention(report),
         "created_at": report.created_at,
         "due_at": report.due_at,
         "overdue": report.is_overdue(utcnow()),

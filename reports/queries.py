@@ -13,10 +13,14 @@ from app.auth.models import StaffUser, User
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
-from reports.models import OPEN_STATES, Category, Report, ReportState
+from reports.models import OPEN_STATES, Attention, Category, Report, ReportState, TimelineEntry
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 LIST_LOADS = (selectinload(Report.category), selectinload(Report.department))
+# The queues where flagged cases (Report.attention) come first: 待派遣 (returned and reopened
+# cases) and 待签收 (re-dispatched ones). Elsewhere the order stays the index's.
+FLAGGED_FIRST = frozenset({ReportState.REGISTERED.value, ReportState.DISPATCHED.value})
+MOVED_OUT_DAYS = 7
 
 
 def scoped(query: Select, staff: StaffUser) -> Select:
@@ -96,7 +100,31 @@ def queue_query(staff: StaffUser, args: dict) -> Select:
                                 Report.description.contains(args["q"])))  # fmt: skip
     query = _date_range(query, args.get("date_from"), args.get("date_to"))
     order = Report.due_at.asc() if args.get("overdue") else Report.id.desc()
+    if args.get("state") in FLAGGED_FIRST and not args.get("overdue"):
+        return query.order_by(Report.attention.is_(None), order, Report.id.desc())
     return query.order_by(order, Report.id.desc())
+
+
+def flagged_count(staff: StaffUser, attention: Attention) -> int:
+    """How many cases in this account's scope wait flagged ``attention`` (a to-do count)."""
+    query = scoped(select(func.count()).select_from(Report), staff)
+    return db.session.scalar(query.where(Report.attention == attention)) or 0
+
+
+def moved_out(staff: StaffUser, days: int = MOVED_OUT_DAYS) -> list[TimelineEntry]:
+    """改派 away from this department-bound account's departments in the last ``days`` (newest
+    first): the departments that lost a case hear of it here, since they no longer see it."""
+    if scope.city_wide(staff):
+        return []
+    units = scope.scope_of(staff).department_ids
+    since = utcnow() - timedelta(days=days)
+    rows = db.session.scalars(
+        select(TimelineEntry)
+        .where(TimelineEntry.action == "redispatch", TimelineEntry.created_at >= since)
+        .options(selectinload(TimelineEntry.report), selectinload(TimelineEntry.department))
+        .order_by(TimelineEntry.id.desc())
+    )  # fmt: skip
+    return [e for e in rows if (e.data or {}).get("from_department_id") in units]
 
 
 def _date_range(query: Select, first, last) -> Select:

@@ -141,7 +141,25 @@ class ActionIn(ma.Schema):
                             validate=validate.Length(max=9))  # fmt: skip
     extension = ma.fields.Nested(ExtensionIn, allow_none=True)
     target = ma.fields.String(validate=validate.Length(max=20), allow_none=True)
+    public_reply = ma.fields.String(
+        validate=validate.Length(max=500), allow_none=True,
+        metadata={"description": "处置反馈: the public reply the citizen reads (5-500 characters, "
+                                 "required there); `note` stays internal"})  # fmt: skip
     version = ma.fields.Integer(allow_none=True, metadata={"description": "409 if stale"})
+
+
+class ReopenIn(ma.Schema):
+    """不满意，重新办理: why the citizen is not satisfied (5-300 characters)."""
+
+    reason = ma.fields.String(required=True, validate=validate.Length(min=5, max=300),
+                              metadata={"pattern": DESCRIPTION})  # fmt: skip
+
+
+class CommentIn(ma.Schema):
+    """补充说明 on an open case (2-400 characters)."""
+
+    text = ma.fields.String(required=True, validate=validate.Length(min=2, max=400),
+                            metadata={"pattern": rf"[^{SPACE}][\s\S]*[^{SPACE}]"})  # fmt: skip
 
 
 class QueueArgs(ma.Schema):
@@ -242,6 +260,12 @@ class ReportOut(ma.Schema):
     rating = ma.fields.Integer(allow_none=True)
     can_rate = ma.fields.Boolean()
     merged_into = ma.fields.String(allow_none=True)
+    public_reply = ma.fields.String(allow_none=True, metadata={
+        "description": "the department's latest public reply (公开答复), if any"})  # fmt: skip
+    can_reopen = ma.fields.Boolean(metadata={"description": "不满意，重新办理 is open until"
+                                                            " reopen_until"})  # fmt: skip
+    reopen_until = ma.fields.AwareDateTime(allow_none=True)
+    can_comment = ma.fields.Boolean(metadata={"description": "补充说明 may be added"})
 
 
 class ReportListItem(ma.Schema):
@@ -284,6 +308,14 @@ class StaffReportOut(ReportOut):
     rework_count = ma.fields.Integer()
     extension_count = ma.fields.Integer()
     pending_extension = ma.fields.Dict(allow_none=True)
+    reopen_count = ma.fields.Integer()
+    return_count = ma.fields.Integer()
+    attention = ma.fields.String(allow_none=True, metadata={
+        "description": "returned, reopened or redispatched (flagged until acted on)"})  # fmt: skip
+    attention_label = ma.fields.String(allow_none=True)
+    attention_note = ma.fields.String(allow_none=True)
+    suggested_department = ma.fields.Nested(NamedRef, allow_none=True, metadata={
+        "description": "the unit responsible for the case's region and category"})  # fmt: skip
     allowed_actions = ma.fields.List(ma.fields.Dict())
     timeline = ma.fields.List(ma.fields.Nested(StaffTimelineOut))
 
@@ -301,6 +333,9 @@ class StaffQueueItem(ma.Schema):
     department = ma.fields.String(allow_none=True)
     district = ma.fields.String(allow_none=True)
     triage_reason = ma.fields.String(allow_none=True)
+    attention = ma.fields.String(allow_none=True)
+    attention_label = ma.fields.String(allow_none=True)
+    attention_note = ma.fields.String(allow_none=True)
     created_at = ma.fields.AwareDateTime()
     due_at = ma.fields.AwareDateTime(allow_none=True)
     overdue = ma.fields.Boolean()

@@ -35,8 +35,10 @@ CITY_BUREAU = "SY"
 
 _CATEGORY_FIELDS = (
     "kind", "major_code", "major_name", "minor_code", "name", "time_limit", "time_unit",
-    "department_type", "photo_required", "shop_related",
+    "department_type", "photo_required", "shop_related", "gb_code", "definition",
 )  # fmt: skip
+# Added after the first release: a seed with keep_existing still fills them where they are empty.
+_CATEGORY_BACKFILL = ("gb_code", "definition")
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,21 @@ def _category_values(row: dict[str, str]) -> dict[str, Any]:
     values["time_limit"] = int(values["time_limit"])
     values["photo_required"] = values["photo_required"] == "1"
     values["shop_related"] = values["shop_related"] == "1"
+    values["gb_code"] = values["gb_code"] or None  # empty: the city's own subcategory
+    values["definition"] = values["definition"] or None
     return values
+
+
+def _backfill(category: Category, values: dict[str, Any]) -> bool:
+    """Fill the columns added after the first release where the row has none; True if any."""
+    missing = {
+        k: values[k]
+        for k in _CATEGORY_BACKFILL
+        if getattr(category, k) is None and values[k] is not None
+    }
+    for key, value in missing.items():
+        setattr(category, key, value)
+    return bool(missing)
 
 
 def seed_categories(path: Path = CATEGORIES_CSV, *, keep_existing: bool = False) -> dict[str, int]:
@@ -102,6 +118,8 @@ def seed_categories(path: Path = CATEGORIES_CSV, *, keep_existing: bool = False)
         if category is None:
             db.session.add(Category(code=code, is_active=True, **values))
             counts["created"] += 1
+        elif keep_existing and _backfill(category, values):
+            counts["updated"] += 1
         elif keep_existing or all(getattr(category, k) == v for k, v in values.items()):
             counts["unchanged"] += 1
         else:

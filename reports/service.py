@@ -3,6 +3,11 @@
 Services flush, never commit: the view commits once. A confident classification inside a region
 whose department handles the category is registered and dispatched by the system at once;
 anything doubtful waits in the dispatcher's triage queue with the reason.
+
+A point outside the city (``app.geo.regions``' one rule) is refused (422, field ``lat``) before
+anything is stored when the sender can put it right at once: a citizen on the form or in the
+mini-program, a dispatcher taking a hotline call. Patrol findings and devices' detections are
+kept and wait in triage ("位置在本市范围外，请核实") for a dispatcher to correct the point.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 9
 DESCRIPTION_MIN = 5  # characters once surrounding spaces are gone (ReportIn asks for 5 too)
+# Channels whose sender can choose another point at once: a point outside the city is refused.
+REFUSED_OUTSIDE_CITY = frozenset({Channel.MINIPROGRAM, Channel.MP_H5, Channel.HOTLINE})
+OUTSIDE_CITY = "该位置不在本市范围内，请重新选择"
 
 
 @dataclass
@@ -127,6 +135,7 @@ def submit_report(
     existing = find_replay(sub, owner_key)
     if existing is not None:
         return existing, False
+    check_in_city(sub)
     citizen_category = _citizen_category(sub.category_code)
     if sub.shop_id is not None:
         from shops.service import shop_for_report  # a shop-bound report (一店一码)
@@ -209,6 +218,19 @@ def canonical_point(sub: Submission) -> tuple[float | None, float | None]:
         return coords.convert(sub.lat, sub.lng, sub.coord_sys, coords.CANONICAL)
     except ValueError as exc:
         raise ValidationFailed(fields={"location": [str(exc)]}) from None
+
+
+def check_in_city(sub: Submission) -> None:
+    """422 (field ``lat``, code ``outside_city``) when the submission's channel refuses a point
+    outside the city and its point lies outside (any other point: nothing to say)."""
+    if sub.channel not in REFUSED_OUTSIDE_CITY or sub.lat is None or sub.lng is None:
+        return
+    lat, lng = canonical_point(sub)
+    try:
+        regions.where(lat, lng)
+    except regions.OutsideCity:
+        raise ValidationFailed(OUTSIDE_CITY, code="outside_city",
+                               fields={"lat": [OUTSIDE_CITY]}) from None  # fmt: skip
 
 
 def _classify(report: Report, citizen_category) -> None:
@@ -303,7 +325,7 @@ def _triage_reason(report: Report):
 TRIAGE_LABELS = {
     "no_location": "缺少位置",
     "low_confidence": "类别待确认",
-    "outside_regions": "不在辖区范围内",
+    "outside_regions": "位置在本市范围外，请核实",
     "possible_duplicate": "疑似重复",
     "no_department": "无对应处置部门",
 }

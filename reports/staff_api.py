@@ -105,9 +105,11 @@ class StaffReportAction(MethodView):
     @blp.response(200, StaffReportOut)
     @document_errors(blp, 401, 403, 404, 409, 422)
     def post(self, body, number, action, staff):
-        """Take a workflow action (register, reject, dispatch, accept, return, feedback,
-        verify_pass, verify_fail, request/approve/deny_extension, suspend, resume, void,
-        merge, archive). 409 if the case's state does not allow it or it changed meanwhile."""
+        """Take a workflow action (register, reject, dispatch, redispatch, accept, return,
+        feedback, verify_pass, verify_fail, request/approve/deny_extension, suspend, resume,
+        void, merge, archive). 409 if the case's state does not allow it or it changed
+        meanwhile; 422 for a missing or wrong parameter (redispatch to the same department,
+        feedback without a 5-500 character public_reply)."""
         report = queries.staff_report(staff, number)
         check_version(report, body.get("version"), STALE)
         ext = body.get("extension") or {}
@@ -115,7 +117,8 @@ class StaffReportAction(MethodView):
                         department_id=body.get("department_id"),
                         category_code=body.get("category"), photo_ids=body["photos"],
                         extension_amount=ext.get("amount"), extension_unit=ext.get("unit"),
-                        target_number=body.get("target"))  # fmt: skip
+                        target_number=body.get("target"),
+                        public_reply=body.get("public_reply"))  # fmt: skip
         try:
             transition(report, action, staff, params)
             commit()

@@ -1,22 +1,37 @@
-"""Applies the workflow table (reports.workflow) to a case: checks, effects, timeline, notices."""
+"""Applies the workflow table (reports.workflow) to a case: checks, effects, timeline, notices.
+
+Staff actions go through ``transition``; a citizen's own steps on their case (``reopen`` when
+dissatisfied, ``comment`` to add 补充说明) are applied here too.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import select, update
 
 from app import audit
-from app.auth.models import Department, StaffUser
-from app.db import utcnow
-from app.errors import ValidationFailed
+from app.auth.models import Department, StaffUser, User
+from app.db import flush_versioned, utcnow
+from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.media.models import Media
 from reports import notify, reference, timeline
-from reports.models import PhotoStage, Report, ReportPhoto, ReportState
-from reports.workflow import ACTIONS, REJECT_REASONS, Action, action_named, refusal
+from reports.models import Attention, PhotoStage, Report, ReportPhoto, ReportState, TimelineEntry
+from reports.workflow import (
+    ACTIONS,
+    COMMENT_STATES,
+    COMMENT_TEXT,
+    REJECT_REASONS,
+    REOPEN_SOURCES,
+    REOPEN_TEXT,
+    Action,
+    action_named,
+    refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +48,13 @@ class Params:
     extension_amount: int | None = None
     extension_unit: str | None = None
     target_number: str | None = None
+    public_reply: str | None = None  # 公开答复: what the citizen reads of a feedback
+    data: dict = field(default_factory=dict)  # what an effect adds to the timeline entry's data
+
+
+PUBLIC_REPLY_MIN, PUBLIC_REPLY_MAX = 5, 500
+ATTENTION_NOTE_MAX = 500  # Report.attention_note; the whole reason stays on the timeline
+PUBLIC_NOTE_MAX = 500  # TimelineEntry.public_note (a 作废 note may be up to 1,000 characters)
 
 
 def transition(report: Report, action_name: str, staff: StaffUser, params: Params) -> Report:
@@ -42,6 +64,9 @@ def transition(report: Report, action_name: str, staff: StaffUser, params: Param
     if refused is not None:
         raise refused
     before = report.state
+    # Whatever flagged the case (returned, reopened, re-dispatched) has now been acted on; the
+    # effects that flag a case set it again.
+    report.attention, report.attention_note = None, None
     public = EFFECTS[action.name](report, staff, params, action)
     department_id = report.department_id if action.name != "return" else params.department_id
     entry = timeline.add(report, action.name, before, staff=staff, note=params.note,
@@ -57,13 +82,15 @@ def transition(report: Report, action_name: str, staff: StaffUser, params: Param
 
 
 def _entry_data(action: Action, params: Params) -> dict:
-    data = {}
+    data = dict(params.data)
     if params.reason:
         data["reason"] = params.reason
     if params.extension_amount:
         data["extension"] = {"amount": params.extension_amount, "unit": params.extension_unit}
     if params.target_number:
         data["merged_into"] = params.target_number
+    if params.public_reply and action.name == "feedback":
+        data["public_reply"] = params.public_reply
     return data
 
 
@@ -71,7 +98,8 @@ def _public(action: Action, report: Report, **values) -> str | None:
     if action.public_text is None:
         return None
     dept = report.department.name if report.department else ""
-    return action.public_text.format(department=dept, **values)
+    text = action.public_text.format(department=dept, **values)
+    return text if len(text) <= PUBLIC_NOTE_MAX else text[: PUBLIC_NOTE_MAX - 1] + "…"
 
 
 def _require_note(params: Params) -> str:
@@ -106,12 +134,33 @@ def _reject(report, staff, params, action):
     return _public(action, report, reason=REJECT_REASONS[params.reason])
 
 
-def _dispatch(report, staff, params, action):
-    category = _require_category(report, params)
+def _require_department(params: Params) -> Department:
     department = db.session.get(Department, params.department_id or 0)
     if department is None or not department.is_active:
         raise ValidationFailed(fields={"department": ["请选择有效的处置部门"]})
+    return department
+
+
+def _dispatch(report, staff, params, action):
+    category = _require_category(report, params)
+    dispatch_to(report, _require_department(params), category)
+    return _public(action, report)
+
+
+def _redispatch(report, staff, params, action):
+    """改派: to another department, the clock restarted as a dispatch starts it; the reason is
+    internal, the receiving department finds the case flagged at the top of its queue."""
+    note = _require_note(params)
+    department = _require_department(params)
+    previous = report.department
+    if previous is not None and department.id == previous.id:
+        raise ValidationFailed(fields={"department": ["改派的处置部门不能与当前处置部门相同"]})
+    category = _require_category(report, params)
+    if previous is not None:
+        params.data |= {"from_department_id": previous.id, "from_department": previous.name}
     dispatch_to(report, department, category)
+    report.pending_extension = None
+    report.attention, report.attention_note = Attention.REDISPATCHED, _clip(note)
     return _public(action, report)
 
 
@@ -131,20 +180,31 @@ def _accept(report, staff, params, action):
 
 
 def _return(report, staff, params, action):
-    _require_note(params)
+    note = _require_note(params)
     params.department_id = report.department_id  # the timeline names the returning unit
     report.state, report.department_id, report.department = ReportState.REGISTERED, None, None
     report.due_at, report.return_count = None, report.return_count + 1
     report.pending_extension = None
+    # Back to the dispatcher: at the top of the 待派遣 queue, flagged 被退回 with the reason.
+    report.attention, report.attention_note = Attention.RETURNED, _clip(note)
     return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= ATTENTION_NOTE_MAX else text[: ATTENTION_NOTE_MAX - 1] + "…"
 
 
 def _feedback(report, staff, params, action):
     _require_note(params)
+    reply = (params.public_reply or "").strip()
+    if not PUBLIC_REPLY_MIN <= len(reply) <= PUBLIC_REPLY_MAX:
+        message = f"请填写给市民的公开答复（{PUBLIC_REPLY_MIN}-{PUBLIC_REPLY_MAX}个字）"
+        raise ValidationFailed(fields={"public_reply": [message]})
     if report.category and report.category.photo_required and not params.photo_ids:
         raise ValidationFailed(fields={"photos": ["该类问题需上传至少一张处置后照片"]})
+    params.public_reply = reply
     report.state, report.handled_at = ReportState.HANDLED, utcnow()
-    return _public(action, report)
+    return _public(action, report, public_reply=reply)
 
 
 def _verify_pass(report, staff, params, action):
@@ -215,7 +275,8 @@ def _archive(report, staff, params, action):
 
 
 EFFECTS = {
-    "register": _register, "reject": _reject, "dispatch": _dispatch, "accept": _accept,
+    "register": _register, "reject": _reject, "dispatch": _dispatch,
+    "redispatch": _redispatch, "accept": _accept,
     "return": _return, "feedback": _feedback, "verify_pass": _verify_pass,
     "verify_fail": _verify_fail, "request_extension": _request_extension,
     "approve_extension": _approve_extension, "deny_extension": _deny_extension,
@@ -252,3 +313,93 @@ def system_dispatch(report: Report, department: Department) -> None:
     timeline.add(report, "dispatch", ReportState.REGISTERED, public_note=text,
                  department_id=department.id)  # fmt: skip
     notify.enqueue_state_change(report, text)
+
+
+# ---------------------------------------------------------------- the citizen's own steps
+
+REOPEN_REASON = (5, 300)
+COMMENT_LENGTH = (2, 400)
+
+
+def _citizen_text(value: str | None, field_name: str, what: str, bounds: tuple[int, int]) -> str:
+    text = (value or "").strip()
+    low, high = bounds
+    if not low <= len(text) <= high:
+        raise ValidationFailed(fields={field_name: [f"请填写{what}（{low}-{high}个字）"]})
+    return text
+
+
+def reopen(report: Report, citizen: User, reason: str | None) -> Report:
+    """不满意，重新办理: a closed case of this citizen goes back to the dispatcher (立案, flagged
+    市民要求重新办理, counted in ``reopen_count``) within REOPEN_DAYS of closing. The move is
+    claimed by one conditional UPDATE, so of several at once exactly one wins; the others hear
+    409 already_reopened, never a stale-version 500."""
+    reason = _citizen_text(reason, "reason", "不满意的原因", REOPEN_REASON)
+    if report.state not in REOPEN_SOURCES:
+        raise _not_reopenable(report)
+    days = current_app.config["REOPEN_DAYS"]
+    cutoff = utcnow() - timedelta(days=days)
+    if report.closed_at is None or report.closed_at < cutoff:
+        raise Conflict(f"结案已超过{days}天，不能再申请重新办理；如问题仍然存在，请重新上报",
+                       code="reopen_window_passed")  # fmt: skip
+    before = report.state
+    claimed = db.session.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.state.in_([s.value for s in REOPEN_SOURCES]),
+               Report.closed_at >= cutoff)
+        .values(state=ReportState.REGISTERED, department_id=None, due_at=None, handled_at=None,
+                closed_at=None, archived_at=None, reopen_count=Report.reopen_count + 1,
+                attention=Attention.REOPENED, attention_note=_clip(reason),
+                updated_at=utcnow(), version=Report.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    if not claimed:
+        # Our read saw it closed and in time; only a reopen takes a case out of those states
+        # (and this transaction may not see it yet: a repeatable read keeps its snapshot).
+        raise _already_reopened()
+    db.session.refresh(report)  # the row as this UPDATE left it, its new version included
+    public = REOPEN_TEXT.format(reason=reason)
+    timeline.add(report, "reopen", before, citizen=citizen, public_note=public,
+                 data={"reason": reason})  # fmt: skip
+    db.session.flush()
+    log.info("report %s reopened by citizen %s (%d time(s))", report.number, citizen.id,
+             report.reopen_count)  # fmt: skip
+    return report
+
+
+def _already_reopened() -> Conflict:
+    return Conflict("您已申请重新办理，请等待工作人员处理", code="already_reopened")
+
+
+def _not_reopenable(report: Report) -> Conflict:
+    if report.attention == Attention.REOPENED:
+        return _already_reopened()
+    return Conflict(f"案件当前状态为“{report.state.label}”，结案后才能申请重新办理",
+                    code="not_closed")  # fmt: skip
+
+
+def comment(report: Report, citizen: User, text: str | None) -> Report:
+    """补充说明 on an open case of this citizen, shown on the staff timeline. The same words sent
+    again (a retried or double-tapped send) are the comment already made; two different ones at
+    the same moment: one is kept, the other hears 409 and may send it again."""
+    text = _citizen_text(text, "text", "补充说明", COMMENT_LENGTH)
+    if report.state not in COMMENT_STATES:
+        raise Conflict("案件已办结，不能再补充说明", code="not_open")
+    public = COMMENT_TEXT.format(text=text)
+    if last_comment(report, citizen) == public:
+        return report
+    report.updated_at = utcnow()  # the case's version moves: a concurrent comment is stale
+    timeline.add(report, "comment", report.state, citizen=citizen, public_note=public)
+    flush_versioned("您的补充说明未能保存，请刷新后重试")
+    return report
+
+
+def last_comment(report: Report, citizen: User) -> str | None:
+    """The text of this citizen's latest 补充说明 on the case, if any."""
+    return db.session.scalar(
+        select(TimelineEntry.public_note)
+        .where(TimelineEntry.report_id == report.id, TimelineEntry.action == "comment",
+               TimelineEntry.actor_user_id == citizen.id)
+        .order_by(TimelineEntry.id.desc())
+        .limit(1)
+    )  # fmt: skip

@@ -16,6 +16,7 @@ from app.auth import scope
 from app.auth.models import Role
 from app.errors import AppError, Forbidden, InvalidTransition, NotFound
 from app.geo import regions
+from reports.models import OPEN_STATES
 from reports.models import ReportState as S
 
 REJECT_REASONS = {
@@ -38,6 +39,7 @@ class Action:
     requires: frozenset[str] = frozenset()  # reason, note, department, category, after_photo, ...
     public_text: str | None = None  # timeline text for the citizen; None = not shown
     notify: bool = False  # send the citizen a WeChat message
+    confirm: str | None = None  # irreversible: the page asks, naming this consequence, first
 
     def allows_role(self, staff) -> bool:
         """True if the staff account holds one of this action's roles (admins hold all)."""
@@ -55,17 +57,21 @@ ACTIONS: dict[str, Action] = {
         Action("register", "立案", frozenset({S.REPORTED}), S.REGISTERED, DISPATCHERS, False,
                frozenset({"category"}), "您反映的问题已受理立案", True),
         Action("reject", "不予立案", frozenset({S.REPORTED}), S.REJECTED, DISPATCHERS, False,
-               frozenset({"reason"}), "经核实，您反映的问题不予立案：{reason}", True),
+               frozenset({"reason"}), "经核实，您反映的问题不予立案：{reason}", True,
+               confirm="不予立案后案件即告结束，不能恢复办理；市民将收到不予立案的通知。"),
         Action("dispatch", "派遣", frozenset({S.REPORTED, S.REGISTERED}), S.DISPATCHED,
                DISPATCHERS, False, frozenset({"category", "department"}),
                "已派遣至{department}处置", True),
+        Action("redispatch", "改派", frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.DISPATCHED,
+               DISPATCHERS, False, frozenset({"department", "note"}),
+               "已改派至{department}处置", True),
         Action("accept", "签收", frozenset({S.DISPATCHED}), S.IN_PROGRESS, HANDLERS, True,
                frozenset(), "{department}已签收，正在处置", False),
         Action("return", "回退", frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.REGISTERED,
                HANDLERS, True, frozenset({"note"}), None, False),
         Action("feedback", "处置反馈", frozenset({S.DISPATCHED, S.IN_PROGRESS}), S.HANDLED,
-               HANDLERS, True, frozenset({"note", "after_photo"}),
-               "{department}已处置完成，等待核查", True),
+               HANDLERS, True, frozenset({"note", "public_reply", "after_photo"}),
+               "{public_reply}", True),
         Action("verify_pass", "核查通过", frozenset({S.HANDLED}), S.CLOSED, VERIFIERS, False,
                frozenset(), "经现场核查，问题已解决，案件结案", True),
         Action("verify_fail", "核查不通过（返工）", frozenset({S.HANDLED}), S.IN_PROGRESS,
@@ -81,13 +87,23 @@ ACTIONS: dict[str, Action] = {
         Action("resume", "恢复办理", frozenset({S.SUSPENDED}), None, DISPATCHERS, False,
                frozenset(), "已恢复办理", False),
         Action("void", "作废", OPEN_WORK | {S.REPORTED, S.HANDLED, S.SUSPENDED}, S.VOIDED,
-               DISPATCHERS, False, frozenset({"note"}), "该问题已作废：{note}", True),
+               DISPATCHERS, False, frozenset({"note"}), "该问题已作废：{note}", True,
+               confirm="作废后案件终止办理，不能恢复；市民将收到该问题已作废的通知。"),
         Action("merge", "合并", frozenset({S.REPORTED, S.REGISTERED}), S.MERGED, DISPATCHERS,
-               False, frozenset({"target"}), "您反映的问题与已有案件相同，已合并办理", True),
+               False, frozenset({"target"}), "您反映的问题与已有案件相同，已合并办理", True,
+               confirm="合并后本案件终止办理，不能撤销；市民改为跟踪所填案件的办理进度。"),
         Action("archive", "归档", frozenset({S.CLOSED}), S.ARCHIVED, DISPATCHERS, False,
                frozenset(), None, False),
     )
 }  # fmt: skip
+
+
+# What a citizen may do on their own case (not staff actions, so not in the table above; applied
+# by reports.transitions.reopen and .comment).
+REOPEN_SOURCES = frozenset({S.CLOSED, S.ARCHIVED})  # within REOPEN_DAYS of closing
+REOPEN_TEXT = "市民对处理结果不满意，申请重新办理：{reason}"
+COMMENT_STATES = OPEN_STATES  # 补充说明 while the case is still being handled
+COMMENT_TEXT = "市民补充说明：{text}"
 
 
 def refusal(staff, report, action: Action) -> AppError | None:

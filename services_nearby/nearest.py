@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from sqlalchemy import select
 from app import changes
 from app.errors import NotFound
 from app.extensions import db
-from app.geo import coords
+from app.geo import coords, regions
 from services_nearby import hours as hours_mod
 from services_nearby.index import Entry, Found, Index
 from services_nearby.models import FACILITIES_TOPIC, Facility, FacilityKind, FacilityStatus
@@ -64,30 +64,96 @@ def now() -> datetime:
     return datetime.now(SHANGHAI)
 
 
-def search_nearby(args: dict[str, Any]) -> tuple[bytes, Found, datetime]:
-    """Run a parsed query (kind, lat, lng, coord_sys, limit, radius, open_now): the kind in
-    JSON, the answer, and the time of the query; 404 unknown_kind."""
+class Notice(NamedTuple):
+    """Why the list is not "around you": the nearest is farther than NEARBY_FAR_KM, or the point
+    lies outside the city (then, if nothing is near either, the search started at the centre)."""
+
+    far: bool
+    outside_city: bool
+    from_centre: bool
+    message: str
+
+
+class Answer(NamedTuple):
+    """A query's answer: the kind (JSON), the facilities, the time, the point the distances are
+    measured from (the caller's, or the city centre; in the caller's system) and the notice."""
+
+    kind: bytes
+    found: Found
+    at: datetime
+    origin: tuple[float, float]
+    notice: Notice | None
+
+
+def search_nearby(args: dict[str, Any]) -> Answer:
+    """Run a parsed query (kind, lat, lng, coord_sys, limit, radius, open_now); 404 unknown_kind.
+    A caller far from every facility or outside the city is told so (:func:`remoteness`)."""
     index, fresh = get_index(current_app._get_current_object())  # type: ignore[attr-defined]
     fresh.ensure()
     known = _kind_map(index).get(args["kind"])
     if known is None:
         raise NotFound("没有这种设施类型", code="unknown_kind")
-    kind_id, kind = known
+    kind_id, kind, name = known
     lat, lng, system = args["lat"], args["lng"], args["coord_sys"]
-    if system != "wgs84":
-        lat, lng = coords.convert(lat, lng, system, coords.CoordSys.WGS84)
+    wgs = (lat, lng) if system == "wgs84" else coords.convert(lat, lng, system, "wgs84")
     at = now()
-    found = index.find(kind_id, lat, lng, args["limit"], args["radius"], at, args["open_now"])
-    return kind, found, at
+
+    def find(point: tuple[float, float]) -> Found:
+        return index.find(kind_id, *point, args["limit"], args["radius"], at, args["open_now"])
+
+    found = find(wgs)
+    nearest = found.ranked[0][0] if found.ranked else None
+    notice, centre = remoteness((lat, lng), system, nearest, name)
+    if centre is None:
+        return Answer(kind, found, at, (lat, lng), notice)
+    return Answer(kind, find(coords.convert(*centre, coords.CANONICAL, "wgs84")), at,
+                  coords.from_canonical(*centre, system), notice)  # fmt: skip
 
 
-def _kind_map(index: Index) -> dict[str, tuple[int, bytes]]:
-    """Kind code -> (kind id, the kind as the answer shows it, in JSON)."""
+def remoteness(
+    point: tuple[float, float], system: str, nearest_m: float | None, name: str
+) -> tuple[Notice | None, tuple[float, float] | None]:
+    """(the notice, the GCJ-02 centre to search from instead, or None). The usual query (inside
+    the box around the city's regions, something within NEARBY_FAR_KM) costs a box test; only a
+    far or boxed-out one is located (``app.geo.regions``, the one rule of "inside the city")."""
+    found = regions.snapshot()
+    box = found.bbox
+    far_km = current_app.config["NEARBY_FAR_KM"]
+    far = nearest_m is None or nearest_m > far_km * 1000
+    if box is None:  # no regions: nothing is known to be outside
+        return (_far(far_km, name) if far and nearest_m is not None else None), None
+    # The usual query first, in the caller's own system: GCJ-02 and BD-09 lie within 0.015
+    # degrees of WGS-84, so a point that far inside the box is inside it in every system.
+    margin = 0.0 if system == coords.CANONICAL else 0.02
+    lat, lng = point
+    if not far and (box[0] + margin <= lat <= box[2] - margin
+                    and box[1] + margin <= lng <= box[3] - margin):  # fmt: skip
+        return None, None
+    lat, lng = coords.to_canonical(lat, lng, system)
+    boxed = box[0] <= lat <= box[2] and box[1] <= lng <= box[3]
+    if boxed and not far:
+        return None, None
+    outside = not boxed or found.locate(lat, lng) is None
+    if not outside:
+        return (_far(far_km, name) if nearest_m is not None else None), None
+    if not far:
+        return Notice(False, True, False, f"您当前不在本市范围内，以下为离您最近的{name}"), None
+    message = f"您当前不在本市范围内，以下为距离市中心最近的{name}"
+    return Notice(True, True, True, message), found.centre
+
+
+def _far(far_km: float, name: str) -> Notice:
+    return Notice(True, False, False, f"您附近 {far_km:g} 公里内没有{name}，以下为离您最近的{name}")
+
+
+def _kind_map(index: Index) -> dict[str, tuple[int, bytes, str]]:
+    """Kind code -> (kind id, the kind as the answer shows it in JSON, its name)."""
     key = (id(index.kind_codes), index.applied)  # kind edits take a change number too
     cached = index.kind_view
     if cached is None or cached[0] != key:
         names = {k.code: {"code": k.code, "name": k.name, "title": k.title} for k in kinds()}
-        view = {code: (kid, _json(names.get(code, {"code": code})))
+        view = {code: (kid, _json(names.get(code, {"code": code})),
+                       names.get(code, {}).get("name") or "设施")
                 for kid, code in index.kind_codes.items()}  # fmt: skip
         cached = index.kind_view = (key, view)
     return cached[1]

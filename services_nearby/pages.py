@@ -51,15 +51,17 @@ def kind_page(kind: str):
     chosen = next((k for k in kinds() if k.code == kind), None)
     if chosen is None:
         return render_template("error.html", status=404, message="没有这种设施类型"), 404
-    items, error = None, None
+    items, error, notice = None, None, None
     if request.args.get("lat") and request.args.get("lng"):
         try:
             args = parse_args(request.args.to_dict() | {"kind": kind})
-            _, found, _ = search_nearby(args)
-            items = json.loads(found.json(SYSTEMS[args["coord_sys"]]))
+            answer = search_nearby(args)
+            items = json.loads(answer.found.json(SYSTEMS[args["coord_sys"]]))
+            notice = answer.notice
         except ValidationFailed as exc:
             error = exc.message
-    return render_template("nearby/list.html", kind=chosen, items=items, error=error)
+    return render_template("nearby/list.html", kind=chosen, items=items, error=error,
+                           notice=notice)  # fmt: skip
 
 
 # ---------------------------------------------------------------- console

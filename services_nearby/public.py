@@ -9,7 +9,7 @@ same schema. The items of the answer are written in C from each facility's store
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
 from typing import Any
 
 import marshmallow as ma
@@ -21,8 +21,7 @@ from app.apispec import NOT_BLANK, document_errors, document_only
 from app.errors import ValidationFailed
 from app.geo import coords
 from app.ratelimits import fast_limit, public_limit
-from services_nearby.index import Found
-from services_nearby.nearest import search_nearby
+from services_nearby.nearest import Answer, Notice, search_nearby
 from services_nearby.service import kinds
 
 api_blp = Blueprint(
@@ -77,8 +76,20 @@ class NearbyItem(ma.Schema):
 class NearbyOut(ma.Schema):
     kind = ma.fields.Dict()
     coord_sys = ma.fields.String()
-    origin = ma.fields.Dict()
+    origin = ma.fields.Dict(
+        metadata={"description": "The point the distances are measured from: the caller's, or "
+                  "the city centre when from_centre (caller's system)"})  # fmt: skip
     at = ma.fields.String()
+    far = ma.fields.Boolean(
+        metadata={"description": "The nearest is farther than NEARBY_FAR_KM (default 50 km)"}
+    )
+    outside_city = ma.fields.Boolean(metadata={"description": "The point lies outside the city"})
+    from_centre = ma.fields.Boolean(
+        metadata={"description": "Outside the city with nothing near: searched from the city "
+                  "centre instead"})  # fmt: skip
+    message = ma.fields.String(
+        allow_none=True, metadata={"description": "The notice to show above the list, if any"}
+    )
     items = ma.fields.List(ma.fields.Nested(NearbyItem))
 
 
@@ -158,12 +169,27 @@ def parse_args(args) -> dict[str, Any]:
 # ---------------------------------------------------------------- the answer
 
 
-def body(args: dict[str, Any], kind: bytes, found: Found, at: datetime) -> bytes:
+QUIET = b'"far":false,"outside_city":false,"from_centre":false,"message":null'
+
+
+def notice_json(notice: Notice | None) -> bytes:
+    """The answer's notice fields (written once for the usual answer: nothing to say)."""
+    if notice is None:
+        return QUIET
+    return b'"far":%s,"outside_city":%s,"from_centre":%s,"message":%s' % (
+        b"true" if notice.far else b"false", b"true" if notice.outside_city else b"false",
+        b"true" if notice.from_centre else b"false",
+        json.dumps(notice.message, ensure_ascii=False).encode())  # fmt: skip
+
+
+def body(args: dict[str, Any], answer: Answer) -> bytes:
     """The JSON answer: the items come from each facility's stored JSON (:meth:`Found.json`)."""
     system = args["coord_sys"]
-    return b'{"kind":%s,"coord_sys":"%s","origin":{"lat":%r,"lng":%r},"at":"%s","items":%s}' % (
-        kind, system.encode(), args["lat"], args["lng"], at.isoformat(timespec="seconds").encode(),
-        found.json(SYSTEMS[system]))  # fmt: skip
+    lat, lng = answer.origin
+    return b'{"kind":%s,"coord_sys":"%s","origin":{"lat":%r,"lng":%r},"at":"%s",%s,"items":%s}' % (
+        answer.kind, system.encode(), lat, lng,
+        answer.at.isoformat(timespec="seconds").encode(), notice_json(answer.notice),
+        answer.found.json(SYSTEMS[system]))  # fmt: skip
 
 
 def nearby_limit() -> str:
@@ -182,10 +208,12 @@ NEARBY_LIMIT = fast_limit(nearby_limit, scope="nearby")
 )
 def nearby():
     """The nearest facilities of a kind, ordered by great-circle distance (ties by id), each with
-    its distance in metres and its position in the caller's coordinate system. 404 unknown_kind."""
+    its distance in metres and its position in the caller's coordinate system. When the nearest
+    is farther than NEARBY_FAR_KM or the point lies outside the city, ``message`` says so; from
+    outside the city with nothing near, the list is the facilities nearest the city centre
+    (``from_centre``, ``origin`` the centre). 404 unknown_kind."""
     args = parse_args(query_args())
-    kind, found, at = search_nearby(args)
-    return Response(body(args, kind, found, at), mimetype="application/json")
+    return Response(body(args, search_nearby(args)), mimetype="application/json")
 
 
 @api_blp.route("/kinds", endpoint="NearbyKinds")

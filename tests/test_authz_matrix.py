@@ -86,6 +86,7 @@ RULES: dict[str, Rule] = {
     # citizens' reports
     "/api/v1/reports": CITIZENS,
     "/api/v1/reports/classify": PUBLIC,
+    "GET /api/v1/reports/nearby": PUBLIC,
     "/api/v1/categories": PUBLIC,
     "/api/v1/littering": CITIZENS,
     "/api/v1/shops": PUBLIC,

@@ -60,6 +60,8 @@ ANY = "*"  # any field: the documented body says nothing about it yet
 PICTURE = ("unsupported_image_type", "image_corrupt", "image_too_many_pixels")
 REUSED = ("an Idempotency-Key already used with other content is refused: the state of an earlier "
           "request, not a rule on this one")  # fmt: skip
+IN_CITY = ("a citizen's or a hotline call's point must lie in the city (app.geo.regions: the "
+           "regions table's polygons, a lookup)")  # fmt: skip
 
 # THE list of exceptions, by "METHOD /path". Each names what is allowed and why.
 ALLOWED: dict[str, Allowed] = {
@@ -72,11 +74,12 @@ ALLOWED: dict[str, Allowed] = {
     "POST /api/v1/reports": allow(
         "photos are uploads of this citizen (a lookup) or pictures sent along (content the "
         "server must decode), and whether one is needed depends on the category, a row "
-        f"(Category.photo_required); category and shop_id are lookups; {REUSED}",
-        "photos", "category", "shop_id", "Idempotency-Key", *PICTURE),
+        f"(Category.photo_required); category and shop_id are lookups; {REUSED}; {IN_CITY}",
+        "photos", "category", "shop_id", "Idempotency-Key", "lat", *PICTURE),
     "POST /api/v1/staff/reports": allow(
         f"{LOOKUP} (photos, category, shop_id); pictures sent along are content to decode; "
-        f"{REUSED}", "photos", "category", "shop_id", "Idempotency-Key", *PICTURE),
+        f"{REUSED}; {IN_CITY}", "photos", "category", "shop_id", "Idempotency-Key", "lat",
+        *PICTURE),
     "GET /api/v1/stats/cases": allow(
         f"`from` after `to` compares two parameters (not expressible in JSON Schema); {LOOKUP} "
         "(department_id, category)", "from", "to", "department_id", "category"),

@@ -8,12 +8,16 @@ without a restart and no request parses polygons.
 - ``district_of(region)`` / ``up(region, level)``: walk up the region tree.
 - ``place(lat, lng, coord_sys)``: convert to GCJ-02 and name the district and street, or raise
   ``OutsideCity`` (a shop or a facility must lie in the city when the city has regions).
+- ``where(lat, lng, coord_sys)``: the same rule, with the regions themselves (names for people:
+  "铁西区 · 兴华街道"), for the locate API and the report form.
+- ``city_centre()``: where maps open and a search from outside the city starts.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flask import current_app
@@ -48,6 +52,26 @@ class Place:
     lng: float
     district_code: str | None
     street_region_id: int | None
+
+
+@dataclass(frozen=True)
+class Where:
+    """A GCJ-02 point inside the city: the smallest region containing it, its district and
+    street (None where the city has no such level there, or no regions at all)."""
+
+    lat: float
+    lng: float
+    region: RegionShape | None
+    district: RegionShape | None
+    street: RegionShape | None
+
+    @property
+    def label(self) -> str:
+        """What people call the place: "铁西区 · 兴华街道", "铁西区", or the smallest region."""
+        names = [r.name for r in (self.district, self.street) if r is not None]
+        if not names and self.region is not None:
+            names = [self.region.name]
+        return " · ".join(names)
 
 
 class OutsideCity(ValueError):
@@ -85,15 +109,46 @@ class Snapshot:
         district = self.district_of(self.locate(lat, lng))
         return district.code if district is not None else None
 
-    def place(self, lat: float, lng: float, coord_sys: str = "gcj02") -> Place:
-        """Convert a point to GCJ-02 and find its district and street; OutsideCity if the
-        city has regions and none contains it."""
+    def where(self, lat: float, lng: float, coord_sys: str = "gcj02") -> Where:
+        """Convert a point to GCJ-02 and find its regions; OutsideCity if the city has regions
+        and none contains it (THE rule of "inside the city")."""
         lat, lng = coords.to_canonical(lat, lng, coord_sys)
         region = self.locate(lat, lng)
         if region is None and self.shapes:
             raise OutsideCity("位置不在本市任何区域内，请检查经纬度和坐标系")
-        district, street = self.up(region, "district"), self.up(region, "street")
-        return Place(lat, lng, district and district.code, street and street.id)
+        return Where(lat, lng, region, self.up(region, "district"), self.up(region, "street"))
+
+    def place(self, lat: float, lng: float, coord_sys: str = "gcj02") -> Place:
+        """Convert a point to GCJ-02 and find its district and street; OutsideCity if the
+        city has regions and none contains it."""
+        found = self.where(lat, lng, coord_sys)
+        district, street = found.district, found.street
+        return Place(found.lat, found.lng, district and district.code, street and street.id)
+
+    @cached_property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """The box around every region (min_lat, min_lng, max_lat, max_lng), None without
+        regions: a point outside it is outside the city without a polygon test."""
+        if not self.shapes:
+            return None
+        boxes = [r.shape.bbox for r in self.shapes]
+        return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                max(b[2] for b in boxes), max(b[3] for b in boxes))  # fmt: skip
+
+    @cached_property
+    def centre(self) -> tuple[float, float] | None:
+        """The city centre (GCJ-02): the mean of the districts' box centres weighted by the
+        inverse of their area, so the small, dense urban districts pull it to the old town
+        (沈阳: 41.818, 123.425, by 市府广场) rather than to the middle of the counties. Without
+        districts, the middle of all regions' boxes; None without regions."""
+        found = [r for r in self.shapes if r.level == "district"] or self.shapes
+        if not found:
+            return None
+        weighted = [(1.0 / max(r.shape.area_m2, 1.0), r.shape.bbox) for r in found]
+        total = 2 * sum(w for w, _ in weighted)
+        lat = sum(w * (box[0] + box[2]) for w, box in weighted) / total
+        lng = sum(w * (box[1] + box[3]) for w, box in weighted) / total
+        return round(lat, 6), round(lng, 6)
 
 
 class _Regions:
@@ -149,6 +204,16 @@ def district_of(region: RegionShape | None) -> RegionShape | None:
 def place(lat: float, lng: float, coord_sys: str = "gcj02") -> Place:
     """Convert a point to GCJ-02 and find its district and street (see ``Snapshot.place``)."""
     return snapshot().place(lat, lng, coord_sys)
+
+
+def where(lat: float, lng: float, coord_sys: str = "gcj02") -> Where:
+    """The regions a point lies in, for people (see ``Snapshot.where``); OutsideCity outside."""
+    return snapshot().where(lat, lng, coord_sys)
+
+
+def city_centre() -> tuple[float, float] | None:
+    """The city centre in GCJ-02 (see ``Snapshot.centre``), None while the city has no regions."""
+    return snapshot().centre
 
 
 def region_and_district(lat: float, lng: float) -> tuple[int | None, str | None]:

@@ -5,9 +5,12 @@
  *     .message is the server's Chinese message (our one error shape) and .code/.fields/.status.
  *   zh.flash(text, isError), zh.esc(text), zh.time(iso), zh.qs(obj), zh.pager(el, page, total, go)
  *   zh.toLogin(): to the sign-in page, returning here afterwards
+ *   zh.geo(): Promise of window.zhGeo, the maps' shared geography (app/static/geomap.js: streets
+ *     with names, tile URLs, district boxes), loaded once per page on first use
  */
 (function () {
   "use strict";
+  var GEO_SRC = ((document.currentScript && document.currentScript.src) || "").replace(/zh\.js(\?.*)?$/, "geomap.js");
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var loginUrl = (document.querySelector('meta[name="login-url"]') || {}).content || "";
 
@@ -108,6 +111,20 @@
     el.appendChild(prev); el.appendChild(info); el.appendChild(next);
   }
 
-  window.zh = {api: api, esc: esc, flash: flash, fail: fail, time: time, qs: qs, pager: pager,
+  function geo() {
+    if (window.zhGeo) return Promise.resolve(window.zhGeo);
+    if (!window.zhGeoLoading) {
+      window.zhGeoLoading = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = GEO_SRC;
+        s.onload = function () { resolve(window.zhGeo); };
+        s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    return window.zhGeoLoading;
+  }
+
+  window.zh = {geo: geo, api: api, esc: esc, flash: flash, fail: fail, time: time, qs: qs, pager: pager,
                fieldText: fieldText, csrf: csrf, toLogin: toLogin};
 })();

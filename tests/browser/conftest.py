@@ -163,7 +163,8 @@ def staff_login(page, username: str) -> None:
     page.fill("#username", username)
     page.fill("#password", DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/console/**")
+    # Not "**/console/**": the login page itself matches that, and the wait would end at once.
+    page.wait_for_url(lambda url: "/console/" in url and "/console/login" not in url)
     assert "/console/login" not in page.url, page.content()[:2000]
 
 

@@ -3,8 +3,11 @@
 A citizen signs in through the public account (the WeChat emulator), files a report with a large
 photo (downscaled in the browser before upload) and the device's location on a 360 px wide phone;
 the dispatcher classifies and dispatches it from the console; 铁西区's handler accepts it and sends
-feedback with an after photo; the inspector verifies and closes it; the citizen sees the closed
-timeline with both photos and rates it. 和平区's handler can neither see nor act on it.
+feedback with an after photo and a public reply; the inspector verifies and closes it; the citizen
+sees the closed timeline with both photos and the reply, and rates it. 和平区's handler can neither
+see nor act on it. Still not satisfied, the citizen asks for it to be handled again
+(不满意，重新办理) and adds a remark (补充说明): the dispatcher finds it first in 待派遣, flagged,
+with both.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.browser.conftest import (
 )
 
 DESCRIPTION = "小北一路路口一处雨水井盖破损下陷，行人经过很危险"
+REPLY = "已更换新的雨水井盖，路面已恢复通行"
 
 
 def photo_file(name: str, size: tuple[int, int], colour: str) -> dict:
@@ -138,7 +142,8 @@ def test_report_to_closure_and_rating(browser, live_server, page_errors):
 
     def feedback_form() -> None:
         staff.set_input_files("#feedback-photos", [photo_file("处置后.jpg", (1200, 900), "#3a6")])
-        staff.fill("#feedback-note", "已更换新井盖并恢复路面")
+        staff.fill("#feedback-note", "已更换新井盖并恢复路面，材料费另报")
+        staff.fill("#feedback-public_reply", REPLY)
 
     act(staff, "feedback", feedback_form)
     staff.wait_for_selector("#case-state:has-text('处置完成')")
@@ -163,6 +168,8 @@ def test_report_to_closure_and_rating(browser, live_server, page_errors):
     assert citizen.locator("#before-photos img").count() == 1
     assert citizen.locator("#after-photos img").count() == 1
     assert "inspector" not in timeline and "城市管理监督员" not in timeline  # no staff names
+    assert citizen.inner_text("#public-reply") == REPLY and REPLY in timeline
+    assert "材料费另报" not in citizen.inner_text("body")  # the internal note stays inside
     citizen.click("label[for=rating-5]")
     citizen.fill("#rating-comment", "处理很及时，谢谢！")
     citizen.click("#rating-submit")
@@ -170,7 +177,37 @@ def test_report_to_closure_and_rating(browser, live_server, page_errors):
     assert "处理很及时" in citizen.inner_text("#rating-result")
     assert citizen.locator("#rating-form").count() == 0 or not citizen.is_visible("#rating-form")
     screenshot(citizen, "h5-report-closed-rated")
+
+    # ---------------------------------------------------------------- not satisfied after all
+    assert citizen.locator("#comment-form").count() == 0  # closed: no remarks, but a reopen
+    assert not citizen.is_visible("#reopen-form")
+    citizen.click("#reopen-open")
+    citizen.click("#reopen-submit")  # no reason yet
+    assert "请用至少5个字" in citizen.inner_text("#error-reason")
+    citizen.fill("#reopen-reason", "井盖仍然松动，车辆经过有响声")
+    citizen.click("#reopen-submit")
+    citizen.wait_for_selector("#report-state:has-text('已立案')")
+    assert "申请重新办理：井盖仍然松动" in citizen.inner_text("#timeline")
+    assert citizen.locator("#reopen-box").count() == 0
+    citizen.fill("#comment-text", "晚上没有路灯，更加危险")
+    citizen.click("#comment-submit")
+    citizen.wait_for_selector("#timeline:has-text('市民补充说明：晚上没有路灯')")
     citizen.goto("/h5/reports")
     assert number in citizen.inner_text("#report-list")
     phone.close()
+
+    desk = desktop_context(browser, live_server)
+    staff = desk.new_page()
+    watch(staff, page_errors)
+    staff_login(staff, "dispatcher")
+    staff.goto("/console/cases?state=registered")
+    staff.wait_for_selector("#case-rows tr[data-number]")
+    top = staff.locator("#case-rows tr").first
+    assert top.get_attribute("data-number") == number
+    assert "市民要求重新办理" in top.inner_text() and "井盖仍然松动" in top.inner_text()
+    staff.click(f"text={number}")
+    staff.wait_for_url(f"**/console/cases/{number}")
+    assert "市民要求重新办理：井盖仍然松动" in staff.inner_text("#attention-note")
+    assert "市民补充说明：晚上没有路灯，更加危险" in staff.inner_text("#timeline")
+    desk.close()
     assert page_errors == []

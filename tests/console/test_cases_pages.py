@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.auth.models import Role
-from tests.reports.conftest import INSIDE_WEST, OUTSIDE
+from tests.reports.conftest import INSIDE_WEST
 
 COVER = "测试一区小北一路一处雨水井盖严重破损，车辆经过很危险"
 
@@ -21,11 +21,12 @@ def citizen(make_citizen):
 @pytest.fixture
 def submit(client, citizen, auth_header, photo):
     """Submit a citizen report through the API; returns its number. A known category inside a
-    district is dispatched at once; a point outside every district waits in triage."""
+    district is dispatched at once; a report with only an address (``point=None``) waits in
+    triage (a point outside the city is refused: tests/reports/test_outside_city.py)."""
 
     def make(point=INSIDE_WEST, category="BJ0103") -> str:
-        body = {"description": COVER, "photos": [photo(citizen)], "category": category,
-                "lat": point[0], "lng": point[1]}  # fmt: skip
+        body = {"description": COVER, "photos": [photo(citizen)], "category": category}
+        body |= {"lat": point[0], "lng": point[1]} if point else {"address": "测试一区某某路12号"}
         resp = client.post("/api/v1/reports", json=body, headers=auth_header(citizen))
         assert resp.status_code == 201, resp.get_json()
         return resp.get_json()["number"]
@@ -79,7 +80,7 @@ def test_each_role_sees_its_own_menu(client, city, make_staff, console_login):
 
 
 def test_home_counts_the_to_dos_of_each_role(client, city, submit, console_login):
-    submit(point=OUTSIDE)  # waits in triage
+    submit(point=None)  # waits in triage
     submit()  # dispatched to 测试一区城管局
     console_login(client, "dispatcher")
     html = page(client, "/console/")
@@ -138,7 +139,7 @@ def test_case_page_out_of_scope_or_unknown(client, city, submit, console_login):
 
 
 def test_dispatcher_on_a_triage_case_gets_the_triage_actions(client, city, submit, console_login):
-    number = submit(point=OUTSIDE)
+    number = submit(point=None)
     console_login(client, "dispatcher")
     html = page(client, f"/console/cases/{number}")
     assert action_ids(html) == {"register", "reject", "dispatch", "void", "merge"}
@@ -149,7 +150,7 @@ def test_dispatcher_on_a_triage_case_gets_the_triage_actions(client, city, submi
     reject = re.search(r'<form class="action-form" id="form-reject".*?</form>', html, re.S)[0]
     assert "重复上报" in reject and 'name="reason"' in reject
     assert COVER in html and "市民#" in html and "处置前（上报）照片" in html
-    assert '<dt>分拨原因</dt><dd><span class="tag warn">不在辖区范围内</span>' in html
+    assert '<dt>分拨原因</dt><dd><span class="tag warn">缺少位置</span>' in html
 
 
 def test_handler_on_a_dispatched_case_can_accept_and_return(client, city, submit, console_login):
@@ -164,7 +165,8 @@ def test_handler_on_a_dispatched_case_can_accept_and_return(client, city, submit
     assert 'id="case-map"' in html and "/api/v1/geo/boundaries" in html
 
     console_login(client, "dispatcher")  # the dispatcher may not sign for the department
-    assert action_ids(page(client, f"/console/cases/{number}")) == {"suspend", "void"}
+    assert action_ids(page(client, f"/console/cases/{number}")) == {"redispatch", "suspend",
+                                                                   "void"}  # fmt: skip
     console_login(client, "inspector")
     html = page(client, f"/console/cases/{number}")
     assert action_ids(html) == set() and "您没有可执行的操作" in html

@@ -50,7 +50,7 @@ def close_report(city, photo):  # noqa: F811
         handler, params = city.west_handler, transitions.Params
         transitions.transition(report, "accept", handler, params())
         after = photo(handler, (20, 200, 20))
-        done = params("已更换新井盖", photo_ids=[after])
+        done = params("已更换新井盖", photo_ids=[after], public_reply="井盖已修复，路面恢复通行")
         transitions.transition(report, "feedback", handler, done)
         transitions.transition(report, "verify_pass", city.inspector, params("现场核查合格"))
         return report

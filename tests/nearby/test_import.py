@@ -157,7 +157,7 @@ def test_row_errors_name_row_and_field_and_bad_rows_write_nothing(ready, tmp_pat
         row(external_id="OK-1"),
         row(external_id="BAD-LAT", lat="北纬41度"),
         row(external_id="BAD-KIND", kind="电话亭"),
-        row(external_id="BAD-HOURS", opening_hours="8点到18点"),
+        row(external_id="BAD-HOURS", opening_hours="看管理员心情"),
         row(external_id="BAD-CAP", capacity="-3"),
         row(external_id="BAD-2", lng="200", accessible="也许"),
         row(external_id="OK-2", lat=41.7940),

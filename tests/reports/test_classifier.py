@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reports import classifier as clf
+from tests.reports.test_categories_data import ORIGINAL_CATEGORIES
 
 CATEGORIES = clf.DATA_DIR / "categories.csv"
 
@@ -129,6 +130,9 @@ def test_labelled_codes_exist_and_cover_every_subcategory():
     counts = Counter(row["code"] for row in _rows(clf.CSV_PATH))
     assert set(counts) <= categories
     assert "SJ0699" not in counts
-    thin = {code: counts[code] for code in categories - {"SJ0699"} if counts[code] < 10}
+    # The examples were written for the first 61 subcategories; the standard's classes added
+    # later have none yet (reports/data/CATEGORIES.md), so the model never proposes them.
+    trained = set(ORIGINAL_CATEGORIES) - {"SJ0699"}
+    thin = {code: counts[code] for code in trained if counts[code] < 10}
     assert thin == {}
     assert sum(counts.values()) >= 700

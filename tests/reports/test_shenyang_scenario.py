@@ -81,7 +81,8 @@ def test_manhole_cover_in_tiexi(app, client, demo, make_citizen, auth_header):
     with freeze_time(at("2026-11-19 16:22")):
         after = upload(client, handler)
         done = client.post(f"/api/v1/staff/reports/{number}/actions/feedback",
-                           json={"note": "已更换新雨水井盖", "photos": [after]},
+                           json={"note": "已更换新雨水井盖", "photos": [after],
+                                 "public_reply": "破损的雨水井盖已更换，路面恢复通行"},
                            headers=handler)  # fmt: skip
         assert done.get_json()["state"] == "handled"
     inspector = auth_header(staff("inspector"))
@@ -104,7 +105,7 @@ def test_manhole_cover_in_tiexi(app, client, demo, make_citizen, auth_header):
         ("已立案", "03:00", "您反映的问题已受理立案"),
         ("已派遣", "03:00", "已派遣至铁西区城管局处置"),
         ("处置中", "05:40", "铁西区城管局已签收，正在处置"),
-        ("处置完成", "08:22", "铁西区城管局已处置完成，等待核查"),
+        ("处置完成", "08:22", "破损的雨水井盖已更换，路面恢复通行"),
         ("已结案", "08:50", "经现场核查，问题已解决，案件结案"),
     ]  # times in UTC: 11:00, 13:40, 16:22 and 16:50 in Shenyang
     assert seen["state_label"] == "已归档"

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from reports.models import OutboxMessage, Report, ReportState, TimelineEntry
-from tests.reports.conftest import INSIDE_EAST, INSIDE_WEST, OUTSIDE
+from tests.reports.conftest import INSIDE_EAST, INSIDE_WEST
 
 COVER = "测试一区小北一路一处雨水井盖严重破损，车辆经过很危险"
 
@@ -56,7 +56,6 @@ def test_category_type_picks_the_unit_below_the_district(client, city, citizen, 
 @pytest.mark.parametrize(
     ("point", "extra", "reason"),
     [
-        (OUTSIDE, {"category": "BJ0103"}, "outside_regions"),
         (None, {"address": "测试一区某某路12号", "category": "BJ0103"}, "no_location"),
         (INSIDE_WEST, {"description": "嗯嗯啊啊测试一下随便写点"}, "low_confidence"),
     ],
@@ -134,10 +133,11 @@ def test_full_workflow_and_the_citizens_public_timeline(client, city, citizen, a
                     ).get_json()["number"]  # fmt: skip
     handler = auth_header(city.west_handler)
     assert act(client, handler, number, "accept").status_code == 200
-    no_photo = act(client, handler, number, "feedback", note="已更换井盖")
+    reply = "已更换新井盖，路面恢复通行"
+    no_photo = act(client, handler, number, "feedback", note="已更换井盖", public_reply=reply)
     assert no_photo.status_code == 422
     assert "photos" in no_photo.get_json()["error"]["fields"]
-    done = act(client, handler, number, "feedback", note="已更换新井盖",
+    done = act(client, handler, number, "feedback", note="已更换新井盖", public_reply=reply,
                photos=[photo(city.west_handler, (20, 200, 20))])  # fmt: skip
     assert done.get_json()["state"] == "handled"
     closed = act(client, auth_header(city.inspector), number, "verify_pass", note="现场核查合格")
@@ -157,6 +157,7 @@ def test_full_workflow_and_the_citizens_public_timeline(client, city, citizen, a
         "closed",
     ]
     assert mine["timeline"][4]["department"] == "测试一区城管局"
+    assert mine["timeline"][4]["text"] == reply and mine["public_reply"] == reply
     assert [p["stage"] for p in mine["timeline"][4]["photos"]] == ["after"]
     assert {p["stage"] for p in mine["photos"]} == {"report", "after"}
     assert mine["can_rate"] is True
@@ -229,7 +230,7 @@ def test_rework_after_failed_verification(client, city, citizen, auth_header, ph
     number = submit(client, auth_header(citizen), [photo(citizen)], category="BJ0103"
                     ).get_json()["number"]  # fmt: skip
     handler = auth_header(city.west_handler)
-    act(client, handler, number, "feedback", note="已修",
+    act(client, handler, number, "feedback", note="已修", public_reply="井盖已重新安装固定",
         photos=[photo(city.west_handler)])  # fmt: skip
     failed = act(client, auth_header(city.inspector), number, "verify_fail", note="井盖仍松动")
     assert failed.get_json()["state"] == "in_progress"
@@ -271,7 +272,7 @@ def test_duplicates_are_flagged_and_merged(client, city, make_citizen, auth_head
     assert client.get(f"/api/v1/reports/{first['number']}", headers=stranger).status_code == 404
     db.session.execute(delete(OutboxMessage))
     act(client, auth_header(city.west_handler), first["number"], "feedback", note="已更换",
-        photos=[photo(city.west_handler)])  # fmt: skip
+        public_reply="井盖已更换，路面恢复通行", photos=[photo(city.west_handler)])  # fmt: skip
     told = db.session.scalars(select(OutboxMessage)).all()
     assert sorted(m.payload["user_id"] for m in told) == sorted(
         [first_citizen.id, second_citizen.id]
@@ -279,8 +280,8 @@ def test_duplicates_are_flagged_and_merged(client, city, make_citizen, auth_head
 
 
 def test_reject_needs_a_known_reason(client, city, citizen, auth_header, photo):
-    number = submit(client, auth_header(citizen), [photo(citizen)], point=OUTSIDE,
-                    category="BJ0103").get_json()["number"]  # fmt: skip
+    number = submit(client, auth_header(citizen), [photo(citizen)], point=None,  # in triage
+                    address="测试一区某路12号", category="BJ0103").get_json()["number"]  # fmt: skip
     dispatcher = auth_header(city.dispatcher)
     assert act(client, dispatcher, number, "reject", reason="bored").status_code == 422
     done = act(client, dispatcher, number, "reject", reason="out_of_scope")

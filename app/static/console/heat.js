@@ -1,8 +1,10 @@
 /* Map helpers of the staff pages (Leaflet, no build step): window.zhMap =
  *   base(el, cfg) -> L.Map: cfg {tileUrl, attribution, center, zoom}; tiles only when configured
- *   boundaries(map, url, fit) -> Promise: the district boundaries (GeoJSON lines), fit the view
+ *   boundaries(map, url, fit) -> Promise: the district boundaries (GeoJSON lines), fit the view;
+ *     without tiles also the streets with their names (app/static/geomap.js, loaded on demand)
  *   grid(opts) -> {layer, load()}: a heat layer of square cells from a GeoJSON endpoint whose
  *     features carry properties.count (GET /api/v1/shops/heatmap, /api/v1/stats/heatmap);
+ *     when params().district changes to a district of the boundaries, the map zooms to it;
  *     opts {url, params() -> object, unit ("家店铺"), palette ("warm"|"cool"), summary(text),
  *           pane (a map pane: layers in higher panes draw on top), outline (stroke small cells)}
  *   legend(map, palette, title): the colour scale, bottom right
@@ -14,10 +16,12 @@
     cool: function (t) { return "hsl(" + Math.round(200 + 80 * t) + ", 85%, " + Math.round(62 - 22 * t) + "%)"; }
   };
 
+
   function base(el, cfg) {
     var map = L.map(el, {preferCanvas: true}).setView(cfg.center || [41.80, 123.43], cfg.zoom || 11);
     map.attributionControl.setPrefix("Leaflet");
-    if (cfg.tileUrl) L.tileLayer(cfg.tileUrl, {attribution: cfg.attribution || "", maxZoom: 18}).addTo(map);
+    if (cfg.tileUrl) zh.geo().then(function (g) { g.tiles(cfg.tileUrl, cfg.attribution, 18).addTo(map); });
+    map.zhTiles = !!cfg.tileUrl;
     return map;
   }
 
@@ -31,8 +35,23 @@
         return {color: city ? "#333" : "#1677ff", weight: city ? 2 : 1, fill: false};
       }}).addTo(map);
       if (fit && layer.getBounds().isValid()) map.fitBounds(layer.getBounds());
+      map.zhDistricts = {};
+      layer.eachLayer(function (l) {
+        var p = l.feature && l.feature.properties;
+        if (p && p.level === "district" && p.adcode) map.zhDistricts[p.adcode] = l.getBounds();
+      });
+      if (!map.zhTiles) {  // no base map: the streets and their names say where a point is
+        zh.geo().then(function (g) { return g.streets(map, url); }).catch(function () {});
+      }
       return layer;
     });
+  }
+
+  function followDistrict(map, code, state) {
+    if (!map || code === state.district) return;
+    state.district = code;
+    var box = code && map.zhDistricts && map.zhDistricts[code];
+    if (box) map.fitBounds(box);
   }
 
   function summarise(fc, unit) {
@@ -49,11 +68,12 @@
     var layer = L.layerGroup();
     var color = PALETTES[opts.palette || "warm"];
     var report = opts.summary || function () {};
-    var seq = 0;
+    var seq = 0, shown = {district: undefined};
     function load() {
       var mine = ++seq;
       var query = new URLSearchParams();
       var params = opts.params();
+      followDistrict(layer._map, params.district || "", shown);  // the layer's map, once added
       Object.keys(params).forEach(function (k) { if (params[k] !== "" && params[k] != null) query.set(k, params[k]); });
       report("加载中…");
       return fetch(opts.url + "?" + query.toString(), {credentials: "same-origin", headers: {"Accept": "application/json"}})

@@ -225,7 +225,7 @@
     var m = L.map(el, {preferCanvas: true}).setView(CENTER, 11);
     m.attributionControl.setPrefix("Leaflet");
     if (config.tileUrl) {
-      L.tileLayer(config.tileUrl, {attribution: config.tileAttribution || "", maxZoom: 18}).addTo(m);
+      zh.geo().then(function (g) { g.tiles(config.tileUrl, config.tileAttribution, 18).addTo(m); });
     } else if (config.boundaries) {
       zh.api("GET", config.boundaries).then(function (fc) {
         L.geoJSON(fc, {interactive: false, style: function (f) {
@@ -233,6 +233,8 @@
           return {color: city ? "#333" : "#1677ff", weight: city ? 2 : 1, fill: false};
         }}).addTo(m);
       }, function () { /* the map still works for picking without boundaries */ });
+      // No base map: the streets and their names say where a point is.
+      zh.geo().then(function (g) { return g.streets(m, config.boundaries); }).catch(function () {});
     }
     return m;
   }

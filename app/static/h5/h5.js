@@ -6,7 +6,9 @@
  *   h5.fieldOk(name)                  hide one field's error (and the banner if none is left)
  *   h5.upload(url, blob, onProgress)  XMLHttpRequest upload (multipart field "file") with
  *                                     progress; a Promise with .abort(), rejecting like zh.api
- *   h5.map(el, center)                a Leaflet map configured from el.dataset.config
+ *   h5.map(el, center, opts)          a Leaflet map configured from el.dataset.config: tiles,
+ *                                     else district and street lines with names (geomap.js)
+ *   h5.geo()                          Promise of window.zhGeo (app/static/geomap.js)
  */
 (function () {
   "use strict";
@@ -90,21 +92,30 @@
     return promise;
   }
 
-  function map(el, center) {
+
+  /* opts.fit === false: keep the view the caller sets (the report form zooms to a district). */
+  function map(el, center, opts) {
     var cfg = {};
     try { cfg = JSON.parse(el.dataset.config || "{}"); } catch (ignored) { cfg = {}; }
+    var fit = !center && !(opts && opts.fit === false);
     var m = L.map(el, {attributionControl: !!cfg.tileUrl});
-    if (cfg.tileUrl) L.tileLayer(cfg.tileUrl, {attribution: cfg.attribution, maxZoom: 19}).addTo(m);
-    // Without a base map a close zoom shows an empty square: stay far enough out to see districts.
-    m.setView(center || [41.80, 123.43], center ? (cfg.tileUrl ? 16 : 13) : 11);
+    el.zhMap = m;  // the element knows its map (page scripts, the browser tests)
+    if (cfg.tileUrl) zh.geo().then(function (g) { g.tiles(cfg.tileUrl, cfg.attribution, 19).addTo(m); });
+    // Without a base map a close zoom shows an empty square: stay out far enough to see the
+    // street lines and their names (geomap.js shows the names from zoom 13).
+    m.setView(center || cfg.centre || [41.80, 123.43], center ? (cfg.tileUrl ? 16 : 13) : 11);
     if (cfg.boundaries) {
       fetch(cfg.boundaries).then(function (r) { return r.json(); }).then(function (fc) {
         var layer = L.geoJSON(fc, {interactive: false, style: function (f) {
           var city = f.properties && f.properties.level === "city";
           return {color: city ? "#333" : "#1677ff", weight: city ? 2 : 1, fill: false};
         }}).addTo(m);
-        if (!center && layer.getBounds().isValid()) m.fitBounds(layer.getBounds());
+        if (fit && layer.getBounds().isValid()) m.fitBounds(layer.getBounds());
       }).catch(function () { /* the map still works without the outlines */ });
+      if (!cfg.tileUrl) {
+        zh.geo().then(function (g) { return g.streets(m, cfg.boundaries); })
+          .catch(function () { /* the districts alone still place a point */ });
+      }
     }
     return m;
   }
@@ -143,5 +154,5 @@
   }
 
   window.h5 = {toast: toast, showErrors: showErrors, clearErrors: clearErrors, fieldOk: fieldOk,
-               upload: upload, map: map, submitReport: submitReport};
+               upload: upload, map: map, geo: zh.geo, submitReport: submitReport};
 })();

@@ -1,9 +1,11 @@
 /* 附近便民设施 (/nearby/<kind>): locate the citizen (browsers report WGS-84), ask
- * GET /api/v1/nearby and list the nearest; "只看正在开放的" asks again with open_now.
+ * GET /api/v1/nearby and list the nearest, with the answer's notice (#nearby-notice) when the
+ * citizen is far from every facility or outside the city; "只看正在开放的" asks again.
  * The page's data: #nearby-list-config (empty: the text when nothing is near; locate: false when
  * the server already rendered the list for a position in the address). */
 (function () {
   var list = document.getElementById("list"), where = document.getElementById("where");
+  var notice = document.getElementById("nearby-notice");
   var openOnly = document.getElementById("open-now"), last = null;
   var config = JSON.parse(document.getElementById("nearby-list-config").textContent);
   var empty = config.empty;
@@ -39,7 +41,11 @@
                    open_now: openOnly.checked ? "true" : ""});
     where.textContent = "正在查找……";
     zh.api("GET", list.dataset.api + q).then(function (body) {
-      where.textContent = "已按您的当前位置排序（直线距离）";
+      // Far from every facility or outside the city: the answer says so (and, from outside
+      // with nothing near, lists what is nearest the city centre).
+      where.textContent = body.from_centre ? "已按距市中心的距离排序（直线距离）" : "已按您的当前位置排序（直线距离）";
+      notice.hidden = !body.message;
+      notice.textContent = body.message || "";
       render(body.items);
     }, function (err) {
       where.textContent = err.message || "网络不太好，请稍后再试";

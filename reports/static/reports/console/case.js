@@ -1,6 +1,9 @@
 /* 案件详情: the action forms (only those the API listed as allowed are on the page) and the map.
  * An action POSTs to /api/v1/staff/reports/<number>/actions/<name> with the case version (409 if
- * someone changed the case meanwhile); on success the page reloads and says 操作成功. */
+ * someone changed the case meanwhile); on success the page reloads and says 操作成功.
+ * An irreversible action (its form carries data-confirm: 作废, 不予立案, 合并) first asks in the
+ * page's dialog, naming the consequence; 取消 sends nothing. Choosing a category pre-selects the
+ * unit responsible for it where the case lies (data-unit), unless a unit was picked by hand. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("case-config").textContent);
@@ -45,7 +48,7 @@
   function body(form, photos) {
     var out = {version: cfg.version, photos: photos};
     var el = form.elements;
-    ["note", "reason", "category", "target"].forEach(function (k) {
+    ["note", "reason", "category", "target", "public_reply"].forEach(function (k) {
       if (el[k] && el[k].value.trim()) out[k] = el[k].value.trim();
     });
     if (el.department_id && el.department_id.value) out.department_id = parseInt(el.department_id.value, 10);
@@ -69,25 +72,71 @@
     return true;
   }
 
+  var dialog = document.getElementById("confirm-dialog");
+
+  /* Resolves true on 确定, false on 取消 or Esc. */
+  function confirmed(form) {
+    if (!form.dataset.confirm || !dialog) return Promise.resolve(true);
+    document.getElementById("confirm-title").textContent = "确认" + form.dataset.label + "？";
+    var text = form.dataset.confirm;
+    var target = form.elements.target;
+    if (target && target.value.trim()) text += "（合并至案件 " + target.value.trim() + "）";
+    document.getElementById("confirm-text").textContent = text;
+    return new Promise(function (resolve) {
+      function done(answer) {
+        dialog.removeEventListener("close", onClose);
+        if (dialog.open) dialog.close();
+        resolve(answer);
+      }
+      function onClose() { done(false); }
+      document.getElementById("confirm-ok").onclick = function () { done(true); };
+      document.getElementById("confirm-cancel").onclick = function () { done(false); };
+      dialog.addEventListener("close", onClose);
+      dialog.showModal();
+    });
+  }
+
+  function followCategory(form) {
+    var category = form.elements.category, unit = form.elements.department_id;
+    if (!category || !unit || !category.tagName || category.tagName !== "SELECT") return;
+    var hint = form.querySelector(".suggested");
+    unit.addEventListener("change", function () { unit.dataset.picked = "1"; });
+    category.addEventListener("change", function () {
+      var chosen = category.options[category.selectedIndex];
+      var id = chosen ? chosen.dataset.unit : "";
+      var option = id ? unit.querySelector('option[value="' + id + '"]') : null;
+      if (hint) hint.textContent = option ? "建议：" + option.textContent.trim() : "";
+      if (!option || unit.dataset.picked) return;
+      unit.value = id;
+    });
+  }
+
   document.querySelectorAll(".action-form").forEach(function (form) {
     form.querySelector(".cancel").addEventListener("click", function () { form.hidden = true; });
+    followCategory(form);
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       if (missing(form)) return;
-      var buttons = form.querySelectorAll("button");
-      buttons.forEach(function (b) { b.disabled = true; });
-      var url = "/api/v1/staff/reports/" + encodeURIComponent(cfg.number) + "/actions/" + form.dataset.action;
-      upload(form).then(function (photos) {
-        return zh.api("POST", url, body(form, photos));
-      }).then(function () {
-        sessionStorage.setItem(FLASH_KEY, "操作成功：" + form.dataset.label);
-        location.reload();
-      }).catch(function (e) {
-        buttons.forEach(function (b) { b.disabled = false; });
-        zh.fail(e);
-      });
+      confirmed(form).then(function (yes) { if (yes) send(form); });
     });
   });
+
+  function send(form) {
+    var buttons = form.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    var url = "/api/v1/staff/reports/" + encodeURIComponent(cfg.number) + "/actions/" + form.dataset.action;
+    upload(form).then(function (photos) {
+      return zh.api("POST", url, body(form, photos));
+    }).then(function () {
+      sessionStorage.setItem(FLASH_KEY, "操作成功：" + form.dataset.label);
+      /* A returned case leaves the department: its page is no longer the handler's to see. */
+      if (form.dataset.action === "return") location.href = document.getElementById("back").href;
+      else location.reload();
+    }).catch(function (e) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      zh.fail(e);
+    });
+  }
 
   var mapEl = document.getElementById("case-map");
   if (mapEl && window.zhMap && cfg.lat != null) {

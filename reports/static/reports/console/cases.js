@@ -5,6 +5,8 @@
   var PER_PAGE = 20;
   var KEYS = ["state", "department_id", "category", "district", "channel", "from", "to", "overdue", "triage", "q"];
   var labels = JSON.parse(document.getElementById("case-labels").textContent);
+  var flashed = sessionStorage.getItem("zh-case-flash");  /* set by the case page (case.js) */
+  if (flashed) { sessionStorage.removeItem("zh-case-flash"); zh.flash(flashed); }
   var rows = document.getElementById("case-rows");
   var summary = document.getElementById("summary");
   var pagerEl = document.getElementById("pager");
@@ -28,6 +30,11 @@
 
   function flags(item) {
     var out = [];
+    if (item.attention) {  /* 被退回, 市民要求重新办理, 改派: with the reason given */
+      out.push('<span class="tag warn" data-attention="' + zh.esc(item.attention) + '" title="' +
+               zh.esc(item.attention_note || "") + '">' + zh.esc(item.attention_label) + "</span>");
+      if (item.attention_note) out.push('<div class="muted attention-note">' + zh.esc(item.attention_note) + "</div>");
+    }
     if (item.overdue) out.push('<span class="tag danger">已超期</span>');
     if (item.triage_reason) out.push('<span class="tag warn">' + zh.esc(labels.triage[item.triage_reason] || "待分拨") + "</span>");
     out.push('<span class="tag">' + zh.esc(labels.channels[item.channel] || item.channel) + "</span>");

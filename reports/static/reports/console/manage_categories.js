@@ -1,5 +1,5 @@
 /* 类别管理 (admin): the 部件/事件 category tree; add a category, change its time limit, department
- * type, photo rule and active flag. API: GET/POST /api/v1/admin/categories,
+ * type, photo rule, active flag, GB/T 30428.2 code and definition (the help text citizens see). API: GET/POST /api/v1/admin/categories,
  * PATCH /api/v1/admin/categories/<id>, GET /api/v1/admin/departments (handled types). */
 (function () {
   "use strict";
@@ -7,7 +7,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var filters = $("category-filters"), tree = $("category-tree");
   var dialog = $("category-dialog"), form = $("category-form");
-  var EDITABLE = ["time_limit", "time_unit", "department_type", "photo_required", "is_active"];
+  var EDITABLE = ["time_limit", "time_unit", "department_type", "photo_required", "is_active",
+                  "gb_code", "definition"];
+  var CLEARABLE = ["gb_code", "definition"];  // an emptied field is sent as null (none)
   var all = [], editing = null;
 
   function matches(c, f) {
@@ -19,7 +21,9 @@
 
   function row(c) {
     return '<tr data-id="' + c.id + '"' + (c.is_active ? "" : ' class="inactive"') + ">" +
-      "<td>" + zh.esc(c.code) + "</td><td>" + zh.esc(c.minor_code) + " " + zh.esc(c.name) + "</td>" +
+      "<td>" + zh.esc(c.code) + "</td><td>" + zh.esc(c.gb_code || "—") + "</td>" +
+      '<td title="' + zh.esc(c.definition || "") + '">' + zh.esc(c.minor_code) + " " + zh.esc(c.name) +
+      (c.definition ? '<br><span class="muted">' + zh.esc(c.definition) + "</span>" : "") + "</td>" +
       "<td>" + zh.esc(c.time_limit_label) + "</td><td>" + zh.esc(zhm.typeLabel(c.department_type)) + "</td>" +
       "<td>" + zhm.yesNo(c.photo_required) + "</td><td>" + zhm.yesNo(c.shop_related) + "</td>" +
       "<td>" + (c.is_active ? zhm.tag("启用", "ok") : zhm.tag("已停用")) + "</td>" +
@@ -43,7 +47,7 @@
         var items = majors[code];
         html += '<details class="major" open><summary>' + zh.esc(code + " " + items[0].major_name) +
           "（" + items.length + "）</summary>" +
-          '<table class="grid"><thead><tr><th>编码</th><th>小类</th><th>处置时限</th><th>处置部门类型</th>' +
+          '<table class="grid"><thead><tr><th>编码</th><th>国标编码</th><th>小类及说明</th><th>处置时限</th><th>处置部门类型</th>' +
           "<th>需拍照</th><th>涉及店铺</th><th>状态</th><th>操作</th></tr></thead><tbody>" +
           items.map(row).join("") + "</tbody></table></details>";
       });
@@ -106,6 +110,7 @@
     ev.preventDefault();
     if (!zhm.check(form)) return;
     var now = zhm.values(form), req;
+    CLEARABLE.forEach(function (k) { if (now[k] === "") now[k] = null; });
     if (editing) {
       var keys = zhm.changed(zhm.pick(now, EDITABLE), editing);
       if (!keys.length) { zh.flash("没有需要保存的修改"); dialog.close(); return; }

@@ -1,4 +1,5 @@
-/* 智慧城管 H5 report page: the small map, the success toast after submitting, the rating form.
+/* 智慧城管 H5 report page: the small map, the success toast after submitting, the rating form,
+ * 不满意，重新办理 (a closed case, with a reason) and 补充说明 (an open case).
  * Needs zh.js, h5.js and (when the report has a point) Leaflet; ids are those of h5/report_detail.html. */
 (function () {
   "use strict";
@@ -13,6 +14,47 @@
     var point = [parseFloat(mapEl.dataset.lat), parseFloat(mapEl.dataset.lng)];
     var m = h5.map(mapEl, point);
     L.circleMarker(point, {radius: 9, color: "#fff", weight: 2, fillColor: "#fa5151", fillOpacity: 1}).addTo(m);
+  }
+
+  /* POST {field: text} to form.dataset.api; a toast, then the page again with the new state. */
+  function sendText(form, field, button, done, localError) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      h5.clearErrors();
+      var text = form.elements[field].value.trim();
+      var problem = localError(text);
+      if (problem) { var errs = {}; errs[field] = [problem]; h5.showErrors(errs); return; }
+      var body = {}; body[field] = text;
+      button.disabled = true;
+      zh.api("POST", form.dataset.api, body).then(function () {
+        h5.toast(done);
+        setTimeout(function () { location.reload(); }, 1200);
+      }, function (err) {
+        button.disabled = false;
+        var rest = err.fields ? h5.showErrors(err.fields) : [];
+        zh.flash(err.message + (rest.length ? "（" + rest.join("；") + "）" : ""), true);
+        if (err.status === 409) setTimeout(function () { location.reload(); }, 1500);
+      });
+    });
+  }
+
+  var reopen = $("reopen-form");
+  if (reopen) {
+    $("reopen-open").addEventListener("click", function () {
+      reopen.hidden = false;
+      $("reopen-open").hidden = true;
+      $("reopen-reason").focus();
+    });
+    sendText(reopen, "reason", $("reopen-submit"), "已提交，工作人员将重新办理", function (text) {
+      return text.length < 5 ? "请用至少5个字说明不满意的原因" : "";
+    });
+  }
+
+  var comment = $("comment-form");
+  if (comment) {
+    sendText(comment, "text", $("comment-submit"), "补充说明已提交", function (text) {
+      return text.length < 2 ? "请填写补充说明" : "";
+    });
   }
 
   var form = $("rating-form");

@@ -146,9 +146,21 @@
   }
 
   // ------------------------------------------------------------ location
+  // The point (device, map or the bound shop's) is checked with GET /api/v1/geo/locate as it
+  // moves (debounced): the district and street are shown under the map, a point outside the city
+  // is refused here (submit disabled) as the server would refuse it, and an address naming
+  // another district than the point's gets a warning (not a refusal).
 
-  var pickMap = null, marker = null, device = null;
+  var LOCATE_DELAY = 300, WX_TIMEOUT = 8000;
   var locateBtn = $("locate-btn"), pickBtn = $("pick-btn"), mapEl = $("pick-map");
+  var submitBtn = $("submit-btn");
+  var loc = {};
+  try { loc = JSON.parse($("report-location-config").textContent); } catch (ignored) { loc = {}; }
+  var mapCfg = {};
+  try { mapCfg = JSON.parse(mapEl.dataset.config || "{}"); } catch (ignored) { mapCfg = {}; }
+  var pickMap = null, marker = null, here = null;
+  var located = null;  // the locate answer for the current point (null: none yet, or unknown)
+  var locateTimer = null, asking = 0, focusNext = false;
 
   function setPoint(lat, lng, system, text) {
     $("lat").value = lat.toFixed(6);
@@ -156,32 +168,153 @@
     $("coord-sys").value = system;
     $("location-text").textContent = text;
     h5.fieldOk("location");
+    located = null;
+    clearTimeout(locateTimer);
+    locateTimer = setTimeout(checkPoint, LOCATE_DELAY);
+  }
+
+  function checkPoint() {
+    var lat = $("lat").value, lng = $("lng").value;
+    if (!lat || !lng || !loc.locate) return;
+    var mine = ++asking;
+    zh.api("GET", loc.locate + zh.qs({lat: lat, lng: lng, coord: $("coord-sys").value || "gcj02"}))
+      .then(function (answer) {
+        if (mine === asking) showLocated(answer);  // an older answer arriving late is dropped
+      }, function () {
+        if (mine !== asking) return;
+        showLocated(null);
+        $("location-district").textContent = "暂时无法确认所属区域（网络不稳定），可继续填写";
+        $("location-district").hidden = false;
+      });
+  }
+
+  // Cases already open near the point (public, anonymised), so the citizen can follow one
+  // ("我也遇到了") instead of filing the same problem again; only for points inside the city.
+  function showNearbyCases(answer) {
+    var box = $("nearby-cases");
+    if (!box || !window.zhNearbyCases) return;
+    if (!answer || !answer.inside) { box.hidden = true; return; }
+    window.zhNearbyCases.show(box, $("lat").value, $("lng").value,
+                              {coordSys: $("coord-sys").value || "gcj02"})
+      .catch(function () { box.hidden = true; });  // a hint only: never in the way of reporting
+  }
+
+  function showLocated(answer) {
+    located = answer;
+    var outside = !!answer && answer.inside === false;
+    var line = $("location-district");
+    line.hidden = !(answer && answer.inside && answer.label);
+    if (!line.hidden) line.textContent = "此位置属于 " + answer.label;
+    showNearbyCases(answer);
+    $("location-outside").hidden = !outside;
+    submitBtn.disabled = outside;
+    if (!outside) h5.fieldOk("location");
+    checkAddress();
+    if (answer && pickMap) {
+      showMarker(answer);
+      if (focusNext && answer.inside) window.zhGeo.focus(pickMap, answer, !!mapCfg.tileUrl);
+      if (focusNext && outside) pickMap.setView(mapCfg.centre, 11);
+    }
+    if (pickMap) focusNext = false;
+  }
+
+  function showMarker(answer) {
+    var at = [answer.point.lat, answer.point.lng];  // GCJ-02: where the map draws the point
+    if (marker) marker.setLatLng(at);
+    else marker = L.circleMarker(at, {radius: 9, color: "#fff", weight: 2, fillColor: "#fa5151", fillOpacity: 1}).addTo(pickMap);
+  }
+
+  // A typed address that names a district other than the point's: say so, do not block.
+  function checkAddress() {
+    var warn = $("address-mismatch");
+    var named = window.zhGeo ? window.zhGeo.named($("address").value, loc.districtNames) : [];
+    var district = located && located.inside && located.district ? located.district.name : "";
+    var other = district && named.length && named.indexOf(district) < 0;
+    warn.hidden = !other;
+    if (other) {
+      warn.textContent = "详细地址写的是" + named.join("、") + "，但所选位置属于" + district +
+        "，请核对位置或地址（仍可提交）";
+    }
+  }
+
+  function districtNamed() {  // the one district the typed address names, with its box
+    var named = window.zhGeo ? window.zhGeo.named($("address").value, loc.districtNames) : [];
+    var all = mapCfg.districts || [];
+    for (var i = 0; named.length === 1 && i < all.length; i++) if (all[i].name === named[0]) return all[i];
+    return null;
   }
 
   $("address").addEventListener("input", function () {
     if ($("address").value.trim()) h5.fieldOk("location");
+    checkAddress();
   });
 
-  locateBtn.addEventListener("click", function () {
-    if (!navigator.geolocation) {
-      $("location-text").textContent = "当前浏览器不支持定位，请在地图上选点或填写详细地址";
-      return;
+  // The device's position: in WeChat (JS-SDK configured) wx.getLocation in GCJ-02, else the
+  // browser's (WGS-84). Resolves {lat, lng, system, accuracy}; rejects {code} as the browser does.
+  function devicePosition() {
+    function browser(resolve, reject) {
+      if (!navigator.geolocation) { reject({code: 0}); return; }
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        var c = pos.coords;  // browsers report WGS-84
+        resolve({lat: c.latitude, lng: c.longitude, system: "wgs84", accuracy: c.accuracy});
+      }, reject, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
     }
+    return new Promise(function (resolve, reject) {
+      if (!(window.wx && wx.getLocation)) { browser(resolve, reject); return; }
+      var settled = false;
+      function fallback() { if (!settled) { settled = true; browser(resolve, reject); } }
+      setTimeout(fallback, WX_TIMEOUT);  // an unconfigured JS-SDK may never answer
+      wx.getLocation({
+        type: "gcj02",
+        success: function (r) {
+          if (settled) return;
+          settled = true;
+          resolve({lat: r.latitude, lng: r.longitude, system: "gcj02", accuracy: r.accuracy});
+        },
+        fail: fallback, cancel: fallback
+      });
+    });
+  }
+
+  var WHY = {1: "您未允许获取位置，请在设置中允许定位，或在地图上选点",
+             3: "获取位置超时，请重试或在地图上选点"};
+
+  locateBtn.addEventListener("click", function () {
     locateBtn.disabled = true;
     $("location-text").textContent = "正在获取您的位置……";
-    navigator.geolocation.getCurrentPosition(function (pos) {
+    devicePosition().then(function (p) {
       locateBtn.disabled = false;
-      var c = pos.coords;  // browsers report WGS-84
-      device = [c.latitude, c.longitude];
-      if (marker) { marker.remove(); marker = null; }
-      if (pickMap) pickMap.setView(device, Math.max(pickMap.getZoom(), 15));
-      setPoint(c.latitude, c.longitude, "wgs84", "已使用当前位置（精度约 " + Math.round(c.accuracy) + " 米）");
+      focusNext = true;
+      setPoint(p.lat, p.lng, p.system,
+               "已使用当前位置" + (p.accuracy ? "（精度约 " + Math.round(p.accuracy) + " 米）" : ""));
     }, function (err) {
       locateBtn.disabled = false;
-      var why = {1: "您未允许获取位置，请在设置中允许定位，或在地图上选点", 3: "获取位置超时，请重试或在地图上选点"};
-      $("location-text").textContent = why[err.code] || "暂时无法获取您的位置，请在地图上选点或填写详细地址";
-    }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+      $("location-text").textContent = (err && WHY[err.code]) ||
+        (navigator.geolocation ? "暂时无法获取您的位置，请在地图上选点或填写详细地址"
+                               : "当前浏览器不支持定位，请在地图上选点或填写详细地址");
+    });
   });
+
+  // Where the picker opens: at the point already chosen (its street or district), else at the
+  // district the typed address names, else where the citizen stands (a blue dot), else over the
+  // city centre.
+  function startView() {
+    if ($("lat").value) {
+      focusNext = true;
+      if (located) showLocated(located); else checkPoint();
+      return;
+    }
+    var named = districtNamed();
+    if (named) { pickMap.fitBounds(window.zhGeo.bounds(named.bbox)); return; }
+    devicePosition().then(function (p) {
+      return zh.api("GET", loc.locate + zh.qs({lat: p.lat, lng: p.lng, coord: p.system}));
+    }).then(function (answer) {
+      if (!answer.inside || marker) return;  // outside the city: stay over the city
+      here = L.circleMarker([answer.point.lat, answer.point.lng], {radius: 6, color: "#fff", weight: 2,
+        fillColor: "#1677ff", fillOpacity: 1, interactive: false}).addTo(pickMap);
+      window.zhGeo.focus(pickMap, answer, !!mapCfg.tileUrl);
+    }).catch(function () { /* no position: the city centre it is */ });
+  }
 
   pickBtn.addEventListener("click", function () {
     if (!window.L) { zh.flash("地图加载失败，请使用当前位置或填写详细地址", true); return; }
@@ -189,17 +322,21 @@
     if ($("map-note")) $("map-note").hidden = mapEl.hidden;
     pickBtn.textContent = mapEl.hidden ? "在地图上选点" : "收起地图";
     if (mapEl.hidden) return;
-    if (!pickMap) {
-      pickMap = h5.map(mapEl, device);
+    var first = !pickMap;
+    if (first) {
+      pickMap = h5.map(mapEl, null, {fit: false});
       pickMap.on("click", function (e) {
-        if (marker) marker.setLatLng(e.latlng);
-        else marker = L.circleMarker(e.latlng, {radius: 9, color: "#fff", weight: 2, fillColor: "#fa5151", fillOpacity: 1}).addTo(pickMap);
+        if (here) { here.remove(); here = null; }
+        showMarker({point: {lat: e.latlng.lat, lng: e.latlng.lng}});
         setPoint(e.latlng.lat, e.latlng.lng, "gcj02", "已在地图上选点，可再次点击地图调整");
       });
     }
     pickMap.invalidateSize();
-    if (!marker) $("location-text").textContent = "请点击地图，标出问题所在位置";
+    if (first) h5.geo().then(startView, startView);
+    if (!$("lat").value) $("location-text").textContent = "请点击地图，标出问题所在位置";
   });
+
+  if ($("lat").value) checkPoint();  // the bound shop's point: confirm it at once
 
   // ------------------------------------------------------------ description and category
 
@@ -266,7 +403,6 @@
 
   // ------------------------------------------------------------ submit
 
-  var submitBtn = $("submit-btn");
   var ALIASES = {lat: "location", lng: "location", coord_sys: "location", address: "location"};
 
   function localErrors() {
@@ -275,6 +411,7 @@
     else if (photos.some(function (p) { return p.status === "failed"; })) errors.photos = ["有照片上传失败，请点击照片重试或删除"];
     else if (photos.some(function (p) { return p.status !== "done"; })) errors.photos = ["照片正在上传，请稍候再提交"];
     if (!$("lat").value && !$("address").value.trim()) errors.location = ["请使用当前位置、在地图上选点，或填写详细地址"];
+    else if (located && located.inside === false) errors.location = [loc.outside || "该位置不在本市范围内，请重新选择"];
     if (text.length < 5) errors.description = ["请用至少5个字描述问题"];
     else if (text.length > 500) errors.description = ["问题描述最多500字"];
     return errors;

@@ -24,9 +24,10 @@ def test_admin_edits_the_definition_and_clears_the_standard_code(browser, live_s
     page.fill("#category-edit-gb_code", "")
     page.click("#category-save")
     page.wait_for_selector("#category-dialog", state="hidden")
-    page.wait_for_load_state("networkidle")
-    row = page.locator("#category-tree tr", has_text="BJ0103")
-    assert "（测试修改）" in row.inner_text()
+    # The list is fetched again after the save: wait for the row to show the new text.
+    row = page.locator("#category-tree tr", has_text="（测试修改）")
+    row.wait_for()
+    assert "BJ0103" in row.inner_text()
     saved = page.evaluate("zh.api('GET', '/api/v1/admin/categories')")
     rain = next(c for c in saved if c["code"] == "BJ0103")
     assert rain["gb_code"] is None and rain["definition"].endswith("（测试修改）")

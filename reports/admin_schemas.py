@@ -35,6 +35,25 @@ def _nonempty(schema: ma.Schema, data: dict) -> None:
 # -- categories ----------------------------------------------------------------------------------
 
 
+class QuestionOut(ma.Schema):
+    """A follow-up question of a category (reports.questions)."""
+
+    key = ma.fields.String(required=True, metadata={"example": "missing"})
+    label = ma.fields.String(required=True, metadata={"example": "井盖是否缺失？"})
+    kind = ma.fields.String(required=True, metadata={"description": "yes_no | choice | text"})
+    options = ma.fields.List(ma.fields.String(), metadata={"description": "choice only"})
+    required = ma.fields.Boolean(required=True)
+    urgent_if = ma.fields.List(
+        ma.fields.String(), metadata={"description": "answers that make the case urgent"}
+    )
+
+
+QUESTIONS_DOC = {
+    "description": "Follow-up questions (at most 5): key, label, kind (yes_no | choice | text), "
+    "options (choice), required, urgent_if (answers that make the case urgent); [] for none"
+}
+
+
 class PublicCategoryOut(ma.Schema):
     """A category as citizens choose it."""
 
@@ -49,6 +68,9 @@ class PublicCategoryOut(ma.Schema):
         required=True,
         allow_none=True,
         metadata={"description": "What belongs in the category and what does not (help text)"},
+    )
+    questions = ma.fields.Function(
+        lambda c: c.questions or [], required=True, metadata={"description": "follow-up questions"}
     )
 
 
@@ -76,6 +98,8 @@ class CategoryOut(ma.Schema):
         metadata={"description": "GB/T 30428.2 class (major + minor); null: the city's own"},
     )
     definition = ma.fields.String(required=True, allow_none=True)
+    questions = ma.fields.Function(lambda c: c.questions or [], required=True,
+                                   metadata=QUESTIONS_DOC)  # fmt: skip
 
 
 class CategoryUpdateIn(ma.Schema):
@@ -93,6 +117,7 @@ class CategoryUpdateIn(ma.Schema):
     definition = ma.fields.String(
         allow_none=True, validate=validate.Length(min=1, max=DEFINITION_MAX)
     )
+    questions = ma.fields.List(ma.fields.Dict(), allow_none=True, metadata=QUESTIONS_DOC)
 
     @ma.validates_schema
     def not_empty(self, data, **kwargs):

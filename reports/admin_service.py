@@ -20,6 +20,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.geo.importer import ImportOptions, ImportResult, import_regions, load_geojson, touch
 from app.geo.models import Region
+from reports import questions
 from reports.models import CalendarDay, Category
 
 
@@ -81,17 +82,26 @@ def create_category(data: dict[str, Any], actor: StaffUser) -> Category:
     if db.session.scalar(select(Category.id).where(Category.code == data["code"])):
         raise Conflict(f"分类编码 {data['code']} 已存在", code="duplicate_code")
     _check_department_type(data["department_type"])
+    data = _checked_questions(data)
     category = Category(**data)
     _insert(category, f"分类编码 {data['code']} 已存在")
     audit.record("category.create", "category", category.id, actor=actor, **_jsonable(data))
     return category
 
 
+def _checked_questions(data: dict[str, Any]) -> dict[str, Any]:
+    """``questions`` normalised by reports.questions (None or [] clears them)."""
+    if "questions" not in data:
+        return data
+    raw = data["questions"]
+    return data | {"questions": questions.check_questions(raw) or None if raw else None}
+
+
 def update_category(category_id: int, changes: dict[str, Any], actor: StaffUser) -> Category:
     """Change a category's time limit, department type, photo rule or active flag."""
     category = _get(Category, category_id, "分类不存在")
     _check_department_type(changes.get("department_type"))
-    diff = _changed(category, changes)
+    diff = _changed(category, _checked_questions(changes))
     db.session.flush()
     if diff:
         audit.record("category.update", "category", category.id, actor=actor, changes=diff)

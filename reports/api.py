@@ -152,7 +152,8 @@ class Reports(MethodView):
             description=data["description"], channel=_channel(citizen), lat=data.get("lat"),
             lng=data.get("lng"), coord_sys=data["coord_sys"], address=data.get("address"),
             category_code=data.get("category"), photo_ids=data["photos"],
-            shop_id=data.get("shop_id"), idempotency_key=idempotency_key())  # fmt: skip
+            shop_id=data.get("shop_id"), idempotency_key=idempotency_key(),
+            answers=data.get("answers"))  # fmt: skip
         report, status = submit_with_uploads(sub, f"user:{citizen.id}", citizen=citizen)
         return present.citizen_view(report, data["coord_sys"]), status
 

@@ -150,6 +150,8 @@ class Category(db.Model):
     gb_code: Mapped[str | None] = mapped_column(String(8))
     # What belongs here and what does not, in plain Chinese (the citizen picker's help text).
     definition: Mapped[str | None] = mapped_column(Text)
+    # Follow-up questions asked once a citizen picks this category (reports.questions).
+    questions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     @property
     def full_name(self) -> str:
@@ -226,6 +228,10 @@ class Report(db.Model):
     suggested_confidence: Mapped[float | None] = mapped_column(Double)
     triage_reason: Mapped[str | None] = mapped_column(String(32))
     machine_confidence: Mapped[float | None] = mapped_column(Double)
+    # The citizen's answers to the category's follow-up questions, each with the question as
+    # asked (reports.questions.answer); urgent when an answer says so (紧急: first in the queues).
+    answers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    urgent: Mapped[bool] = mapped_column(default=False, server_default="0")
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
 
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))

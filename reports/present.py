@@ -93,6 +93,7 @@ def citizen_view(report: Report, coord_sys: str = "gcj02", own: bool = True) -> 
     view["reopen_until"] = until
     view["can_reopen"] = until is not None and utcnow() <= until
     view["can_comment"] = own and report.state in COMMENT_STATES
+    view["answers"] = list(report.answers or []) if own else []
     return view
 
 
@@ -149,6 +150,8 @@ def staff_view(report: Report, staff, coord_sys: str = "gcj02") -> dict[str, Any
         "reopen_count": report.reopen_count,
         "return_count": report.return_count,
         **_attention(report),
+        "urgent": report.urgent,
+        "answers": list(report.answers or []),
         "suggested_department": {"id": unit.id, "code": unit.code, "name": unit.name}
         if unit else None,
         "photos": [photo_view(p) for p in report.photos],
@@ -212,6 +215,7 @@ def queue_item(report: Report) -> dict[str, Any]:
         "district": report.district_code,
         "triage_reason": report.triage_reason,
         **_attention(report),
+        "urgent": report.urgent,
         "created_at": report.created_at,
         "due_at": report.due_at,
         "overdue": report.is_overdue(utcnow()),

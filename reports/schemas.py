@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import marshmallow as ma
@@ -58,6 +59,29 @@ class LocationMixin(ma.Schema):
             raise ma.ValidationError("请提供位置（经纬度）或详细地址", "location")
 
 
+ANSWERS = {
+    "description": "Answers to the chosen category's follow-up questions (GET /api/v1/categories "
+    "lists them): question key -> answer; a yes/no or choice answer is one of its options"
+}
+_ANSWER_KEY = ma.fields.String(validate=validate.Length(min=1, max=24))
+_ANSWER = ma.fields.String(validate=validate.Length(max=100))
+
+
+class AnswersText(ma.fields.Dict):
+    """``answers`` in a multipart form: the same object, sent as JSON text in one field."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=_ANSWER_KEY, values=_ANSWER, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ma.ValidationError("追问的回答格式不正确") from None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ReportIn(LocationMixin):
     """A citizen's report (JSON with ids of uploaded photos, or multipart with the photos)."""
 
@@ -67,6 +91,8 @@ class ReportIn(LocationMixin):
     photos = ma.fields.List(ma.fields.String(validate=validate.Length(max=64)),
                             load_default=list, validate=validate.Length(max=9))  # fmt: skip
     shop_id = ma.fields.Integer(allow_none=True, validate=ID)
+    answers = ma.fields.Dict(keys=_ANSWER_KEY, values=_ANSWER, allow_none=True,
+                             validate=validate.Length(max=10), metadata=ANSWERS)  # fmt: skip
 
 
 class StaffReportIn(ReportIn):
@@ -91,6 +117,8 @@ class ReportForm(ReportIn):
     address = ma.fields.String(validate=validate.Length(max=200))
     category = ma.fields.String(validate=validate.Length(max=16))
     shop_id = ma.fields.Integer(validate=ID)
+    answers = AnswersText(validate=validate.Length(max=10),
+                          metadata=ANSWERS | {"type": "string", "format": "json"})  # fmt: skip
     # The files are read from request.files (reports.api.uploaded_photos), not by this schema.
     photos = ma.fields.List(Upload(), load_default=list, validate=validate.Length(max=9))
 
@@ -239,6 +267,15 @@ class SuggestionOut(ma.Schema):
     confidence = ma.fields.Float()
 
 
+class AnswerOut(ma.Schema):
+    """A follow-up question as asked, and the citizen's answer."""
+
+    key = ma.fields.String()
+    label = ma.fields.String(metadata={"example": "井盖是否缺失或被移开，井口敞开？"})
+    answer = ma.fields.String(metadata={"example": "是"})
+    urgent = ma.fields.Boolean(metadata={"description": "this answer made the case urgent"})
+
+
 class ReportOut(ma.Schema):
     """A report as its citizen sees it."""
 
@@ -266,6 +303,8 @@ class ReportOut(ma.Schema):
                                                             " reopen_until"})  # fmt: skip
     reopen_until = ma.fields.AwareDateTime(allow_none=True)
     can_comment = ma.fields.Boolean(metadata={"description": "补充说明 may be added"})
+    answers = ma.fields.List(ma.fields.Nested(AnswerOut), metadata={
+        "description": "answers to the category's follow-up questions"})  # fmt: skip
 
 
 class ReportListItem(ma.Schema):
@@ -314,6 +353,7 @@ class StaffReportOut(ReportOut):
         "description": "returned, reopened or redispatched (flagged until acted on)"})  # fmt: skip
     attention_label = ma.fields.String(allow_none=True)
     attention_note = ma.fields.String(allow_none=True)
+    urgent = ma.fields.Boolean(metadata={"description": "紧急: an answer said so"})
     suggested_department = ma.fields.Nested(NamedRef, allow_none=True, metadata={
         "description": "the unit responsible for the case's region and category"})  # fmt: skip
     allowed_actions = ma.fields.List(ma.fields.Dict())
@@ -336,6 +376,7 @@ class StaffQueueItem(ma.Schema):
     attention = ma.fields.String(allow_none=True)
     attention_label = ma.fields.String(allow_none=True)
     attention_note = ma.fields.String(allow_none=True)
+    urgent = ma.fields.Boolean()
     created_at = ma.fields.AwareDateTime()
     due_at = ma.fields.AwareDateTime(allow_none=True)
     overdue = ma.fields.Boolean()

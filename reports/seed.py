@@ -21,6 +21,7 @@ from app.extensions import db
 from app.geo import shapes
 from app.geo.importer import ImportOptions, import_regions
 from app.geo.models import Region
+from reports import questions
 from reports.calendar import HOLIDAYS_CSV, CalendarData
 from reports.models import CalendarDay, Category
 
@@ -38,7 +39,7 @@ _CATEGORY_FIELDS = (
     "department_type", "photo_required", "shop_related", "gb_code", "definition",
 )  # fmt: skip
 # Added after the first release: a seed with keep_existing still fills them where they are empty.
-_CATEGORY_BACKFILL = ("gb_code", "definition")
+_CATEGORY_BACKFILL = ("gb_code", "definition", "questions")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _backfill(category: Category, values: dict[str, Any]) -> bool:
     missing = {
         k: values[k]
         for k in _CATEGORY_BACKFILL
-        if getattr(category, k) is None and values[k] is not None
+        if getattr(category, k) is None and values.get(k) is not None
     }
     for key, value in missing.items():
         setattr(category, key, value)
@@ -111,9 +112,13 @@ def seed_categories(path: Path = CATEGORIES_CSV, *, keep_existing: bool = False)
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     existing = {c.code: c for c in db.session.scalars(select(Category))}
+    # The shipped follow-up questions go with the shipped categories; another file leaves them.
+    asks = questions.load_seed() if path == CATEGORIES_CSV else None
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         code, values = row["code"].strip(), _category_values(row)
+        if asks is not None:
+            values["questions"] = asks.get(code)
         category = existing.get(code)
         if category is None:
             db.session.add(Category(code=code, is_active=True, **values))

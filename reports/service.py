@@ -28,7 +28,7 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.geo import coords, regions
 from app.media.models import Media
-from reports import reference, timeline, transitions
+from reports import questions, reference, timeline, transitions
 from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState, TimelineEntry
 from reports.numbers import next_report_number
 
@@ -58,6 +58,8 @@ class Submission:
     contact_phone: str | None = None
     machine_confidence: float | None = None
     photos_required: bool = True
+    # Answers to the chosen category's follow-up questions (reports.questions): key -> answer.
+    answers: dict[str, str] | None = None
     # What was sent (``fingerprint()``), kept with the report its idempotency key creates: a
     # key that comes back with other content is refused. None: not checked (devices' events).
     fingerprint: str | None = None
@@ -77,6 +79,7 @@ def fingerprint(sub: Submission, upload_digests: Sequence[str] = ()) -> str:
         "uploads": list(upload_digests),
         "shop_id": sub.shop_id,
         "contact_phone": sub.contact_phone or None,
+        "answers": sub.answers or None,
     }
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -137,6 +140,7 @@ def submit_report(
         return existing, False
     check_in_city(sub)
     citizen_category = _citizen_category(sub.category_code)
+    answers, urgent = _answers(sub, citizen_category)
     if sub.shop_id is not None:
         from shops.service import shop_for_report  # a shop-bound report (一店一码)
 
@@ -159,6 +163,8 @@ def submit_report(
         citizen_category_id=citizen_category.id if citizen_category else None,
         shop_id=sub.shop_id,
         machine_confidence=sub.machine_confidence,
+        answers=answers or None,
+        urgent=urgent,
     )
     _classify(report, citizen_category)
     _locate(report)
@@ -184,6 +190,16 @@ def _citizen_category(code: str | None):
     if category is None:
         raise ValidationFailed(fields={"category": [f"问题类别不存在：{code}"]})
     return category
+
+
+def _answers(sub: Submission, category) -> tuple[list[dict], bool]:
+    """The answers to the chosen category's follow-up questions, checked; (kept, urgent)."""
+    if category is None:
+        if sub.answers:
+            raise ValidationFailed(fields={"answers": ["请先选择问题类别，再回答补充问题"]})
+        return [], False
+    citizen = sub.channel in (Channel.MINIPROGRAM, Channel.MP_H5)
+    return questions.answer(category.questions, sub.answers, enforce_required=citizen)
 
 
 def _resolve_photos(sub: Submission, citizen: User | None, staff: StaffUser | None) -> list[Media]:

@@ -66,7 +66,7 @@ class StaffReports(MethodView):
             lng=data.get("lng"), coord_sys=data["coord_sys"], address=data.get("address"),
             category_code=data.get("category"), photo_ids=data["photos"],
             shop_id=data.get("shop_id"), idempotency_key=idempotency_key(),
-            contact_phone=data.get("contact_phone"),
+            contact_phone=data.get("contact_phone"), answers=data.get("answers"),
             photos_required=channel == Channel.INSPECTOR)  # fmt: skip
         report, status = submit_with_uploads(sub, f"staff:{staff.id}", staff=staff)
         return present.staff_view(report, staff, data["coord_sys"]), status

@@ -60,6 +60,14 @@ ANY = "*"  # any field: the documented body says nothing about it yet
 PICTURE = ("unsupported_image_type", "image_corrupt", "image_too_many_pixels")
 REUSED = ("an Idempotency-Key already used with other content is refused: the state of an earlier "
           "request, not a rule on this one")  # fmt: skip
+ANSWERS = (
+    "answers must fit the follow-up questions of the category named (Category.questions, "
+    "a lookup), and in a form they are JSON text, which JSON Schema does not parse"
+)
+QUESTIONS = (
+    "a question list is checked by reports.questions.check_questions (an urgent answer "
+    "must be one of the question's options, keys unique): rules across items"
+)
 IN_CITY = ("a citizen's or a hotline call's point must lie in the city (app.geo.regions: the "
            "regions table's polygons, a lookup)")  # fmt: skip
 
@@ -74,12 +82,13 @@ ALLOWED: dict[str, Allowed] = {
     "POST /api/v1/reports": allow(
         "photos are uploads of this citizen (a lookup) or pictures sent along (content the "
         "server must decode), and whether one is needed depends on the category, a row "
-        f"(Category.photo_required); category and shop_id are lookups; {REUSED}; {IN_CITY}",
-        "photos", "category", "shop_id", "Idempotency-Key", "lat", *PICTURE),
+        f"(Category.photo_required); category and shop_id are lookups; {REUSED}; {IN_CITY}; "
+        f"{ANSWERS}",
+        "photos", "category", "shop_id", "Idempotency-Key", "lat", "answers", *PICTURE),
     "POST /api/v1/staff/reports": allow(
         f"{LOOKUP} (photos, category, shop_id); pictures sent along are content to decode; "
-        f"{REUSED}; {IN_CITY}", "photos", "category", "shop_id", "Idempotency-Key", "lat",
-        *PICTURE),
+        f"{REUSED}; {IN_CITY}; {ANSWERS}", "photos", "category", "shop_id", "Idempotency-Key",
+        "lat", "answers", *PICTURE),
     "GET /api/v1/stats/cases": allow(
         f"`from` after `to` compares two parameters (not expressible in JSON Schema); {LOOKUP} "
         "(department_id, category)", "from", "to", "department_id", "category"),
@@ -87,10 +96,12 @@ ALLOWED: dict[str, Allowed] = {
         "`from` after `to`, and a bbox whose minimum is not below its maximum: comparisons "
         f"JSON Schema cannot state; {LOOKUP} (department_id, category)",
         "from", "to", "bbox", "department_id", "category"),
-    "POST /api/v1/admin/categories": allow(LOOKUP + " (a department must handle the type)",
-                                           "department_type", "code"),
+    "POST /api/v1/admin/categories": allow(
+        LOOKUP + f" (a department must handle the type); {QUESTIONS}",
+        "department_type", "code", "questions"),
     "PATCH /api/v1/admin/categories/{category_id}": allow(
-        LOOKUP + " (a department must handle the type)", "department_type"),
+        LOOKUP + f" (a department must handle the type); {QUESTIONS}", "department_type",
+        "questions"),
     "POST /api/v1/admin/regions/import": allow(
         "the file must be a GeoJSON FeatureCollection with the named properties: content",
         "file", "parent_code", "code_prop", "name_prop", "parent_prop", "department_prop"),
@@ -260,7 +271,9 @@ def positive_data_accepted(ctx, response, case) -> None:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
         error = {}
-    reasons = set(error.get("fields") or {}) or {error.get("code", "(no error code)")}
+    # A field error on an item of a map ("answers.missing") counts as one on the map ("answers").
+    fields = {name.split(".")[0] for name in error.get("fields") or {}}
+    reasons = fields or {error.get("code", "(no error code)")}
     allowed = ALLOWED.get(f"{case.method.upper()} {case.operation.path}", Allowed(""))
     unexplained = sorted(reasons - allowed.refusals)
     if unexplained and ANY not in allowed.refusals:

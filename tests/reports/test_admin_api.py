@@ -96,6 +96,8 @@ def test_public_categories_list_active_ones_without_sign_in(client, reference_da
     assert "BJ0103" not in codes and len(codes) == every - 1 > 100
     garbage = next(c for c in items if c["code"] == "SJ0102")
     definition = garbage.pop("definition")
+    asked = [q["label"] for q in garbage.pop("questions")]
+    assert asked == ["垃圾大约有多少？", "是否有明显异味或污水外流？"]
     assert garbage == {
         "code": "SJ0102",
         "kind": "事件",

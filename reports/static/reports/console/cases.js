@@ -30,6 +30,7 @@
 
   function flags(item) {
     var out = [];
+    if (item.urgent) out.push('<span class="tag danger urgent">紧急</span>');  /* a follow-up answer said so */
     if (item.attention) {  /* 被退回, 市民要求重新办理, 改派: with the reason given */
       out.push('<span class="tag warn" data-attention="' + zh.esc(item.attention) + '" title="' +
                zh.esc(item.attention_note || "") + '">' + zh.esc(item.attention_label) + "</span>");

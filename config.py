@@ -178,6 +178,15 @@ class Config:
             "WECHAT_SUBSCRIBE_TEMPLATE_ID", "emulator-subscribe-report-progress"
         )
         self.WECHAT_MP_TEMPLATE_ID = env_str("WECHAT_MP_TEMPLATE_ID", "emulator-template-progress")
+        # Long-term subscribe messages (长期订阅; granted to government and public-service
+        # mini-programs that apply): no per-message consent is counted. Off: each "accept" of
+        # the subscribe prompt lets one message through, kept for the case's result.
+        self.WECHAT_SUBSCRIBE_LONG_TERM = env_bool("WECHAT_SUBSCRIBE_LONG_TERM", False)
+        # The public account citizens follow for updates: its name, and the link its QR code
+        # holds (the "关注" page from the account's settings; shown as a QR on H5 pages). Empty:
+        # the emulator's /_wechat/follow page with the emulator, else no QR (the name is said).
+        self.WECHAT_MP_NAME = env_str("WECHAT_MP_NAME", "沈阳智慧城管")
+        self.WECHAT_MP_FOLLOW_URL = env_str("WECHAT_MP_FOLLOW_URL", "")
 
         # --- WeChat Pay v3 merchant transfers (商家转账; only wechat/pay reads these) ---------
         # The emulator follows WECHAT_EMULATOR unless set; production refuses it.

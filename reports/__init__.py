@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
         export,
         heat,
         ingest_api,
+        notify_api,
         pages,
         public_api,
         public_pages,
@@ -53,7 +54,7 @@ def init_app(app: Flask) -> None:
     from reports.models import OutboxMessage, OutboxStatus
 
     for module in (citizen_api, public_api, staff_api, export, ingest_api, stats_api, heat,
-                   admin_api):  # fmt: skip
+                   admin_api, notify_api):  # fmt: skip
         api.register_blueprint(module.blp)
     pages.init_app(app)
     public_pages.init_app(app)

@@ -351,6 +351,7 @@ class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # gave up (quota, permanent error or too many attempts)
+    SKIPPED = "skipped"  # not sent: the citizen has not allowed it (no subscribe consent left)
 
 
 class OutboxMessage(db.Model):

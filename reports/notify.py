@@ -16,28 +16,39 @@ from sqlalchemy import select
 from app.auth.models import WechatApp, WechatIdentity
 from app.db import commit, utcnow
 from app.extensions import db
-from reports.models import OutboxMessage, OutboxStatus, Report
+from reports.follows import ReportFollow
+from reports.models import OutboxMessage, OutboxStatus, Report, ReportState
 from wechat import service as wx
+from wechat import subscriptions
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_ATTEMPTS = 8
 
 
+# A case's last word: a one-time subscribe consent is kept for a message in one of these.
+FINAL_STATES = frozenset({ReportState.CLOSED, ReportState.ARCHIVED, ReportState.REJECTED,
+                          ReportState.VOIDED})  # fmt: skip
+
+
 def enqueue_state_change(report: Report, text: str | None) -> list[OutboxMessage]:
-    """Queue a message to the reporter, and to reporters whose reports were merged into this
-    case (they follow it). Nothing for cases without a citizen behind them."""
+    """Queue a message to the reporter, to reporters whose reports were merged into this case,
+    and to citizens who follow it (我也遇到了). Nothing for cases without a citizen behind them."""
     if not text:
         return []
-    followers = db.session.scalars(select(Report.reporter_id).where(
+    merged = db.session.scalars(select(Report.reporter_id).where(
         Report.merged_into_id == report.id, Report.reporter_id.is_not(None)))  # fmt: skip
-    users = dict.fromkeys([report.reporter_id, *followers])
+    following = db.session.scalars(
+        select(ReportFollow.user_id).where(ReportFollow.report_id == report.id)
+    )
+    users = dict.fromkeys([report.reporter_id, *merged, *following])
     users.pop(None, None)
+    final = report.state in FINAL_STATES
     messages = [
         OutboxMessage(kind="wechat_notice", status=OutboxStatus.PENDING, report_id=report.id,
                       payload={"user_id": user_id, "number": report.number,
                                "state": report.state.label, "text": text,
-                               "at": utcnow().isoformat()})
+                               "at": utcnow().isoformat(), "final": final})
         for user_id in users
     ]  # fmt: skip
     db.session.add_all(messages)
@@ -72,7 +83,7 @@ def _claim(batch: int) -> list[OutboxMessage]:
 
 def deliver_due(batch: int = 50) -> dict[str, int]:
     """Deliver one batch of due messages; commits per message. Returns counts by outcome."""
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     for msg in _claim(batch):
         outcome = _deliver(msg)
         counts[outcome] += 1
@@ -84,7 +95,13 @@ def _deliver(msg: OutboxMessage) -> str:
     msg.attempts += 1
     try:
         _send(msg, wx)
+    except _NoConsent as exc:
+        msg.status, msg.last_error = OutboxStatus.SKIPPED, str(exc)
+        log.info("notice %s for %s not sent: %s", msg.id, msg.payload.get("number"), exc)
+        return "skipped"
     except wx.MessageSendFailed as exc:
+        if exc.retryable:  # not sent: the consent is still good (43101 says it is not)
+            subscriptions.give_back(getattr(exc, "grant", None))
         msg.errcode, msg.last_error = exc.errcode, str(exc.message)[:500]
         if exc.retryable and msg.attempts < MAX_ATTEMPTS:
             msg.next_attempt_at = utcnow() + timedelta(seconds=30 * 2**msg.attempts)
@@ -104,7 +121,14 @@ class _NoRecipient(Exception):
     """The reporter has no WeChat identity we can message."""
 
 
-def _send(msg: OutboxMessage, wx) -> None:
+class _NoConsent(Exception):
+    """The citizen has not allowed this message (no subscribe consent left, not following)."""
+
+
+def _send(msg: OutboxMessage, wx) -> int | None:
+    """Send by the channel the citizen allowed: a subscribe message spending a consent (kept
+    for the case's result while it is the last one), else a public-account template message.
+    Returns the consent spent (None: none needed)."""
     cfg = current_app.config
     p = msg.payload
     identities = {i.app_kind: i for i in db.session.scalars(
@@ -119,16 +143,26 @@ def _send(msg: OutboxMessage, wx) -> None:
     # Other kinds of case (车窗抛物) name their own mini-program page and H5 path.
     page = p.get("page") or f"pages/report/detail?number={p['number']}"
     path = p.get("path") or f"/h5/reports/{p['number']}"
+    template = cfg["WECHAT_SUBSCRIBE_TEMPLATE_ID"]
+    grant = None
     if WechatApp.MINIPROGRAM in identities:
-        wx.send_subscribe_message(identities[WechatApp.MINIPROGRAM].openid,
-                                  cfg["WECHAT_SUBSCRIBE_TEMPLATE_ID"], data,
-                                  page=page)  # fmt: skip
-    elif WechatApp.MP in identities:
+        grant = subscriptions.spend(p["user_id"], template, msg.id, final=p.get("final", True))
+    if grant is not None:
+        try:
+            wx.send_subscribe_message(identities[WechatApp.MINIPROGRAM].openid, template, data,
+                                      page=page)  # fmt: skip
+        except wx.MessageSendFailed as exc:
+            exc.grant = grant
+            raise
+        return grant or None
+    if WechatApp.MP in identities:
         url = f"{cfg['PUBLIC_BASE_URL']}{path}"
         wx.send_template_message(identities[WechatApp.MP].openid,
                                  cfg["WECHAT_MP_TEMPLATE_ID"], data, url=url)  # fmt: skip
-    else:
-        raise _NoRecipient("reporter has no WeChat identity")
+        return None
+    if WechatApp.MINIPROGRAM in identities:
+        raise _NoConsent("未订阅：市民未在小程序中允许接收此类通知（或额度留给办理结果）")
+    raise _NoRecipient("reporter has no WeChat identity")
 
 
 def _local(iso: str) -> str:

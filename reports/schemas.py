@@ -60,8 +60,9 @@ class LocationMixin(ma.Schema):
 
 
 ANSWERS = {
+    "maxProperties": 10,
     "description": "Answers to the chosen category's follow-up questions (GET /api/v1/categories "
-    "lists them): question key -> answer; a yes/no or choice answer is one of its options"
+    "lists them): question key -> answer; a yes/no or choice answer is one of its options",
 }
 _ANSWER_KEY = ma.fields.String(validate=validate.Length(min=1, max=24))
 _ANSWER = ma.fields.String(validate=validate.Length(max=100))

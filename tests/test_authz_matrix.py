@@ -89,6 +89,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/reports/nearby": PUBLIC,
     "/api/v1/categories": PUBLIC,
     "/api/v1/littering": CITIZENS,
+    "/api/v1/notifications": CITIZENS,
     "/api/v1/shops": PUBLIC,
     "/api/v1/nearby": PUBLIC,
     "/api/v1/nearby/feed": KEY_HOLDERS,

@@ -370,6 +370,12 @@ def _add_message_routes(app: Flask, emu: WeChatEmulator) -> None:
         recent = emu.messages()[::-1][:50]
         return render_template("wechat_emulator/index.html", messages=recent)
 
+    @app.get("/follow")
+    def follow():
+        """What the public account's follow QR code opens (WECHAT_MP_FOLLOW_URL) in the
+        embedded mode: in WeChat it is the account's profile with its 关注 button."""
+        return render_template("wechat_emulator/follow.html")
+
     @app.get("/_emulator/messages")
     def list_messages():
         """Debug: recent messages sent through this process, newest first."""

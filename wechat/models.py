@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import utcnow
@@ -59,3 +59,22 @@ class MpNonce(db.Model):
 
     def __repr__(self) -> str:
         return f"<MpNonce {self.app_id} {self.timestamp}/{self.nonce}>"
+
+
+class SubscribeGrant(db.Model):
+    """One message a citizen allowed through the mini-program's subscribe prompt
+    (``wx.requestSubscribeMessage``: each "accept" of a one-time template lets us send one
+    message). ``request_key`` is the client's Idempotency-Key, so a retried report of the same
+    prompt adds nothing; ``used_at`` is set when a message spends it."""
+
+    __tablename__ = "wechat_subscribe_grants"
+    __table_args__ = (UniqueConstraint("user_id", "template_id", "request_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    template_id: Mapped[str] = mapped_column(String(64))
+    request_key: Mapped[str] = mapped_column(String(64))
+    report_number: Mapped[str | None] = mapped_column(String(20))  # the case it was asked for
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(BigInteger)  # the outbox message that spent it

@@ -21,6 +21,7 @@ from reports.models import Report
 from reports.notify import deliver_due
 from reports.seed import DEMO_POINTS
 from tests.reports.conftest import jpeg_bytes
+from tests.reports.test_notify import consent
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -53,6 +54,7 @@ def test_manhole_cover_in_tiexi(app, client, demo, make_citizen, auth_header):
     citizen = make_citizen("o-shenyang-citizen")
     me = auth_header(citizen)
 
+    consent(client, me, 2)  # the subscribe prompt allowed twice: 已派遣 may use one
     with freeze_time(at("2026-11-19 11:00")):  # a Thursday
         body = {"description": "铁西区小北一路一处雨水井盖严重破损", "lat": point.lat,
                 "lng": point.lng, "photos": [upload(client, me)]}  # fmt: skip

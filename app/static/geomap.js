@@ -10,6 +10,10 @@
  *   focus(map, answer, hasTiles): zoom to a located point's street, else its district (no
  *     tiles: the lines are all there is to see), or close in on the point itself (tiles)
  *   named(text, names) -> the district names that occur in a typed address
+ *   label(root): Chinese names (title and aria-label) on the Leaflet zoom buttons under root
+ *     (a map's container, or the document): 放大, 缩小; Space presses them as it does a button.
+ *     Done for every map on the page when this file loads (the staff pages load it after making
+ *     their maps), and Leaflet's defaults are set so that later maps get the names themselves.
  * Scripts that may load before this one ask for it with zhGeoLoad() (see heat.js). */
 (function () {
   "use strict";
@@ -87,6 +91,32 @@
     return (names || []).filter(function (n) { return n && text.indexOf(n) >= 0; });
   }
 
+  var NAMES = {"leaflet-control-zoom-in": "放大", "leaflet-control-zoom-out": "缩小"};
+
+  function pressOnSpace(e) {
+    if (!e.defaultPrevented && (e.key === " " || e.key === "Spacebar")) {
+      e.preventDefault();
+      e.currentTarget.click();
+    }
+  }
+
+  function label(root) {
+    Object.keys(NAMES).forEach(function (cls) {
+      Array.prototype.forEach.call((root || document).getElementsByClassName(cls), function (a) {
+        a.title = NAMES[cls];
+        a.setAttribute("aria-label", NAMES[cls]);
+        if (!a.zhSpace) { a.zhSpace = true; a.addEventListener("keydown", pressOnSpace); }
+      });
+    });
+  }
+
+  if (window.L && L.Control && L.Control.Zoom) {
+    L.Control.Zoom.mergeOptions({zoomInTitle: NAMES["leaflet-control-zoom-in"],
+                                 zoomOutTitle: NAMES["leaflet-control-zoom-out"]});
+    L.Map.addInitHook(function () { label(this.getContainer()); });
+  }
+  label(document);
+
   window.zhGeo = {streets: streets, tiles: tiles, bounds: bounds, focus: focus, named: named,
-                  LABEL_ZOOM: LABEL_ZOOM};
+                  label: label, LABEL_ZOOM: LABEL_ZOOM};
 })();

@@ -36,7 +36,7 @@
     if (item && item.scrollIntoView) item.scrollIntoView({block: "center", behavior: "smooth"});
   }
 
-  function render(answer) {
+  function render(answer, params) {
     markers.clearLayers();
     answer.items.forEach(function (c) {
       var marker = L.circleMarker([c.lat, c.lng], {
@@ -50,7 +50,7 @@
     listEl.innerHTML = "";
     emptyEl.hidden = answer.items.length > 0;
     emptyEl.textContent = "附近暂无公开的问题。如发现问题，欢迎随手拍上报。";
-    if (answer.items.length) nearby.renderList(listEl, answer.items);
+    if (answer.items.length) nearby.renderList(listEl, answer.items, {params: params, url: config.nearbyUrl});
   }
 
   function showMe(origin) {
@@ -73,7 +73,7 @@
         // (checked after MOVE_DELAY) searches again.
         last.radius = Math.max(answer.radius, visibleRadius());
       }
-      render(answer);
+      render(answer, params);
       status(summary(answer, where));
     }, function (err) {
       if (mine !== asked) return;
@@ -103,19 +103,30 @@
          "市中心", false);
   }
 
-  function start() {
-    if (!window.L) { status("地图加载失败，请刷新页面重试"); return; }
-    map = h5.map(mapEl, config.centre);
-    markers = L.layerGroup().addTo(map);
-    map.on("moveend", onMoved);
-    if (!navigator.geolocation) { fromCentre("当前浏览器不支持定位，显示市中心附近的问题"); return; }
+  // Where the citizen stands: at the start (else the city centre), and again on 定位到我的位置.
+  function locateMe(first) {
+    if (!navigator.geolocation) {
+      if (first) fromCentre("当前浏览器不支持定位，显示市中心附近的问题");
+      else status("当前浏览器不支持定位，可拖动地图查看其他区域");
+      return;
+    }
+    if (!first) status("正在获取您的位置……");
     navigator.geolocation.getCurrentPosition(function (pos) {
       var c = pos.coords;  // browsers report WGS-84; the answer comes back in GCJ-02
       load({lat: c.latitude.toFixed(6), lng: c.longitude.toFixed(6), coord_sys: "wgs84",
             radius: DEVICE_RADIUS}, "您附近", true);
     }, function () {
-      fromCentre("未获取到您的位置，显示市中心附近的问题；拖动地图可查看其他区域");
+      if (first) fromCentre("未获取到您的位置，显示市中心附近的问题；拖动地图可查看其他区域");
+      else status("未获取到您的位置，请允许定位后重试；拖动地图可查看其他区域");
     }, {enableHighAccuracy: true, timeout: 10000, maximumAge: 60000});
+  }
+
+  function start() {
+    if (!window.L) { status("地图加载失败，请刷新页面重试"); return; }
+    map = h5.map(mapEl, config.centre, {locate: function () { locateMe(false); }});
+    markers = L.layerGroup().addTo(map);
+    map.on("moveend", onMoved);
+    locateMe(true);
   }
 
   start();

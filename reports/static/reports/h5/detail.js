@@ -1,5 +1,7 @@
 /* 智慧城管 H5 report page: the small map, the success toast after submitting, the rating form,
- * 不满意，重新办理 (a closed case, with a reason) and 补充说明 (an open case).
+ * 不满意，重新办理 (a closed case, with a reason) and 补充说明 (an open case). The photos open in
+ * h5.js's viewer; a photo whose short-lived link expired while the page was open gets a fresh
+ * one from the case's JSON (GET /api/v1/reports/<number>, #report-detail-config's api).
  * Needs zh.js, h5.js and (when the report has a point) Leaflet; ids are those of h5/report_detail.html. */
 (function () {
   "use strict";
@@ -7,6 +9,22 @@
 
   if (/[?&]submitted=1/.test(location.search) && window.history.replaceState) {
     history.replaceState(null, "", location.pathname);  // a reload shows no second toast
+  }
+
+  var config = {};
+  try { config = JSON.parse($("report-detail-config").textContent); } catch (ignored) { config = {}; }
+
+  // Every photo of the case, by media id: the report's own, the after photos, the timeline's.
+  if (config.api) {
+    h5.freshPhotos(document.querySelector(".page") || document.body, function () {
+      return zh.api("GET", config.api).then(function (report) {
+        var urls = {};
+        function add(p) { urls[p.id] = p.url; }
+        (report.photos || []).forEach(add);
+        (report.timeline || []).forEach(function (e) { (e.photos || []).forEach(add); });
+        return urls;
+      });
+    });
   }
 
   var mapEl = $("detail-map");
@@ -18,6 +36,9 @@
 
   /* POST {field: text} to form.dataset.api; a toast, then the page again with the new state. */
   function sendText(form, field, button, done, localError) {
+    form.elements[field].addEventListener("input", function () {
+      if (!localError(form.elements[field].value.trim())) h5.fieldOk(field);
+    });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       h5.clearErrors();
@@ -64,7 +85,7 @@
   form.addEventListener("change", function (e) {
     if (e.target.name !== "rating") return;
     $("rating-word").textContent = e.target.value + " 星：" + e.target.dataset.word;
-    $("error-rating").hidden = true;
+    h5.fieldOk("rating");
   });
 
   form.addEventListener("submit", function (e) {

@@ -6,8 +6,12 @@
  *     `container` (hidden when there are none). opts (all optional): coordSys ("gcj02"; a
  *     browser's own position is "wgs84"), radius (metres, 300), url (the nearby API).
  *   zhNearbyCases.load(params, url)      -> Promise of the API's answer (GET /api/v1/reports/nearby)
- *   zhNearbyCases.renderList(el, items)  the cases as a list with follow buttons (taps handled)
+ *   zhNearbyCases.renderList(el, items, query)  the cases as a list with follow buttons (taps
+ *     handled); query {params, url} is the search that found them: a photo whose short-lived
+ *     link expired gets a fresh one by asking it again (h5.freshPhotos)
  *   zhNearbyCases.distance(m)            "120 米" / "1.2 公里"
+ *
+ * A case's photo opens in h5.js's viewer, with the list's other photos.
  *
  * An anonymous visitor's tap on "我也遇到了" asks them to sign in first (and comes back here). */
 (function () {
@@ -19,7 +23,10 @@
     ".zh-nc-hint{padding:0 16px 8px;font-size:13px;color:#888}",
     ".zh-nc-item{align-items:flex-start;gap:12px}",
     ".zh-nc-item.zh-nc-item_on{background:#f3fbf6}",
-    ".zh-nc-photo{flex:none;width:64px;height:64px;border-radius:4px;object-fit:cover;background:#f2f2f2}",
+    ".zh-nc-photo{flex:none;display:block;width:64px;height:64px;border-radius:4px;object-fit:cover;background:#f2f2f2}",
+    ".zh-nc-photo-btn{flex:none;position:relative;display:block;width:64px;height:64px;padding:0;border:0;" +
+      "border-radius:4px;background:#f2f2f2}",
+    ".zh-nc-photo-btn:focus-visible{outline:2px solid #1677ff;outline-offset:2px}",
     ".zh-nc-photo_none{display:flex;align-items:center;justify-content:center;font-size:12px;color:#bbb}",
     ".zh-nc-body{flex:1;min-width:0}",
     ".zh-nc-title{display:flex;justify-content:space-between;gap:8px;align-items:center;margin:0 0 2px}",
@@ -70,11 +77,17 @@
     node.id = "case-" + c.number;
     node.dataset.number = c.number;
     if (c.photo_url) {
+      var open = el("button", "zh-nc-photo-btn");
+      open.type = "button";
+      open.setAttribute("data-viewer", "");
+      open.setAttribute("aria-label", "查看大图：" + c.category + "现场照片");
       var img = el("img", "zh-nc-photo");
       img.src = c.photo_url;
       img.alt = c.category + "现场照片";
       img.loading = "lazy";
-      node.appendChild(img);
+      img.dataset.photo = c.number;
+      open.appendChild(img);
+      node.appendChild(open);
     } else {
       node.appendChild(el("div", "zh-nc-photo zh-nc-photo_none", "暂无照片"));
     }
@@ -152,11 +165,21 @@
     });
   }
 
-  function renderList(container, items) {
+  function renderList(container, items, query) {
     injectStyle();
     var list = el("div", "weui-cells zh-nc-list");
+    list.setAttribute("data-viewer-group", "");
     items.forEach(function (c) { list.appendChild(itemNode(c)); });
     container.appendChild(list);
+    if (query && window.h5 && h5.freshPhotos) {
+      h5.freshPhotos(list, function () {  // the same search again: each case's photo, by number
+        return load(query.params, query.url).then(function (answer) {
+          var urls = {};
+          answer.items.forEach(function (c) { if (c.photo_url) urls[c.number] = c.photo_url; });
+          return urls;
+        });
+      });
+    }
     if (!container.dataset.zhNcBound) {
       container.dataset.zhNcBound = "1";
       container.addEventListener("click", function (e) {
@@ -178,7 +201,7 @@
       injectStyle();
       container.appendChild(el("p", "zh-nc-head", "附近已有 " + open.length + " 件类似问题正在处理"));
       container.appendChild(el("p", "zh-nc-hint", "如果是同一个问题，点“我也遇到了”即可关注办理进度，无需重复上报。"));
-      renderList(container, open);
+      renderList(container, open, {params: params, url: opts.url});
       return open.length;
     });
   }

@@ -1,14 +1,32 @@
 /* 智慧城管 H5 "我要上报": photos (downscaled here, uploaded one by one with progress), location
  * (device or map), description with category suggestions, and an idempotent submit.
+ *
+ * The form is a list of parts (photos, location, description, category; a per-category block of
+ * follow-up questions is meant to be one more). A part is {name, check(errors), fill(body),
+ * save(), restore(value), reset()}, each optional:
+ *   check(errors)   adds its local errors ({field: [messages]}) before sending
+ *   fill(body)      puts its fields into the request body
+ *   save()          what the draft keeps of it (plain JSON; undefined: nothing worth keeping)
+ *   restore(value)  puts a kept value back; reset() returns it to how the page came
+ * and calls changed() when the citizen changes it. Choosing a category fires "report:category"
+ * on the form (detail {code, name}; code "" is 由工作人员判断) for the parts that depend on it.
+ *
+ * The draft: what is filled in is kept on the device (localStorage, one draft per shop for the
+ * form opened from a shop's plate) as the citizen goes, put back when the form opens again (with
+ * 已恢复上次未提交的内容 and 清空), dropped once the report is filed and after DRAFT_DAYS. Photos are
+ * kept as the ids the media API gave them with a small thumbnail; the server is asked whether
+ * they are still there when the draft comes back.
  * Needs zh.js, h5.js and (for the map) Leaflet; element ids are those of h5/report.html. */
 (function () {
   "use strict";
-  var MAX_PHOTOS = 9, MAX_SIDE = 1600, QUALITY = 0.8, SUGGEST_DELAY = 400;
+  var MAX_PHOTOS = 9, MAX_SIDE = 1600, QUALITY = 0.8, SUGGEST_DELAY = 400, THUMB_SIDE = 160;
   var form = document.getElementById("report-form");
   if (!form) return;
   var $ = function (id) { return document.getElementById(id); };
   var urls = form.dataset;
   var idempotencyKey = newKey();  // one per form: a retry after a network error reuses it
+  var parts = [];
+  var changed = function () {};  // the draft's, once it is set up (below)
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -19,7 +37,7 @@
 
   // ------------------------------------------------------------ photos
 
-  var photos = [];  // {file, status: waiting|uploading|done|failed, mediaId, el, request}
+  var photos = [];  // {file, status: waiting|uploading|done|failed, mediaId, thumb, el, request}
   var batch = {total: 0, done: 0};
   var input = $("photo-input"), list = $("photo-list");
 
@@ -32,12 +50,13 @@
     pump();
   });
 
-  function addPhoto(file) {
+  function photoItem(item, statusText) {
     var el = document.createElement("li");
-    el.className = "weui-uploader__file weui-uploader__file_status";
-    el.innerHTML = '<div class="weui-uploader__file-content">等待上传</div>' +
+    el.className = "weui-uploader__file" + (statusText ? " weui-uploader__file_status" : "");
+    el.innerHTML = '<div class="weui-uploader__file-content"></div>' +
       '<button type="button" class="h5-photo-remove" aria-label="删除这张照片">×</button>';
-    var item = {file: file, status: "waiting", mediaId: null, el: el, request: null};
+    el.firstChild.textContent = statusText;
+    item.el = el;
     el.querySelector(".h5-photo-remove").addEventListener("click", function (e) {
       e.stopPropagation();
       removePhoto(item);
@@ -46,17 +65,31 @@
       if (item.status === "failed") { item.status = "waiting"; batch.total += 1; setStatus(item, "等待上传"); pump(); }
     });
     photos.push(item);
-    batch.total += 1;
     list.appendChild(el);
     countPhotos();
+    return item;
+  }
+
+  function addPhoto(file) {
+    photoItem({file: file, status: "waiting", mediaId: null, thumb: "", request: null}, "等待上传");
+    batch.total += 1;
+  }
+
+  /* A photo uploaded before the page was left, from the draft: {id, thumb}. */
+  function addKept(kept) {
+    var item = photoItem({file: null, status: "done", mediaId: kept.id, thumb: kept.thumb || "", request: null}, "");
+    if (item.thumb) item.el.style.backgroundImage = 'url("' + item.thumb + '")';
+    return item;
   }
 
   function removePhoto(item) {
+    if (photos.indexOf(item) < 0) return;  // already gone
     if (item.request) item.request.abort();
     if (item.status !== "done" && item.status !== "failed") batch.total = Math.max(0, batch.total - 1);
     photos.splice(photos.indexOf(item), 1);
     item.el.remove();
     countPhotos();
+    changed();
     pump();
   }
 
@@ -83,8 +116,9 @@
         ctx.fillRect(0, 0, canvas.width, canvas.height);
         ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
         URL.revokeObjectURL(url);
+        var thumb = thumbnail(canvas);
         canvas.toBlob(function (blob) {
-          if (blob) resolve(blob); else reject(new Error("照片处理失败，请换一张照片"));
+          if (blob) resolve({blob: blob, thumb: thumb}); else reject(new Error("照片处理失败，请换一张照片"));
         }, "image/jpeg", QUALITY);
       };
       img.onerror = function () {
@@ -97,6 +131,16 @@
     });
   }
 
+  /* A small JPEG data URL of the photo, kept with the draft ("" if the browser cannot). */
+  function thumbnail(canvas) {
+    var scale = Math.min(1, THUMB_SIDE / Math.max(canvas.width, canvas.height));
+    var small = document.createElement("canvas");
+    small.width = Math.max(1, Math.round(canvas.width * scale));
+    small.height = Math.max(1, Math.round(canvas.height * scale));
+    small.getContext("2d").drawImage(canvas, 0, 0, small.width, small.height);
+    try { return small.toDataURL("image/jpeg", 0.6); } catch (ignored) { return ""; }
+  }
+
   function pump() {
     var busy = photos.some(function (p) { return p.status === "uploading"; });
     var next = photos.filter(function (p) { return p.status === "waiting"; })[0];
@@ -105,10 +149,11 @@
     next.status = "uploading";
     setStatus(next, "处理中");
     progress(0);
-    downscale(next.file).then(function (blob) {
+    downscale(next.file).then(function (made) {
       if (photos.indexOf(next) < 0) return null;  // removed meanwhile
-      next.el.style.backgroundImage = "url(" + URL.createObjectURL(blob) + ")";
-      next.request = h5.upload(urls.mediaUrl, blob, function (f) {
+      next.thumb = made.thumb;
+      next.el.style.backgroundImage = "url(" + URL.createObjectURL(made.blob) + ")";
+      next.request = h5.upload(urls.mediaUrl, made.blob, function (f) {
         setStatus(next, "上传中 " + Math.round(f * 100) + "%");
         progress(f);
       });
@@ -121,6 +166,7 @@
       batch.done += 1;
       setStatus(next, "");
       if (!photos.some(function (p) { return p.status !== "done"; })) h5.fieldOk("photos");
+      changed();
     }, function (err) {
       next.request = null;
       if (err.aborted || photos.indexOf(next) < 0) return;
@@ -145,6 +191,41 @@
     $("upload-text").textContent = "正在上传第 " + Math.min(batch.done + 1, total) + "/" + total + " 张";
   }
 
+  parts.push({
+    name: "photos",
+    check: function (errors) {
+      if (!photos.length) errors.photos = ["请至少上传1张现场照片"];
+      else if (photos.some(function (p) { return p.status === "failed"; })) errors.photos = ["有照片上传失败，请点击照片重试或删除"];
+      else if (photos.some(function (p) { return p.status !== "done"; })) errors.photos = ["照片正在上传，请稍候再提交"];
+    },
+    fill: function (body) { body.photos = photos.map(function (p) { return p.mediaId; }); },
+    save: function () {
+      var done = photos.filter(function (p) { return p.status === "done"; });
+      return done.length ? done.map(function (p) { return {id: p.mediaId, thumb: p.thumb}; }) : undefined;
+    },
+    restore: function (kept) {
+      var items = (Array.isArray(kept) ? kept : []).filter(function (k) { return k && k.id; })
+        .slice(0, MAX_PHOTOS).map(addKept);
+      return checkKept(items);
+    },
+    reset: function () { photos.slice().forEach(removePhoto); }
+  });
+
+  /* Kept photos the server no longer has (or that are another citizen's) are dropped; a photo
+   * kept without a thumbnail shows the stored one. Promise of the number dropped. */
+  function checkKept(items) {
+    return Promise.all(items.map(function (item) {
+      return zh.api("GET", urls.mediaUrl + "/" + encodeURIComponent(item.mediaId)).then(function (media) {
+        if (!item.thumb && media.url) item.el.style.backgroundImage = 'url("' + media.url + '")';
+        return 0;
+      }, function (err) {
+        if (err.status !== 404) return 0;  // offline, say: the submission will tell
+        removePhoto(item);
+        return 1;
+      });
+    })).then(function (gone) { return gone.reduce(function (a, b) { return a + b; }, 0); });
+  }
+
   // ------------------------------------------------------------ location
   // The point (device, map or the bound shop's) is checked with GET /api/v1/geo/locate as it
   // moves (debounced): the district and street are shown under the map, a point outside the city
@@ -161,6 +242,8 @@
   var pickMap = null, marker = null, here = null;
   var located = null;  // the locate answer for the current point (null: none yet, or unknown)
   var locateTimer = null, asking = 0, focusNext = false;
+  var served = {lat: $("lat").value, lng: $("lng").value, system: $("coord-sys").value,
+               text: $("location-text").textContent, address: $("address").value};  // as the page came
 
   function setPoint(lat, lng, system, text) {
     $("lat").value = lat.toFixed(6);
@@ -171,6 +254,7 @@
     located = null;
     clearTimeout(locateTimer);
     locateTimer = setTimeout(checkPoint, LOCATE_DELAY);
+    changed();
   }
 
   function checkPoint() {
@@ -324,11 +408,14 @@
     if (mapEl.hidden) return;
     var first = !pickMap;
     if (first) {
-      pickMap = h5.map(mapEl, null, {fit: false});
-      pickMap.on("click", function (e) {
-        if (here) { here.remove(); here = null; }
-        showMarker({point: {lat: e.latlng.lat, lng: e.latlng.lng}});
-        setPoint(e.latlng.lat, e.latlng.lng, "gcj02", "已在地图上选点，可再次点击地图调整");
+      pickMap = h5.map(mapEl, null, {fit: false, locate: function () { locateBtn.click(); }});
+      pickMap.on("click", function (e) { pickAt(e.latlng, "已在地图上选点，可再次点击地图调整"); });
+      // Without a pointer: arrow keys move the map (Leaflet), Enter or Space takes its centre
+      // (marked by a ring while the map has the focus).
+      mapEl.addEventListener("keydown", function (e) {
+        if (e.target !== mapEl || (e.key !== "Enter" && e.key !== " ")) return;
+        e.preventDefault();
+        pickAt(pickMap.getCenter(), "已将地图中心选为问题位置，可移动地图后再按回车键调整");
       });
     }
     pickMap.invalidateSize();
@@ -336,7 +423,60 @@
     if (!$("lat").value) $("location-text").textContent = "请点击地图，标出问题所在位置";
   });
 
+  function pickAt(latlng, text) {
+    if (here) { here.remove(); here = null; }
+    showMarker({point: {lat: latlng.lat, lng: latlng.lng}});
+    setPoint(latlng.lat, latlng.lng, "gcj02", text);
+  }
+
   if ($("lat").value) checkPoint();  // the bound shop's point: confirm it at once
+
+  parts.push({
+    name: "location",
+    check: function (errors) {
+      if (!$("lat").value && !$("address").value.trim()) errors.location = ["请使用当前位置、在地图上选点，或填写详细地址"];
+      else if (located && located.inside === false) errors.location = [loc.outside || "该位置不在本市范围内，请重新选择"];
+    },
+    fill: function (body) {
+      if ($("lat").value) {
+        body.lat = parseFloat($("lat").value);
+        body.lng = parseFloat($("lng").value);
+        body.coord_sys = $("coord-sys").value;
+      }
+      var address = $("address").value.trim();
+      if (address) body.address = address;
+    },
+    save: function () {  // only what the citizen chose: a shop's own point and address come anyway
+      var kept = {}, any = false;
+      if ($("lat").value && ($("lat").value !== served.lat || $("lng").value !== served.lng)) {
+        kept.point = {lat: $("lat").value, lng: $("lng").value, coord_sys: $("coord-sys").value};
+        any = true;
+      }
+      if ($("address").value !== served.address) { kept.address = $("address").value; any = true; }
+      return any ? kept : undefined;
+    },
+    restore: function (kept) {
+      if (typeof kept.address === "string") $("address").value = kept.address.slice(0, 200);
+      var p = kept.point, lat = p && parseFloat(p.lat), lng = p && parseFloat(p.lng);
+      if (p && isFinite(lat) && isFinite(lng)) {
+        setPoint(lat, lng, p.coord_sys === "wgs84" ? "wgs84" : "gcj02", "已恢复上次选择的位置，可重新定位或在地图上调整");
+      } else {
+        checkAddress();
+      }
+    },
+    reset: function () {
+      clearTimeout(locateTimer);
+      asking += 1;  // an answer on its way is for the point being dropped
+      $("lat").value = served.lat;
+      $("lng").value = served.lng;
+      $("coord-sys").value = served.system;
+      $("location-text").textContent = served.text;
+      $("address").value = served.address;
+      if (marker) { marker.remove(); marker = null; }
+      showLocated(null);
+      if (served.lat) checkPoint();
+    }
+  });
 
   // ------------------------------------------------------------ description and category
 
@@ -345,14 +485,17 @@
   var initial = [];
   try { initial = JSON.parse(chips.dataset.initial || "[]"); } catch (ignored) { initial = []; }
 
-  description.addEventListener("input", function () {
+  var hint = $("category-hint").textContent;
+
+  function described() {
     var n = description.value.length;
     $("description-count").textContent = n;
     $("description-count").parentNode.classList.toggle("h5-counter_over", n > 500);
     if (description.value.trim().length >= 5) h5.fieldOk("description");
     clearTimeout(suggestTimer);
     suggestTimer = setTimeout(suggest, SUGGEST_DELAY);
-  });
+  }
+  description.addEventListener("input", described);
 
   function suggest() {
     var text = description.value.trim();
@@ -385,14 +528,22 @@
     choose(chosen);
   }
 
+  var chosenCode = "";
+
   function choose(code) {
+    var name = "";
     $("category").value = code;
     Array.prototype.forEach.call(chips.querySelectorAll("[data-code]"), function (c) {
       var on = c.dataset.code === code;
       c.classList.toggle("h5-chip_on", on);
       c.setAttribute("aria-checked", on ? "true" : "false");
+      if (on && code) name = c.textContent;
     });
     h5.fieldOk("category");
+    if (code === chosenCode) return;
+    chosenCode = code;
+    form.dispatchEvent(new CustomEvent("report:category", {detail: {code: code, name: name}}));
+    changed();
   }
 
   chips.addEventListener("click", function (e) {
@@ -401,38 +552,174 @@
   });
   if (initial.length) renderChips([]);
 
+  parts.push({
+    name: "description",
+    check: function (errors) {
+      var text = description.value.trim();
+      if (text.length < 5) errors.description = ["请用至少5个字描述问题"];
+      else if (text.length > 500) errors.description = ["问题描述最多500字"];
+    },
+    fill: function (body) { body.description = description.value.trim(); },
+    save: function () { return description.value.trim() ? description.value : undefined; },
+    restore: function (text) {
+      if (typeof text !== "string") return;
+      description.value = text.slice(0, 500);
+      described();
+    },
+    reset: function () {
+      description.value = "";
+      lastAsked = "";
+      described();
+    }
+  });
+
+  parts.push({
+    name: "category",
+    fill: function (body) { if ($("category").value) body.category = $("category").value; },
+    save: function () {
+      var chip = chips.querySelector('.h5-chip_on[data-code]:not([data-code=""])');
+      return chip ? {code: chip.dataset.code, name: chip.textContent} : undefined;
+    },
+    restore: function (kept) {
+      if (!kept || !kept.code || !kept.name) return;
+      renderChips([{code: String(kept.code), name: String(kept.name)}]);
+      choose(String(kept.code));
+    },
+    reset: function () {
+      choose("");
+      renderChips([]);
+      $("category-hint").textContent = hint;
+    }
+  });
+
+  parts.push({
+    name: "shop",
+    fill: function (body) { if ($("shop-id")) body.shop_id = parseInt($("shop-id").value, 10); }
+  });
+
+  // ------------------------------------------------------------ the draft on the device
+
+  var DRAFT_DAYS = 7, DRAFT_DELAY = 400, DRAFT_VERSION = 1, DAY_MS = 24 * 3600 * 1000;
+  var DRAFT_PREFIX = "zhcg.report-draft";
+  var shopCode = (new URLSearchParams(location.search).get("shop") || "").trim();
+  var draftKey = DRAFT_PREFIX + (shopCode ? ".shop." + shopCode : "");
+  var drafting = false, draftTimer = null;  // off while a draft is put back and once filed
+
+  function store() {
+    try { return window.localStorage || null; } catch (ignored) { return null; }  // may be refused
+  }
+
+  function forget(key) {
+    var s = store();
+    try { if (s) s.removeItem(key); } catch (ignored) { /* nothing kept, nothing to drop */ }
+  }
+
+  function read(key) {
+    var s = store(), draft = null;
+    try { draft = JSON.parse((s && s.getItem(key)) || "null"); } catch (ignored) { draft = null; }
+    return draft;
+  }
+
+  function fresh(draft) {
+    return !!draft && draft.v === DRAFT_VERSION && draft.parts && typeof draft.parts === "object" &&
+      Date.now() - draft.savedAt < DRAFT_DAYS * DAY_MS;
+  }
+
+  function saveDraft() {
+    var s = store();
+    if (!s || !drafting) return;
+    var kept = {}, any = false;
+    parts.forEach(function (part) {
+      var value = part.save ? part.save() : undefined;
+      if (value !== undefined) { kept[part.name] = value; any = true; }
+    });
+    if (!any) { forget(draftKey); return; }
+    var draft = {v: DRAFT_VERSION, savedAt: Date.now(), parts: kept};
+    try {
+      s.setItem(draftKey, JSON.stringify(draft));
+    } catch (full) {  // the device's storage is full: keep the photos without their thumbnails
+      if (!kept.photos) return;
+      kept.photos = kept.photos.map(function (p) { return {id: p.id}; });
+      try { s.setItem(draftKey, JSON.stringify(draft)); } catch (ignored) { /* not kept */ }
+    }
+  }
+
+  changed = function () {
+    if (!drafting) return;
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(function () { draftTimer = null; saveDraft(); }, DRAFT_DELAY);
+  };
+
+  function stopDrafting() {
+    drafting = false;
+    clearTimeout(draftTimer);
+    draftTimer = null;
+    forget(draftKey);
+  }
+
+  // Drafts of other shops' forms left for longer than DRAFT_DAYS go too.
+  (function sweep() {
+    var s = store(), stale = [];
+    for (var i = 0; s && i < s.length; i++) {
+      var key = s.key(i);
+      if (key && key.indexOf(DRAFT_PREFIX) === 0 && !fresh(read(key))) stale.push(key);
+    }
+    stale.forEach(forget);
+  })();
+
+  var notice = $("draft-notice");
+  var draft = read(draftKey);
+  if (fresh(draft)) {
+    parts.forEach(function (part) {
+      if (!part.restore || draft.parts[part.name] === undefined) return;
+      var done = part.restore(draft.parts[part.name]);
+      if (done && done.then && part.name === "photos") {
+        done.then(function (gone) {
+          if (gone) $("draft-text").textContent = "已恢复上次未提交的内容，其中" + gone + "张照片已失效，请重新添加";
+        });
+      }
+    });
+    notice.hidden = false;
+  }
+  drafting = true;  // kept photos the server no longer has leave the draft as they are found
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  function saveNow() {  // the page is left or hidden (WeChat in the background): no keystroke lost
+    if (draftTimer === null) return;
+    clearTimeout(draftTimer);
+    draftTimer = null;
+    saveDraft();
+  }
+  window.addEventListener("pagehide", saveNow);
+  document.addEventListener("visibilitychange", function () { if (document.hidden) saveNow(); });
+
+  $("draft-clear").addEventListener("click", function () {
+    stopDrafting();
+    parts.forEach(function (part) { if (part.reset) part.reset(); });
+    h5.clearErrors();
+    notice.hidden = true;
+    drafting = true;
+    h5.toast("已清空");
+    input.focus();  // the button is gone: the form's first field
+  });
+
   // ------------------------------------------------------------ submit
 
   var ALIASES = {lat: "location", lng: "location", coord_sys: "location", address: "location"};
 
   function localErrors() {
-    var errors = {}, text = description.value.trim();
-    if (!photos.length) errors.photos = ["请至少上传1张现场照片"];
-    else if (photos.some(function (p) { return p.status === "failed"; })) errors.photos = ["有照片上传失败，请点击照片重试或删除"];
-    else if (photos.some(function (p) { return p.status !== "done"; })) errors.photos = ["照片正在上传，请稍候再提交"];
-    if (!$("lat").value && !$("address").value.trim()) errors.location = ["请使用当前位置、在地图上选点，或填写详细地址"];
-    else if (located && located.inside === false) errors.location = [loc.outside || "该位置不在本市范围内，请重新选择"];
-    if (text.length < 5) errors.description = ["请用至少5个字描述问题"];
-    else if (text.length > 500) errors.description = ["问题描述最多500字"];
+    var errors = {};
+    parts.forEach(function (part) { if (part.check) part.check(errors); });
     return errors;
   }
 
   function body() {
-    var out = {description: description.value.trim(),
-               photos: photos.map(function (p) { return p.mediaId; })};
-    if ($("lat").value) {
-      out.lat = parseFloat($("lat").value);
-      out.lng = parseFloat($("lng").value);
-      out.coord_sys = $("coord-sys").value;
-    }
-    var address = $("address").value.trim();
-    if (address) out.address = address;
-    if ($("category").value) out.category = $("category").value;
-    if ($("shop-id")) out.shop_id = parseInt($("shop-id").value, 10);
+    var out = {};
+    parts.forEach(function (part) { if (part.fill) part.fill(out); });
     return out;
   }
 
   h5.submitReport(form, {button: submitBtn, label: "提交上报", url: urls.reportsUrl,
                           detailUrl: urls.detailUrl, key: idempotencyKey, body: body,
-                          localErrors: localErrors, aliases: ALIASES});
+                          localErrors: localErrors, aliases: ALIASES, done: stopDrafting});
 })();

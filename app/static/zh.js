@@ -53,11 +53,39 @@
     });
   }
 
-  function fieldText(fields) {
-    if (!fields) return "";
-    return Object.keys(fields).map(function (k) {
-      var v = fields[k];
-      return k + "：" + (Array.isArray(v) ? v.join("；") : (typeof v === "object" ? JSON.stringify(v) : v));
+  /* An error message list as one line; a list item's errors are named by their place, and a
+   * nested field's key is no word people read. */
+  function messageOf(v) {
+    if (Array.isArray(v)) return v.map(messageOf).join("；");
+    if (v && typeof v === "object") {
+      return Object.keys(v).map(function (k) {
+        return (/^\d+$/.test(k) ? "第 " + (+k + 1) + " 项：" : "") + messageOf(v[k]);
+      }).join("；");
+    }
+    return String(v);
+  }
+
+  /* The text of a control's <label> (without the required mark), or "". */
+  function labelOf(c) {
+    var label = c.id && (c.form || document).querySelector('label[for="' + c.id + '"]');
+    if (!label && c.closest) label = c.closest("label");
+    return label ? label.textContent.replace(/[*＊\s]/g, "") : "";
+  }
+
+  /* What people call a field: the label of its control in `form` (else on the page), or "". */
+  function fieldName(key, form) {
+    var scope = form || document;
+    var c = scope.querySelector('[name="' + key + '"]') ||
+      scope.querySelector('[data-errors~="' + key + '"]');
+    return c ? labelOf(c) : "";
+  }
+
+  /* Field errors as one line people read: "标签：原因" where the field has a label, else the
+   * reason alone (never the API's field key). */
+  function fieldText(fields, form) {
+    return Object.keys(fields || {}).map(function (k) {
+      var name = fieldName(k, form);
+      return (name ? name + "：" : "") + messageOf(fields[k]);
     }).join("；");
   }
 
@@ -70,8 +98,10 @@
     if (!isError) setTimeout(function () { if (el.textContent === text) el.hidden = true; }, 4000);
   }
 
-  function fail(e) {
-    flash(e.message + (e.fields ? "（" + fieldText(e.fields) + "）" : ""), true);
+  /* An API error as a flash, the fields named by their labels in `form` (else on the page). */
+  function fail(e, form) {
+    var rest = e.fields ? fieldText(e.fields, form) : "";
+    flash(e.message + (rest ? "（" + rest + "）" : ""), true);
   }
 
   /* "YYYY-MM-DD HH:mm" in the city's time (Asia/Shanghai), as the server renders times, whatever
@@ -126,5 +156,6 @@
   }
 
   window.zh = {geo: geo, api: api, esc: esc, flash: flash, fail: fail, time: time, qs: qs, pager: pager,
-               fieldText: fieldText, csrf: csrf, toLogin: toLogin};
+               fieldText: fieldText, messageOf: messageOf, labelOf: labelOf, csrf: csrf,
+               toLogin: toLogin};
 })();

@@ -18,7 +18,9 @@
 
 
   function base(el, cfg) {
-    var map = L.map(el, {preferCanvas: true}).setView(cfg.center || [41.80, 123.43], cfg.zoom || 11);
+    var map = L.map(el, {preferCanvas: true, zoomControl: false})
+      .setView(cfg.center || [41.80, 123.43], cfg.zoom || 11);
+    L.control.zoom({zoomInTitle: "放大", zoomOutTitle: "缩小"}).addTo(map);  // not Leaflet's English
     map.attributionControl.setPrefix("Leaflet");
     if (cfg.tileUrl) zh.geo().then(function (g) { g.tiles(cfg.tileUrl, cfg.attribution, 18).addTo(map); });
     map.zhTiles = !!cfg.tileUrl;

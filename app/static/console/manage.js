@@ -10,6 +10,8 @@
  *   zhm.lister(opts)         a server-paged table with filters kept in the address bar
  *   zhm.map(el) / zhm.picker(el, form)   Leaflet map (tiles or district boundaries), point picker
  *   zhm.ask(title, opts)     a dialog asking for a reason; resolves the text or null
+ *   zhm.fail(e, form)        an API error as a flash, its fields named by their labels
+ *   zhm.typeLabel(code) / zhm.typeCodes(extra)   department types: Chinese name; codes by name
  */
 (function () {
   "use strict";
@@ -90,15 +92,7 @@
     return slot;
   }
 
-  function messageOf(v) {
-    if (Array.isArray(v)) return v.map(messageOf).join("；");
-    if (v && typeof v === "object") {
-      return Object.keys(v).map(function (k) {
-        return (/^\d+$/.test(k) ? "第 " + (+k + 1) + " 项" : k) + "：" + messageOf(v[k]);
-      }).join("；");
-    }
-    return String(v);
-  }
+  var messageOf = zh.messageOf, labelOf = zh.labelOf;
 
   function clearErrors(form) {
     form.querySelectorAll(".field-error").forEach(function (s) { s.textContent = ""; s.hidden = true; });
@@ -120,10 +114,8 @@
     return rest;
   }
 
-  function labelOf(c) {
-    var label = c.id && (c.form || document).querySelector('label[for="' + c.id + '"]');
-    return label ? label.textContent.replace(/[*＊\s]/g, "") : "";
-  }
+  /* An API error as a flash (zh.fail: the fields named by their labels). */
+  function fail(e, form) { zh.fail(e, form); }
 
   function check(form) {
     clearErrors(form);
@@ -163,7 +155,7 @@
       setBusy(buttons, false);
       var rest = form && e.fields ? showErrors(form, e.fields) : e.fields;
       var text = e.status === 409 ? (e.message || STALE) : e.message;
-      if (rest && Object.keys(rest).length) text += "（" + zh.fieldText(rest) + "）";
+      if (rest && Object.keys(rest).length) text += "（" + zh.fieldText(rest, form) + "）";
       else if (e.fields && e.code === "validation_failed") text = "提交的内容有误，请按提示修改";
       zh.flash(text, true);
       return null;
@@ -208,7 +200,7 @@
         zh.pager(opts.pager, data.page, data.per_page, data.total, load);
         if (opts.loaded) opts.loaded(data);
         return data;
-      }, function (e) { statusRow(opts.tbody, e.message, "error-text"); zh.fail(e); });
+      }, function (e) { statusRow(opts.tbody, e.message, "error-text"); fail(e, opts.form); });
     }
     opts.form.addEventListener("submit", function (ev) { ev.preventDefault(); load(1); });
     opts.form.addEventListener("reset", function () { setTimeout(function () { load(1); }, 0); });
@@ -222,7 +214,8 @@
   var CENTER = [41.80, 123.43];
 
   function map(el) {
-    var m = L.map(el, {preferCanvas: true}).setView(CENTER, 11);
+    var m = L.map(el, {preferCanvas: true, zoomControl: false}).setView(CENTER, 11);
+    L.control.zoom({zoomInTitle: "放大", zoomOutTitle: "缩小"}).addTo(m);  // not Leaflet's English
     m.attributionControl.setPrefix("Leaflet");
     if (config.tileUrl) {
       zh.geo().then(function (g) { g.tiles(config.tileUrl, config.tileAttribution, 18).addTo(m); });
@@ -309,14 +302,22 @@
 
   function yesNo(v) { return v == null ? "未知" : (v ? "是" : "否"); }
 
-  /* Department types are free codes (data); the common ones get a Chinese gloss. */
+  /* Department types are codes (data: categories name the type of department that handles
+   * them). People read the Chinese name; a type an admin added under a new code shows its code. */
   var TYPES = {municipal: "市政设施", sanitation: "环境卫生", enforcement: "综合执法",
                landscaping: "园林绿化", street: "街道", gas: "燃气", water: "供水",
                power: "电力", traffic: "交通", housing: "房屋"};
-  function typeLabel(code) { return TYPES[code] ? code + "（" + TYPES[code] + "）" : code; }
+  function typeLabel(code) { return TYPES[code] || code; }
+  /* The known types and `extra` codes (those in use), ordered by their Chinese names. */
+  function typeCodes(extra) {
+    var seen = {};
+    Object.keys(TYPES).concat(extra || []).forEach(function (c) { if (c) seen[c] = 1; });
+    return Object.keys(seen).sort(function (a, b) { return typeLabel(a).localeCompare(typeLabel(b), "zh-CN"); });
+  }
 
   window.zhm = {config: config, STALE: STALE, values: values, fill: fill, changed: changed,
                 pick: pick, compact: compact, check: check, clearErrors: clearErrors,
                 showErrors: showErrors, send: send, lister: lister, map: map, picker: picker,
-                ask: ask, tag: tag, yesNo: yesNo, typeLabel: typeLabel, statusRow: statusRow};
+                ask: ask, tag: tag, yesNo: yesNo, typeLabel: typeLabel, typeCodes: typeCodes,
+                statusRow: statusRow, fail: fail};
 })();

@@ -11,6 +11,18 @@
   var current = null;  // the article being edited, as the API last returned it
   var page = 1;
 
+  /* An API error as a flash; a refused field is named by its label (the API's key is no word
+   * people read): "标题：…". */
+  function fail(e) {
+    var fields = e.fields || {};
+    var text = Object.keys(fields).map(function (k) {
+      var c = form.elements[k], label = c && c.id && form.querySelector('label[for="' + c.id + '"]');
+      var name = label ? label.textContent.replace(/（.*$/, "").trim() : "", v = fields[k];
+      return (name ? name + "：" : "") + (Array.isArray(v) ? v.join("；") : String(v));
+    }).join("；");
+    zh.flash(e.message + (text ? "（" + text + "）" : ""), true);
+  }
+
   function statusTag(a) {
     var tone = {published: "ok", draft: "warn", withdrawn: ""}[a.status] || "";
     return '<span class="tag ' + tone + '" data-status="' + zh.esc(a.status) + '">' +
@@ -34,7 +46,7 @@
         : '<tr><td colspan="6" class="muted">暂无文章</td></tr>';
       $("news-summary").textContent = "共 " + data.total + " 篇";
       zh.pager($("news-pager"), data.page, data.per_page, data.total, list);
-    }).catch(zh.fail);
+    }).catch(fail);
   }
 
   function showCover(cover) {
@@ -63,7 +75,7 @@
   }
 
   function open(id) {
-    return zh.api("GET", cfg.api + "/" + id).then(fill).catch(zh.fail);
+    return zh.api("GET", cfg.api + "/" + id).then(fill).catch(fail);
   }
 
   function payload() {
@@ -93,15 +105,15 @@
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    save().then(function () { zh.flash("已保存"); }, function (e) { if (e.message !== "incomplete") zh.fail(e); });
+    save().then(function () { zh.flash("已保存"); }, function (e) { if (e.message !== "incomplete") fail(e); });
   });
   $("news-publish").addEventListener("click", function () {
     save().then(act("publish", "已发布，市民可在“城管动态”中看到"))
-      .catch(function (e) { if (e.message !== "incomplete") zh.fail(e); });
+      .catch(function (e) { if (e.message !== "incomplete") fail(e); });
   });
   $("news-withdraw").addEventListener("click", function () {
     if (!current || !window.confirm("撤回后市民将看不到这篇文章，确定撤回吗？")) return;
-    act("withdraw", "已撤回")(current).catch(zh.fail);
+    act("withdraw", "已撤回")(current).catch(fail);
   });
   $("news-cancel").addEventListener("click", function () { editor.hidden = true; current = null; });
   $("news-new").addEventListener("click", function () { fill(null); });
@@ -117,7 +129,7 @@
     data.append("file", file);
     zh.flash("封面上传中…");
     zh.api("POST", cfg.media, data).then(function (m) { showCover(m); zh.flash("封面已上传，保存后生效"); })
-      .catch(zh.fail);
+      .catch(fail);
   });
   $("news-cover-remove").addEventListener("click", function () { $("news-cover-file").value = ""; showCover(null); });
 

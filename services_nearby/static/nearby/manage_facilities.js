@@ -24,7 +24,7 @@
       (f.status === "active" ? "" : ' class="inactive"') + ">" +
       "<td>" + zh.esc(f.name) + "</td><td>" + zh.esc(f.kind_name) + "</td>" +
       "<td>" + zh.esc(f.district_name || "—") + "</td><td>" + zh.esc(f.address || "—") + "</td>" +
-      '<td title="' + zh.esc(f.opening_hours) + '">' + zh.esc(f.hours_label) + "</td>" +
+      "<td>" + zh.esc(f.hours_label) + "</td>" +
       "<td>" + zh.esc(f.fee || "—") + "</td><td>" + zhm.yesNo(f.accessible) + "</td>" +
       "<td>" + zh.esc(spaces(f)) + "</td>" +
       "<td>" + zhm.tag(f.status_label, f.status === "active" ? "ok" : "danger") + "</td>" + ops(f) + "</tr>";
@@ -54,7 +54,10 @@
       if (!kind.querySelector('option[value="' + facility.kind + '"]')) {
         kind.add(new Option(facility.kind_name + "（已停用）", facility.kind));
       }
-      zhm.fill(form, Object.assign({}, facility, {coord_sys: "gcj02"}));
+      // The hours as people write them (周一至周五 08:30-17:00 ...), not the stored OSM form: the
+      // server reads either, and an unchanged field is not sent.
+      zhm.fill(form, Object.assign({}, facility, {coord_sys: "gcj02",
+        opening_hours: facility.opening_hours ? facility.hours_label : ""}));
       editing.form = zhm.values(form);
       picker.show();
     }
@@ -103,7 +106,7 @@
     if (op === "edit") {
       btn.disabled = true;
       zh.api("GET", cfg.facilities + "/" + id).then(function (f) { btn.disabled = false; open(f); },
-        function (e) { btn.disabled = false; zh.fail(e); });
+        function (e) { btn.disabled = false; zhm.fail(e); });
       return;
     }
     var title = (op === "remove" ? "撤销设施：" : "恢复设施：") + tr.dataset.name;

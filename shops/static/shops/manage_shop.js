@@ -112,7 +112,7 @@
     }, function (e) {
       $("shop-missing").textContent = e.message;
       $("shop-missing").hidden = false;
-      zh.fail(e);
+      zhm.fail(e);
     });
   }
 

@@ -58,9 +58,9 @@
 
   function industryRow(i) {
     return '<tr data-id="' + i.id + '"' + (i.is_active ? "" : ' class="inactive"') + ">" +
-      "<td>" + zh.esc(i.code) + "</td>" +
+      "<td><code>" + zh.esc(i.code) + "</code></td>" +
       '<td><form class="industry-rename" data-id="' + i.id + '" novalidate>' +
-      '<input name="name" required maxlength="32" aria-label="' + zh.esc(i.code) + ' 的名称" value="' +
+      '<input name="name" required maxlength="32" aria-label="行业“' + zh.esc(i.name) + '”的名称" value="' +
       zh.esc(i.name) + '"> <button type="submit" class="btn">重命名</button></form></td>' +
       "<td>" + (i.is_active ? zhm.tag("启用", "ok") : zhm.tag("已停用")) + "</td>" +
       '<td class="ops"><button type="button" class="btn industry-toggle" data-id="' + i.id +
@@ -72,7 +72,7 @@
     zhm.statusRow(industryRows, "加载中…");
     zh.api("GET", cfg.industries).then(function (items) {
       industryRows.innerHTML = items.map(industryRow).join("");
-    }, zh.fail);
+    }, zhm.fail);
   }
 
   industryRows.addEventListener("submit", function (ev) {

@@ -32,11 +32,19 @@
     return raw;
   }
 
+  /* A field's messages as one line (a nested field's key is no word people read). */
+  function messages(v) {
+    if (Array.isArray(v)) return v.map(messages).join("；");
+    if (v && typeof v === "object") return Object.keys(v).map(function (k) { return messages(v[k]); }).join("；");
+    return String(v);
+  }
+
+  /* Each field's message next to it; the rest in the flash, without the API's field keys. */
   function showErrors(form, err) {
     var rest = [];
     Object.keys(err.fields || {}).forEach(function (name) {
-      var box = form.querySelector('.field-error[data-for="' + name + '"]');
-      var v = err.fields[name], text = Array.isArray(v) ? v.join("；") : (typeof v === "object" ? JSON.stringify(v) : String(v));
+      var box = form && form.querySelector('.field-error[data-for="' + name + '"]');
+      var text = messages(err.fields[name]);
       if (box) { box.textContent = text; box.hidden = false; } else rest.push(text);
     });
     zh.flash(err.message + (rest.length ? "（" + rest.join("；") + "）" : ""), true);
@@ -99,7 +107,7 @@
       btn.disabled = true;
       var body = btn.dataset.body ? JSON.parse(btn.dataset.body) : undefined;
       zh.api("POST", btn.dataset.post, body).then(function () { done(btn.dataset.done); })
-        .catch(function (e) { btn.disabled = false; zh.fail(e); });
+        .catch(function (e) { btn.disabled = false; showErrors(null, e); });
     });
   });
 

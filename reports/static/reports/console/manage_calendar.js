@@ -70,7 +70,7 @@
     return loadYear(year, force).then(function (entries) {
       renderMonth(entries);
       renderYear(year, entries);
-    }, zh.fail);
+    }, zhm.fail);
   }
 
   function move(months) {

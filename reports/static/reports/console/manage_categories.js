@@ -61,9 +61,7 @@
     (function walk(nodes) {
       nodes.forEach(function (d) { d.handles.forEach(function (t) { types[t] = 1; }); walk(d.children); });
     })(departments || []);
-    $("department-types").innerHTML = Object.keys(types).sort().map(function (t) {
-      return '<option value="' + zh.esc(t) + '">' + zh.esc(zhm.typeLabel(t)) + "</option>";
-    }).join("");
+    typeOptions(Object.keys(types));
     var majors = {};
     all.forEach(function (c) { majors[c.kind + c.major_code] = c; });
     $("category-majors").innerHTML = Object.keys(majors).sort().map(function (k) {
@@ -72,12 +70,23 @@
     }).join("");
   }
 
+  /* The department types a category may be routed to (those departments handle, and those in
+   * use), named in Chinese; the chosen one stays chosen. */
+  function typeOptions(codes) {
+    var select = form.elements.department_type, chosen = select.value;
+    select.length = 1;  // keep 请选择
+    zhm.typeCodes(codes).filter(function (t) { return codes.indexOf(t) >= 0; }).forEach(function (t) {
+      select.add(new Option(zhm.typeLabel(t), t));
+    });
+    select.value = chosen;
+  }
+
   function load() {
     return zh.api("GET", cfg.categories).then(function (items) {
       all = items;
       render();
       return zh.api("GET", cfg.departments).then(datalists, function () { datalists([]); });
-    }, function (e) { tree.innerHTML = '<p class="error-text">' + zh.esc(e.message) + "</p>"; zh.fail(e); });
+    }, function (e) { tree.innerHTML = '<p class="error-text">' + zh.esc(e.message) + "</p>"; zhm.fail(e); });
   }
 
   /* -- the form dialog ------------------------------------------------------------------------ */
@@ -91,6 +100,10 @@
     $("category-fixed").hidden = !c;
     $("category-dialog-title").textContent = c ? "编辑类别：" + c.full_name : "新增类别";
     if (c) {
+      if (c.department_type && !form.querySelector('#category-edit-department_type option[value="' +
+                                                    c.department_type + '"]')) {
+        form.elements.department_type.add(new Option(zhm.typeLabel(c.department_type), c.department_type));
+      }
       $("category-fixed").textContent = "编码 " + c.code + "，" + c.full_name +
         (c.shop_related ? "，涉及店铺" : "") + "（编码和名称添加后不能修改）";
       zhm.fill(form, c);

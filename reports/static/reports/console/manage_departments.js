@@ -7,7 +7,9 @@
   var tree = $("department-tree"), dialog = $("department-dialog"), form = $("department-form");
   var showInactive = $("department-show-inactive");
   var EDITABLE = ["name", "parent_id", "handles", "is_active"];
-  var roots = [], byId = {}, editing = null;
+  var roots = [], byId = {}, editing = null, inUse = [];
+  var handles = form.elements.handles, picks = $("department-handles-picks");
+  var other = $("department-handles-other");
 
   function index(nodes, depth, out) {
     nodes.forEach(function (d) {
@@ -45,10 +47,12 @@
       var flat = index(roots, 0, []);
       var types = {};
       flat.forEach(function (d) { d.handles.forEach(function (t) { types[t] = 1; }); });
-      $("department-known-types").textContent = "已有的处置类型：" +
-        (Object.keys(types).sort().map(zhm.typeLabel).join("、") || "无");
+      inUse = Object.keys(types);
+      $("department-known-types").textContent = "已有部门处置的类型：" +
+        (zhm.typeCodes(inUse).filter(function (t) { return types[t]; }).map(zhm.typeLabel)
+          .join("、") || "无");
       render();
-    }, function (e) { tree.innerHTML = '<p class="error-text">' + zh.esc(e.message) + "</p>"; zh.fail(e); });
+    }, function (e) { tree.innerHTML = '<p class="error-text">' + zh.esc(e.message) + "</p>"; zhm.fail(e); });
   }
 
   /* The parent choices: every department but `self` and the departments below it. */
@@ -64,6 +68,29 @@
     });
   }
 
+  /* The handled types as checkboxes named in Chinese (the known types and those in use, the
+   * department's own included); the hidden "handles" carries their codes, and a new type's code
+   * typed under 其他类型编码 is added to them. */
+  function showTypes(codes) {
+    picks.innerHTML = zhm.typeCodes(inUse.concat(codes)).map(function (t) {
+      return '<label><input type="checkbox" value="' + zh.esc(t) + '"' +
+        (codes.indexOf(t) >= 0 ? " checked" : "") + "> " + zh.esc(zhm.typeLabel(t)) + "</label>";
+    }).join("");
+    other.value = "";
+    syncTypes();
+  }
+  function syncTypes() {
+    var codes = Array.prototype.filter.call(picks.querySelectorAll("input"), function (c) {
+      return c.checked;
+    }).map(function (c) { return c.value; });
+    other.value.split(/[,，、\s]+/).forEach(function (t) {
+      if (t && codes.indexOf(t) < 0) codes.push(t);
+    });
+    handles.value = codes.join(",");
+  }
+  picks.addEventListener("change", syncTypes);
+  other.addEventListener("input", syncTypes);
+
   function open(d, parentId) {
     editing = d;
     form.reset();
@@ -72,6 +99,7 @@
     $("department-create-fields").disabled = $("department-create-fields").hidden = !!d;
     $("department-dialog-title").textContent = d ? "编辑部门：" + d.name : "新增部门";
     zhm.fill(form, d || {parent_id: parentId == null ? "" : parentId, is_active: true});
+    showTypes(d ? d.handles : []);
     if (d) editing.form = zhm.pick(zhm.values(form), EDITABLE);
     dialog.showModal();
   }

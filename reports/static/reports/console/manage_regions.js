@@ -49,7 +49,7 @@
       all = items; byId = {};
       items.forEach(function (r) { byId[r.id] = r; });
       render(page);
-    }, function (e) { zhm.statusRow(rows, e.message, "error-text"); zh.fail(e); });
+    }, function (e) { zhm.statusRow(rows, e.message, "error-text"); zhm.fail(e); });
   }
 
   function departments() {
@@ -62,7 +62,7 @@
           add(d.children, depth + 1);
         });
       })(roots, 0);
-    }, zh.fail);
+    }, zhm.fail);
   }
 
   /* -- edit ------------------------------------------------------------------------------------ */
@@ -101,7 +101,7 @@
       shape = L.geoJSON(detail.geometry, {style: {color: "#f5222d", weight: 2, fillOpacity: 0.1}}).addTo(map);
       map.fitBounds(shape.getBounds());
       $("region-map-title").textContent = detail.name + "（" + detail.code + "）";
-    }, function (e) { btn.disabled = false; zh.fail(e); });
+    }, function (e) { btn.disabled = false; zhm.fail(e); });
   }
 
   rows.addEventListener("click", function (ev) {

@@ -71,13 +71,28 @@
     }, true);
   }
 
+  /* A refused filter, named as the filter form names it (never the API's field key). */
+  function fieldName(key) {
+    var c = document.querySelector('#stats-filters [name="' + key + '"]');
+    var label = c && c.closest("label");
+    return label && label.firstChild ? label.firstChild.textContent.trim() : "";
+  }
+  function fail(e) {
+    var fields = e.fields || {};
+    var text = Object.keys(fields).map(function (k) {
+      var v = fields[k], name = fieldName(k);
+      return (name ? name + "：" : "") + (Array.isArray(v) ? v.join("；") : String(v));
+    }).join("；");
+    zh.flash(e.message + (text ? "（" + text + "）" : ""), true);
+  }
+
   zh.api("GET", "/api/v1/stats/cases" + query(f.group_by)).then(function (data) {
     showTotals(data);
     showGroups(data.groups || []);
-  }).catch(zh.fail);
+  }).catch(fail);
   zh.api("GET", "/api/v1/stats/cases" + query(f.trend)).then(function (data) {
     showTrend(data.groups || []);
-  }).catch(zh.fail);
+  }).catch(fail);
 
   /* ---- heat map ---- */
   if (!window.L || !window.zhMap) return;

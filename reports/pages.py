@@ -12,13 +12,15 @@ editors' ``/api/v1/admin/...`` is admin only, so are their pages.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from app.auth.models import Role, StaffUser, User
@@ -35,6 +37,7 @@ from reports.schemas import QueueArgs
 from reports.service import OUTSIDE_CITY, TRIAGE_LABELS
 from reports.workflow import REJECT_REASONS
 from shops import service as shops_service
+from wechat import subscriptions
 
 bp = Blueprint("reports_pages", __name__, template_folder="templates",
                static_folder="static/reports", static_url_path="/static/reports")  # fmt: skip
@@ -353,7 +356,26 @@ def report_form(citizen: User):
         shop_categories=shop_categories() if shop and shop.get("id") else [],
         map_config=h5_map_config(),
         location_config=location,
+        questions=category_questions(),
+        draft_owner=draft_owner(citizen),
     )
+
+
+def category_questions() -> dict[str, list[dict[str, Any]]]:
+    """The follow-up questions of the active categories that ask any, by code (what
+    GET /api/v1/categories lists), so the form shows them the moment a category is chosen."""
+    rows = db.session.execute(
+        select(Category.code, Category.questions).where(Category.is_active.is_(True))
+    ).all()
+    return {code: asked for code, asked in rows if asked}
+
+
+def draft_owner(citizen: User) -> str:
+    """Whose draft the form keeps on the device: a keyed digest of the citizen's id (the same
+    for the citizen on every visit, says nothing of the id), part of the draft's storage key so
+    another citizen signing in on the same phone never sees it."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"report-draft:{citizen.id}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def shop_point(shop: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -403,6 +425,7 @@ def report_detail(number: str, citizen: User):
             text="该问题不存在，或不是您上报的问题。",
         ), 404
     view = present.citizen_view(report, "gcj02", own=own)
+    submitted = request.args.get("submitted") == "1"
     return render_template(
         "reports/h5/report_detail.html",
         r=view,
@@ -414,8 +437,25 @@ def report_detail(number: str, citizen: User):
         timeline=list(reversed(view["timeline"])),
         tones=STATE_TONES,
         map_config=h5_map_config(),
-        submitted=request.args.get("submitted") == "1",
+        submitted=submitted,
+        follow=follow_box() if submitted and own else None,
     )
+
+
+def follow_box() -> dict[str, str]:
+    """接收办理进展, shown once a report is filed: the public account to follow (its name, what
+    following gives, the link of its QR code, if one is configured) and that neither is needed
+    (what GET /api/v1/notifications/options says; the mini-program's subscribe prompt is not
+    for H5)."""
+    options = subscriptions.options(None)  # the public account's part is the same for everyone
+    account = options["public_account"]
+    follow_url = account["follow_url"]
+    qr = None
+    if follow_url:  # the link names what the code holds: a new follow URL is a new image
+        version = hashlib.sha256(follow_url.encode()).hexdigest()[:12]
+        qr = url_for("reports_public_pages.follow_qr_image", ext="png", v=version)
+    return {"name": account["name"], "explain": account["explain"], "qr": qr,
+            "always": options["always"]}  # fmt: skip
 
 
 def shop_name(shop_id: int | None) -> str | None:

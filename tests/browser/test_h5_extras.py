@@ -83,7 +83,15 @@ def fill_and_file(page, colours: list[str]) -> str:
     return page.inner_text("#report-number").strip()
 
 
-def draft_of(page, key: str = DRAFT):
+def draft_key(page, shop: str = "") -> str:
+    """The signed-in citizen's draft key (one draft per citizen, and per shop): the form names
+    its owner (data-draft-owner)."""
+    owner = page.get_attribute("#report-form", "data-draft-owner")
+    assert owner
+    return f"{DRAFT}.u.{owner}" + (f".shop.{shop}" if shop else "")
+
+
+def draft_of(page, key: str):
     return page.evaluate("k => JSON.parse(localStorage.getItem(k) || 'null')", key)
 
 
@@ -105,6 +113,7 @@ def test_a_half_filled_report_survives_a_reload_and_filing_it_forgets_it(
     browser, live_server, page_errors
 ):
     phone, page = sign_in(browser, live_server, page_errors)
+    mine = draft_key(page)
     assert page.is_hidden("#draft-notice")
     add_photos(page, ["#8a7f70", "#405060"])
     page.click("#locate-btn")
@@ -118,10 +127,10 @@ def test_a_half_filled_report_survives_a_reload_and_filing_it_forgets_it(
         """k => { const d = JSON.parse(localStorage.getItem(k) || 'null');
                   return d && d.parts.category && d.parts.photos && d.parts.photos.length === 2 &&
                          d.parts.description && d.parts.location; }""",
-        arg=DRAFT,
+        arg=mine,
     )
     lat, lng = page.input_value("#lat"), page.input_value("#lng")
-    ids = [p["id"] for p in draft_of(page)["parts"]["photos"]]
+    ids = [p["id"] for p in draft_of(page, mine)["parts"]["photos"]]
 
     page.reload()
     page.wait_for_selector("#draft-notice:not([hidden])")
@@ -155,7 +164,7 @@ def test_a_half_filled_report_survives_a_reload_and_filing_it_forgets_it(
         "#before-photos img", "els => els.map(i => i.dataset.photo)"
     )
     assert photo_ids == ids
-    assert draft_of(page) is None  # filed: forgotten
+    assert draft_of(page, mine) is None  # filed: forgotten
 
     page.goto("/h5/report")
     assert page.is_hidden("#draft-notice")
@@ -190,12 +199,12 @@ def test_drafts_are_kept_per_shop_cleared_on_request_and_dropped_when_old(
     assert first_name in page.inner_text("#shop-binding")
     shop_address = page.input_value("#address")
     page.fill("#description", "店门口占道经营，摆了很多桌椅")
-    key = f"{DRAFT}.shop.{first}"
+    mine, key = draft_key(page), draft_key(page, first)
     page.wait_for_function("k => localStorage.getItem(k) !== null", arg=key)
     kept = draft_of(page, key)["parts"]
     # The shop's own point and address are not kept: they come with the shop anyway.
     assert kept == {"description": "店门口占道经营，摆了很多桌椅"}
-    assert draft_of(page) is None  # the plain form's draft is another
+    assert draft_of(page, mine) is None  # the plain form's draft is another
 
     for other in (f"/h5/report?shop={second}", "/h5/report"):
         page.goto(other)
@@ -218,15 +227,15 @@ def test_drafts_are_kept_per_shop_cleared_on_request_and_dropped_when_old(
     # A draft older than 7 days is dropped, not restored.
     old = {"v": 1, "savedAt": int((time.time() - 8 * 86400) * 1000),
            "parts": {"description": "八天前没写完的内容"}}  # fmt: skip
-    page.evaluate("([k, d]) => localStorage.setItem(k, JSON.stringify(d))", [DRAFT, old])
+    page.evaluate("([k, d]) => localStorage.setItem(k, JSON.stringify(d))", [mine, old])
     page.goto("/h5/report")
     assert page.is_hidden("#draft-notice") and page.input_value("#description") == ""
-    assert draft_of(page) is None
+    assert draft_of(page, mine) is None
 
     # A kept photo the server does not have (or is someone else's) is dropped, and said so.
     parts = {"description": "还没写完的内容", "photos": [{"id": "not-a-photo-0000"}]}
     gone = {"v": 1, "savedAt": int(time.time() * 1000), "parts": parts}
-    page.evaluate("([k, d]) => localStorage.setItem(k, JSON.stringify(d))", [DRAFT, gone])
+    page.evaluate("([k, d]) => localStorage.setItem(k, JSON.stringify(d))", [mine, gone])
     page.reload()
     page.wait_for_selector("#draft-notice:not([hidden])")
     page.wait_for_function(
@@ -235,7 +244,7 @@ def test_drafts_are_kept_per_shop_cleared_on_request_and_dropped_when_old(
     assert page.inner_text("#draft-text") == "已恢复上次未提交的内容，其中1张照片已失效，请重新添加"
     assert page.locator("#photo-list li").count() == 0
     assert page.inner_text("#photo-count") == "0"
-    page.wait_for_function("k => !JSON.parse(localStorage.getItem(k)).parts.photos", arg=DRAFT)
+    page.wait_for_function("k => !JSON.parse(localStorage.getItem(k)).parts.photos", arg=mine)
     phone.close()
     # The 404 of the photo that is gone is the answer the page asked for.
     assert [e for e in page_errors if "status of 404" not in e] == []

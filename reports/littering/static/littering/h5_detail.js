@@ -1,13 +1,29 @@
-/* 车窗抛物举报 detail (H5): 确认收款. Inside WeChat the page asks WeChat Pay's confirm sheet
- * through WeixinJSBridge ('requestMerchantTransfer', the H5 twin of wx.requestMerchantTransfer);
- * elsewhere (the embedded emulator) the link opens the emulator's confirm page. Afterwards the
- * page checks the report again until the money has arrived. Needs zh.js and h5.js. */
+/* 车窗抛物举报 detail (H5): the evidence photos open in h5.js's viewer, and one whose short-lived
+ * link expired while the page was open gets a fresh one from the report's JSON
+ * (GET /api/v1/littering/reports/<number>, #littering-detail-config's api); 确认收款. Inside WeChat
+ * the page asks WeChat Pay's confirm sheet through WeixinJSBridge ('requestMerchantTransfer', the
+ * H5 twin of wx.requestMerchantTransfer); elsewhere (the embedded emulator) the link opens the
+ * emulator's confirm page. Afterwards the page checks the report again until the money has
+ * arrived. Needs zh.js and h5.js; ids are those of littering/h5_detail.html. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   if (/[?&]submitted=1/.test(location.search) && window.history.replaceState) {
     history.replaceState(null, "", location.pathname);  // a reload shows no second toast
   }
+
+  var config = {};
+  try { config = JSON.parse($("littering-detail-config").textContent); } catch (ignored) { config = {}; }
+  if (config.api && $("evidence")) {
+    h5.freshPhotos($("evidence"), function () {
+      return zh.api("GET", config.api).then(function (report) {
+        var urls = {};
+        (report.evidence || []).forEach(function (m) { urls[m.id] = m.url; });
+        return urls;
+      });
+    });
+  }
+
   var button = $("confirm-receipt");
   if (!button) return;
   var number = $("report-number").textContent.trim();

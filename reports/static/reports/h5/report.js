@@ -1,9 +1,9 @@
 /* 智慧城管 H5 "我要上报": photos (downscaled here, uploaded one by one with progress), location
  * (device or map), description with category suggestions, and an idempotent submit.
  *
- * The form is a list of parts (photos, location, description, category; a per-category block of
- * follow-up questions is meant to be one more). A part is {name, check(errors), fill(body),
- * save(), restore(value), reset()}, each optional:
+ * The form is a list of parts (photos, location, description, category, the chosen category's
+ * follow-up questions, shop). A part is {name, check(errors), fill(body), save(),
+ * restore(value), reset()}, each optional:
  *   check(errors)   adds its local errors ({field: [messages]}) before sending
  *   fill(body)      puts its fields into the request body
  *   save()          what the draft keeps of it (plain JSON; undefined: nothing worth keeping)
@@ -11,11 +11,13 @@
  * and calls changed() when the citizen changes it. Choosing a category fires "report:category"
  * on the form (detail {code, name}; code "" is 由工作人员判断) for the parts that depend on it.
  *
- * The draft: what is filled in is kept on the device (localStorage, one draft per shop for the
- * form opened from a shop's plate) as the citizen goes, put back when the form opens again (with
- * 已恢复上次未提交的内容 and 清空), dropped once the report is filed and after DRAFT_DAYS. Photos are
- * kept as the ids the media API gave them with a small thumbnail; the server is asked whether
- * they are still there when the draft comes back.
+ * The draft: what is filled in is kept on the device (localStorage) as the citizen goes, put
+ * back when the form opens again (with 已恢复上次未提交的内容 and 清空), dropped once the report is
+ * filed and after DRAFT_DAYS. One draft per citizen (the key holds the form's data-draft-owner, a
+ * digest of the signed-in citizen: another citizen on the same phone never sees it) and per shop
+ * for the form opened from a shop's plate. Photos are kept as the ids the media API gave them
+ * with a small thumbnail; the server is asked whether they are still there when the draft comes
+ * back.
  * Needs zh.js, h5.js and (for the map) Leaflet; element ids are those of h5/report.html. */
 (function () {
   "use strict";
@@ -592,6 +594,143 @@
     }
   });
 
+  // ------------------------------------------------------------ follow-up questions
+  // The chosen category's questions (reports/questions.py; #report-questions holds them by
+  // category code, as GET /api/v1/categories lists them): yes_no (是 / 否), choice (one of its
+  // options) or text (at most TEXT_MAX characters), some required (必答). They follow the
+  // category: another choice clears the answers. The answers go as `answers` {key: answer} (the
+  // unanswered left out); the server's errors `answers.<key>` show at their question.
+
+  var TEXT_MAX = 100, YES_NO = ["是", "否"];
+  var asks = {};
+  try { asks = JSON.parse($("report-questions").textContent) || {}; } catch (ignored) { asks = {}; }
+  var questionBox = $("questions"), questionList = $("question-list");
+  var shown = {code: "", questions: []};  // the questions on the form now, and their category
+
+  function questionEl(q) {
+    var id = "q-" + q.key, text = q.kind === "text";
+    var cell = document.createElement("div");
+    cell.className = "weui-cell h5-question";
+    cell.dataset.key = q.key;
+    var bd = document.createElement("div");
+    bd.className = "weui-cell__bd";
+    var label = document.createElement(text ? "label" : "p");
+    label.className = "h5-question__label";
+    label.id = id + "-label";
+    label.textContent = q.label;
+    if (text) label.htmlFor = id;
+    if (q.required) {
+      var tag = document.createElement("span");
+      tag.className = "h5-tag warn h5-question__required";
+      tag.textContent = "必答";
+      label.appendChild(tag);
+    }
+    bd.appendChild(label);
+    var control;
+    if (text) {
+      control = document.createElement("input");
+      control.className = "weui-input h5-question__input";
+      control.name = "answer-" + q.key;
+      control.maxLength = TEXT_MAX;
+      control.autocomplete = "off";
+      control.placeholder = (q.required ? "请填写" : "选填") + "，最多" + TEXT_MAX + "字";
+    } else {
+      control = document.createElement("div");
+      control.className = q.kind === "yes_no" ? "h5-answer-buttons" : "h5-answer-choices";
+      control.setAttribute("role", "radiogroup");
+      control.setAttribute("aria-labelledby", label.id);
+      (q.kind === "yes_no" ? YES_NO : q.options || []).forEach(function (option, i) {
+        var opt = document.createElement("label");
+        opt.className = "h5-answer";
+        var radio = document.createElement("input");
+        radio.type = "radio";
+        radio.name = "answer-" + q.key;
+        radio.id = id + "-" + i;
+        radio.value = option;
+        var word = document.createElement("span");
+        word.textContent = option;
+        opt.appendChild(radio);
+        opt.appendChild(word);
+        control.appendChild(opt);
+      });
+    }
+    control.id = id;
+    if (q.required) control.setAttribute("aria-required", "true");
+    bd.appendChild(control);
+    var error = document.createElement("p");
+    error.className = "h5-field-error";
+    error.id = "error-answers." + q.key;
+    error.setAttribute("data-for", id);
+    error.hidden = true;
+    bd.appendChild(error);
+    cell.appendChild(bd);
+    return cell;
+  }
+
+  function answerOf(q) {
+    if (q.kind === "text") return $("q-" + q.key).value.trim();
+    var picked = questionList.querySelector('input[name="answer-' + q.key + '"]:checked');
+    return picked ? picked.value : "";
+  }
+
+  function answers() {
+    var out = {}, any = false;
+    shown.questions.forEach(function (q) {
+      var value = answerOf(q);
+      if (value) { out[q.key] = value; any = true; }
+    });
+    return any ? out : null;
+  }
+
+  function showQuestions(code, name) {
+    var questions = (code && Array.isArray(asks[code])) ? asks[code] : [];
+    questionList.textContent = "";  // the answers (and errors) of another category go with it
+    questions.forEach(function (q) { questionList.appendChild(questionEl(q)); });
+    shown = {code: code, questions: questions};
+    $("questions-title").textContent = "补充问题" + (name ? "（" + name + "）" : "");
+    questionBox.hidden = !questions.length;
+    h5.fieldOk("answers");  // the banner goes too when no error is left on the form
+  }
+
+  form.addEventListener("report:category", function (e) { showQuestions(e.detail.code, e.detail.name); });
+
+  function answered(e) {
+    var cell = e.target.closest && e.target.closest(".h5-question");
+    var q = cell && shown.questions.filter(function (x) { return x.key === cell.dataset.key; })[0];
+    if (q && answerOf(q)) h5.fieldOk("answers." + q.key);
+  }
+  questionList.addEventListener("input", answered);
+  questionList.addEventListener("change", answered);
+
+  parts.push({
+    name: "answers",
+    check: function (errors) {
+      shown.questions.forEach(function (q) {
+        if (q.required && !answerOf(q)) errors["answers." + q.key] = ["请回答：" + q.label];
+      });
+    },
+    fill: function (body) {
+      var given = answers();
+      if (given) body.answers = given;
+    },
+    save: function () {
+      var given = answers();
+      return given ? {code: shown.code, answers: given} : undefined;
+    },
+    restore: function (kept) {  // after the category's: its questions are on the form by now
+      if (!kept || kept.code !== shown.code || !kept.answers || typeof kept.answers !== "object") return;
+      shown.questions.forEach(function (q) {
+        var value = kept.answers[q.key];
+        if (typeof value !== "string" || !value) return;
+        if (q.kind === "text") { $("q-" + q.key).value = value.slice(0, TEXT_MAX); return; }
+        Array.prototype.forEach.call(questionList.querySelectorAll('input[name="answer-' + q.key + '"]'), function (r) {
+          r.checked = r.value === value;
+        });
+      });
+    },
+    reset: function () { showQuestions("", ""); }
+  });
+
   parts.push({
     name: "shop",
     fill: function (body) { if ($("shop-id")) body.shop_id = parseInt($("shop-id").value, 10); }
@@ -602,10 +741,13 @@
   var DRAFT_DAYS = 7, DRAFT_DELAY = 400, DRAFT_VERSION = 1, DAY_MS = 24 * 3600 * 1000;
   var DRAFT_PREFIX = "zhcg.report-draft";
   var shopCode = (new URLSearchParams(location.search).get("shop") || "").trim();
-  var draftKey = DRAFT_PREFIX + (shopCode ? ".shop." + shopCode : "");
+  var owner = (urls.draftOwner || "").trim();  // whose drafts: none kept without one
+  var OWNED = DRAFT_PREFIX + ".u.";
+  var draftKey = OWNED + owner + (shopCode ? ".shop." + shopCode : "");
   var drafting = false, draftTimer = null;  // off while a draft is put back and once filed
 
   function store() {
+    if (!owner) return null;
     try { return window.localStorage || null; } catch (ignored) { return null; }  // may be refused
   }
 
@@ -657,12 +799,14 @@
     forget(draftKey);
   }
 
-  // Drafts of other shops' forms left for longer than DRAFT_DAYS go too.
+  // Drafts (any citizen's, any shop's) left for longer than DRAFT_DAYS go too, and those kept
+  // before drafts had an owner: whose they are is not known.
   (function sweep() {
     var s = store(), stale = [];
     for (var i = 0; s && i < s.length; i++) {
       var key = s.key(i);
-      if (key && key.indexOf(DRAFT_PREFIX) === 0 && !fresh(read(key))) stale.push(key);
+      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
+      if (key.indexOf(OWNED) !== 0 || !fresh(read(key))) stale.push(key);
     }
     stale.forEach(forget);
   })();

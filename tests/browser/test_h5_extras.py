@@ -32,6 +32,7 @@ from tests.browser.conftest import (
     desktop_context,
     free_port,
     phone_context,
+    screenshot,
     staff_login,
     watch,
 )
@@ -288,6 +289,7 @@ def test_case_photos_open_in_a_viewer(browser, live_server, page_errors):
     assert page.evaluate("document.activeElement.id") == "h5-viewer-close"
     assert viewer_count(page) == "1/2 上报照片1"
     page.wait_for_function("document.getElementById('h5-viewer-img').naturalWidth > 0")
+    screenshot(page, "h5-photo-viewer")
     box = page.eval_on_selector("#h5-viewer-img", "i => i.getBoundingClientRect().width")
     assert box >= 300  # full width on a 360 px phone, not a thumbnail
     assert page.is_disabled("#h5-viewer-prev") and page.is_enabled("#h5-viewer-next")

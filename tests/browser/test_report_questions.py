@@ -16,7 +16,14 @@ import json
 import re
 
 from app.geo.coords import from_canonical
-from tests.browser.conftest import LiveServer, desktop_context, phone_context, staff_login, watch
+from tests.browser.conftest import (
+    LiveServer,
+    desktop_context,
+    phone_context,
+    screenshot,
+    staff_login,
+    watch,
+)
 from tests.browser.test_h5_extras import add_photos
 
 XINGHUA = (41.7960, 123.3710)  # GCJ-02, inside the synthetic 兴华街道 of 铁西区
@@ -127,6 +134,7 @@ def test_questions_are_asked_answered_and_reach_the_dispatcher(browser, live_ser
     assert page.get_attribute("#q-missing", "aria-invalid") is None
     assert described_by(page, "#q-missing") == []
     answer(page, "place", "机动车道")
+    screenshot(page, "h5-report-questions")
 
     page.click("#submit-btn")
     page.wait_for_url(re.compile(r"/h5/reports/[^/?]+\?submitted=1$"))
@@ -160,6 +168,7 @@ def test_questions_are_asked_answered_and_reach_the_dispatcher(browser, live_ser
     assert shown["width"] == 160 and shown["x"] >= 0 and shown["x"] + shown["width"] <= 360
     assert "长按识别二维码" in page.inner_text("#follow-qr")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "h5-report-submitted-follow")
     phone.close()
 
     # The dispatcher: 紧急, and the answers with the one that made it so.
@@ -173,6 +182,7 @@ def test_questions_are_asked_answered_and_reach_the_dispatcher(browser, live_ser
     assert "市民补充信息" in answers and MISSING in answers and PLACE in answers
     assert "机动车道" in answers and INJURED not in answers
     assert staff.locator("#case-answers dd", has_text="是").locator(".tag").inner_text() == "紧急"
+    screenshot(staff, "console-case-urgent")
     desk.close()
     assert page_errors == []
 

@@ -192,7 +192,20 @@ class Report(db.Model):
     __tablename__ = "reports"
     __table_args__ = (
         Index("ix_reports_state_department", "state", "department_id"),
-        Index("ix_reports_category_state", "category_id", "state"),
+        # The console's case lists (reports.queries; docs/benchmarks.md, "Console case lists at
+        # 1.34 million cases"): per filter, its cases newest first (id) with the account's scope
+        # (department, region) and the other filters, so a page, its count and any filters
+        # together are read from one index; the scope by creation time; the flagged to-dos.
+        Index("ix_reports_state_list", "state", "id", "department_id", "region_id",
+              "district_code", "category_id", "channel"),
+        Index("ix_reports_category_list", "category_id", "id", "department_id", "region_id",
+              "state", "district_code", "channel"),
+        Index("ix_reports_district_list", "district_code", "id", "department_id", "region_id",
+              "state", "category_id", "channel"),
+        Index("ix_reports_channel_list", "channel", "id", "department_id", "region_id", "state",
+              "district_code", "category_id"),
+        Index("ix_reports_scope", "department_id", "created_at", "region_id"),
+        Index("ix_reports_attention_scope", "attention", "department_id", "region_id"),
         Index("ix_reports_state_due", "state", "due_at"),
         Index("ix_reports_lat_lng", "lat", "lng"),
         # Covering indexes for the statistics (docs/benchmarks.md): a year city-wide goes from

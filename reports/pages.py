@@ -101,6 +101,11 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def more_than(cap: int) -> str:
+    """A capped total as people read it: 1万+, or 500+."""
+    return f"{cap // 10000}万+" if cap % 10000 == 0 else f"{cap}+"
+
+
 def todo_counts(staff: StaffUser) -> list[dict[str, Any]]:
     """The shortcuts this account has, each with its queue's total (the queue API's count);
     first, when there are any, the cases waiting flagged for this account's work: returned by a
@@ -122,7 +127,8 @@ def todo_counts(staff: StaffUser) -> list[dict[str, Any]]:
             continue
         args = QueueArgs().load(queue.query | {"per_page": "1"})
         _, total = queries.staff_queue(staff, args)
-        todos.append({"label": queue.label, "count": total, "urgent": queue.urgent and total > 0,
+        shown = total if total <= queries.COUNT_CAP else more_than(queries.COUNT_CAP)
+        todos.append({"label": queue.label, "count": shown, "urgent": queue.urgent and total > 0,
                       "url": url_for("reports_pages.cases", **queue.query)})  # fmt: skip
     return todos
 
@@ -177,6 +183,7 @@ def cases(staff: StaffUser):
         filters=filters,
         moved_out=moved,
         moved_out_days=queries.MOVED_OUT_DAYS,
+        limits={"count_cap": queries.COUNT_CAP, "text_search_days": queries.TEXT_SEARCH_DAYS},
         local_time=local_time,
         export_url=EXPORT_URL + ("?" + urlencode(given) if given else ""),
         states=[(s.value, label) for s, label in STATE_LABELS.items()],

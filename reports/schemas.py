@@ -387,6 +387,8 @@ class StaffQueueOut(ma.Schema):
     """A page of a staff queue."""
 
     items = ma.fields.List(ma.fields.Nested(StaffQueueItem))
-    total = ma.fields.Integer()
+    total = ma.fields.Integer(
+        metadata={"description": "exact up to 10,000; 10001: more than 10,000 (counting stops)"}
+    )
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()

@@ -66,7 +66,8 @@ def test_an_urgent_answer_reaches_the_dispatcher_first(client, city, asked, make
         ("井盖在什么位置？", "人行道"),
     ]
     calm = client.post("/api/v1/reports", json=body(photo(citizen), answers={"missing": "否"},
-                                                     description="雨水井盖松动，踩上去咣当响"),
+                                                     description="雨水井盖松动，踩上去咣当响",
+                                                     lat=INSIDE_WEST[0] + 0.005),
                        headers=auth_header(citizen))  # fmt: skip
     assert calm.status_code == 201, calm.get_json()
 
@@ -79,6 +80,11 @@ def test_an_urgent_answer_reaches_the_dispatcher_first(client, city, asked, make
     queue = client.get("/api/v1/staff/reports", headers=staff).get_json()["items"]
     flags = {item["number"]: item["urgent"] for item in queue}
     assert flags == {mine["number"]: True, calm.get_json()["number"]: False}
+    # Newest first everywhere, but in the queues waiting for someone the urgent case leads.
+    assert [i["number"] for i in queue] == [calm.get_json()["number"], mine["number"]]
+    assert mine["state"] == calm.get_json()["state"] == "dispatched"
+    waiting = client.get("/api/v1/staff/reports?state=dispatched", headers=staff).get_json()
+    assert [i["number"] for i in waiting["items"]] == [mine["number"], calm.get_json()["number"]]
 
 
 def test_a_required_question_left_open_is_refused_and_nothing_stored(client, city, asked,

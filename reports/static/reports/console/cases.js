@@ -1,10 +1,13 @@
 /* 案件列表: reads the filters from the URL (the form is a plain GET form, so a link reproduces the
- * view), pages through GET /api/v1/staff/reports and keeps the page number in the URL too. */
+ * view), pages through GET /api/v1/staff/reports and keeps the page number in the URL too.
+ * The API counts a list exactly up to limits.count_cap cases; a larger total (count_cap + 1)
+ * reads "1万+": the pager then goes on while pages come back full. */
 (function () {
   "use strict";
   var PER_PAGE = 20;
   var KEYS = ["state", "department_id", "category", "district", "channel", "from", "to", "overdue", "triage", "q"];
   var labels = JSON.parse(document.getElementById("case-labels").textContent);
+  var limits = JSON.parse(document.getElementById("case-limits").textContent);
   var flashed = sessionStorage.getItem("zh-case-flash");  /* set by the case page (case.js) */
   if (flashed) { sessionStorage.removeItem("zh-case-flash"); zh.flash(flashed); }
   var rows = document.getElementById("case-rows");
@@ -56,6 +59,32 @@
       "<td>" + flags(item) + "</td></tr>";
   }
 
+  /* A count as staff say it: 10000 -> "1万". */
+  function amount(n) { return n >= 10000 && n % 10000 === 0 ? n / 10000 + "万" : String(n); }
+
+  /* The total, "1万+" past the cap. */
+  function totalText(total) {
+    return total > limits.count_cap ? amount(limits.count_cap) + "+" : String(total);
+  }
+
+  /* Past the cap the number of pages is unknown: 下一页 while this page came back full. */
+  function pager(data) {
+    if (data.total <= limits.count_cap) {
+      zh.pager(pagerEl, data.page, data.per_page, data.total, function (p) { load(p, true); });
+      return;
+    }
+    pagerEl.innerHTML = "";
+    var prev = document.createElement("button");
+    prev.className = "btn"; prev.textContent = "上一页"; prev.disabled = data.page <= 1;
+    prev.onclick = function () { load(data.page - 1, true); };
+    var next = document.createElement("button");
+    next.className = "btn"; next.textContent = "下一页"; next.disabled = data.items.length < data.per_page;
+    next.onclick = function () { load(data.page + 1, true); };
+    var info = document.createElement("span");
+    info.className = "muted"; info.textContent = "第 " + data.page + " 页，共 " + totalText(data.total) + " 条";
+    pagerEl.appendChild(prev); pagerEl.appendChild(info); pagerEl.appendChild(next);
+  }
+
   function load(page, push) {
     var query = filters();
     query.page = page; query.per_page = PER_PAGE;
@@ -67,8 +96,10 @@
     return zh.api("GET", "/api/v1/staff/reports" + zh.qs(query)).then(function (data) {
       rows.innerHTML = data.items.length ? data.items.map(row).join("")
         : '<tr><td colspan="8" class="muted">没有符合条件的案件</td></tr>';
-      summary.textContent = "共 " + data.total + " 件案件";
-      zh.pager(pagerEl, data.page, data.per_page, data.total, function (p) { load(p, true); });
+      summary.textContent = "共 " + totalText(data.total) + " 件案件" +
+        (data.total > limits.count_cap ? "（超过 " + amount(limits.count_cap) +
+         " 件时不再精确计数，可用筛选条件缩小范围）" : "");
+      pager(data);
     }).catch(function (e) { summary.textContent = "加载失败"; zh.fail(e); });
   }
 

@@ -238,8 +238,9 @@ class Config:
         self.REPORT_MACHINE_THRESHOLD = float(env_str("REPORT_MACHINE_THRESHOLD", "0.8"))
         self.REPORT_EXPORT_MAX_ROWS = env_int("REPORT_EXPORT_MAX_ROWS", 200_000)
         # A citizen's report gets the model's category (and may dispatch itself) only at or above
-        # this confidence; below, a dispatcher classifies it (0.30: see docs/benchmarks.md).
-        self.REPORT_CLASSIFIER_THRESHOLD = float(env_str("REPORT_CLASSIFIER_THRESHOLD", "0.30"))
+        # this confidence; below, a dispatcher classifies it (0.88 on the calibrated scale: see
+        # docs/benchmarks.md).
+        self.REPORT_CLASSIFIER_THRESHOLD = float(env_str("REPORT_CLASSIFIER_THRESHOLD", "0.88"))
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "10/hour;30/day")
         # A dissatisfied citizen may reopen a closed case (不满意，重新办理) this many days after.
         self.REOPEN_DAYS = env_int("REOPEN_DAYS", 7)

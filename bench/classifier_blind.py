@@ -33,7 +33,7 @@ from reports import classifier as clf  # noqa: E402
 
 BLIND = ROOT / "bench" / "data" / "blind_reports.csv"
 BANDS = ((0.0, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.8), (0.8, 1.01))
-THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.88, 0.9, 0.95)  # calibrated scale (TEMPERATURE)
 SHORT = 8  # characters: "井盖没了"
 
 

@@ -9,16 +9,7 @@ from __future__ import annotations
 import json
 
 from reports import queries
-from tests.browser.conftest import (
-    browser,
-    desktop_context,
-    live_server,
-    page_errors,
-    staff_login,
-    watch,
-)
-
-__all__ = ["browser", "live_server", "page_errors"]  # the browser suite's fixtures, used here
+from tests.browser.conftest import desktop_context, staff_login, watch
 
 
 def _past_the_cap(route):

@@ -21,6 +21,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +103,22 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     for command in (["db", "upgrade"], ["seed", "demo", "--shops", "300", "--facility-scale",
                                         "0.05"], ["reports", "train-classifier"]):  # fmt: skip
         subprocess.run([flask, *command], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = tmp / "gunicorn.log"
+    try:
+        with serve(env, tmp / "gunicorn.log") as server:
+            yield server
+    finally:
+        if server_url:
+            _drop(server_url, database_url)
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[LiveServer]:
+    """gunicorn as production runs it, with ``env`` (its PORT and GUNICORN_BIND), until
+    /healthz answers; stopped on leaving."""
     with open(log, "w") as out:
         cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{env['PORT']}"
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -125,8 +137,6 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        if server_url:
-            _drop(server_url, database_url)
 
 
 @pytest.fixture(scope="session")

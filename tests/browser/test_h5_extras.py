@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 from PIL import Image
 
 from app.geo.coords import from_canonical
 from tests.browser.conftest import (
-    BIN,
-    ROOT,
     LiveServer,
     desktop_context,
     free_port,
     phone_context,
     screenshot,
+    serve,
     staff_login,
     watch,
 )
@@ -373,29 +370,8 @@ def short_links(live_server) -> Iterator[LiveServer]:
         "GUNICORN_BIND": f"127.0.0.1:{port}", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "GUNICORN_ACCESS_LOG": str(live_server.log.with_name("short-access.log")),
     }  # fmt: skip
-    log = live_server.log.with_name("short-gunicorn.log")
-    with open(log, "w") as out:
-        cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield LiveServer(base, env, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve(env, live_server.log.with_name("short-gunicorn.log")) as server:
+        yield server
 
 
 class SlowNetwork:

@@ -86,6 +86,8 @@ class Channel(enum.StrEnum):
     INSPECTOR = "inspector"
     HOTLINE = "hotline"
     MACHINE = "machine"
+    MP_CHAT = "mp_chat"  # the public account's conversation (text, photos, location)
+    OPINION = "opinion"  # public-opinion watch: a post on an online complaint board
 
     @property
     def label(self) -> str:
@@ -98,6 +100,8 @@ CHANNEL_LABELS = {
     Channel.INSPECTOR: "监督员巡查",
     Channel.HOTLINE: "热线",
     Channel.MACHINE: "智能识别",
+    Channel.MP_CHAT: "公众号对话",
+    Channel.OPINION: "网络舆情",
 }
 
 

@@ -35,6 +35,7 @@ class MpInboundMessage(db.Model):
     raw_xml: Mapped[str] = mapped_column(Text)  # fits: bodies are capped below 64 KiB
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     replied: Mapped[bool] = mapped_column(default=False)
+    reply: Mapped[str | None] = mapped_column(Text)  # the passive reply sent; a retry gets it again
 
     def __repr__(self) -> str:
         return f"<MpInboundMessage {self.id} {self.msg_type}/{self.event} from {self.from_openid}>"

@@ -23,7 +23,8 @@ import logging
 import re
 import struct
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from xml.parsers.expat import ExpatError
 
@@ -70,6 +71,8 @@ class Inbound:
     create_time: int | None
     content: str | None
     raw_xml: str
+    # Every field of the message as parsed (Location_X, PicUrl, MediaId, ScanCodeInfo, ...).
+    fields: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 # --- signatures and crypto ------------------------------------------------------------------
@@ -272,6 +275,7 @@ def parse_inbound(xml_text: str) -> Inbound:
         create_time=int(create_time) if create_time else None,
         content=_text(fields, content_field),
         raw_xml=xml_text,
+        fields=fields,
     )
 
 
@@ -296,12 +300,12 @@ def find_existing(app_id: str, key: str) -> MpInboundMessage | None:
     return db.session.scalars(stmt).first()
 
 
-def record_inbound(app_id: str, msg: Inbound, *, replied: bool) -> bool:
-    """Store a message unless a retry of it is already stored; True when a row was added."""
+def record_inbound(app_id: str, msg: Inbound, *, replied: bool) -> MpInboundMessage | None:
+    """Store a message unless a retry of it is already stored; the new row, or None."""
     key = dedupe_key(msg)
     if find_existing(app_id, key) is not None:
         log.info("wechat mp retry ignored: %s/%s from %s", msg.msg_type, msg.event, msg.from_user)
-        return False
+        return None
     row = MpInboundMessage(
         app_id=app_id,
         dedupe_key=key,
@@ -321,9 +325,36 @@ def record_inbound(app_id: str, msg: Inbound, *, replied: bool) -> bool:
     except IntegrityError:
         # A concurrent retry inserted it first: the unique constraint is the real guard.
         log.info("wechat mp concurrent retry ignored: %s from %s", msg.msg_type, msg.from_user)
-        return False
+        return None
     log.info("wechat mp %s/%s stored as %s from %s", msg.msg_type, msg.event, row.id, msg.from_user)
-    return True
+    return row
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+HANDLERS = "zhcg.mp_handlers"
+# A handler gets the parsed message and its stored row (same transaction) and returns the text
+# to answer with, or None to let the next handler (and finally the welcome text) answer. It runs
+# inside WeChat's 5-second budget: read and write a few rows, never call out (queue work for
+# `flask worker` instead).
+Handler = Callable[[Inbound, MpInboundMessage], "str | None"]
+
+
+def add_handler(app: Flask, handler: Handler, *, order: int = 100) -> None:
+    """Let a feature answer inbound messages (lower ``order`` asks first): the conversation
+    that assembles a report, a shop plate's scan, a location's nearest facilities."""
+    handlers = app.extensions.setdefault(HANDLERS, [])
+    handlers.append((order, len(handlers), handler))
+    handlers.sort(key=lambda item: item[:2])
+
+
+def answer_for(msg: Inbound, row: MpInboundMessage) -> str | None:
+    """The first handler's answer, else the welcome text (None: answer ``success``)."""
+    for _, _, handler in current_app.extensions.get(HANDLERS, []):
+        text = handler(msg, row)
+        if text is not None:
+            return text
+    return welcome_for(msg)
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -422,8 +453,16 @@ def receive() -> Response:
         require_unused(timestamp, nonce, body, signed=False)
         xml_text = check_xml_bytes(body)
     msg = parse_inbound(xml_text)
-    text = welcome_for(msg)
-    record_inbound(cfg["WECHAT_MP_APP_ID"], msg, replied=text is not None)
+    # Stored before it is answered; WeChat's retry of a stored message gets the same answer
+    # (handlers are not run twice: a conversation step is taken once).
+    app_id = cfg["WECHAT_MP_APP_ID"]
+    row = record_inbound(app_id, msg, replied=False)
+    if row is not None:
+        text = answer_for(msg, row)
+        row.replied, row.reply = text is not None, text
+    else:
+        earlier = find_existing(app_id, dedupe_key(msg))
+        text = earlier.reply if earlier is not None else None
     commit()
     return render_reply(msg, text, encrypted=safe_mode, nonce=nonce)
 

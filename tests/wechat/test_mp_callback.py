@@ -336,8 +336,10 @@ def test_concurrent_duplicate_is_caught_by_the_unique_constraint(client, mp, mon
 
     resp = client.post(plain_url(), data=text_xml())
 
+    # The copy that stored the message answers it; the concurrent copy says "success" (its
+    # handlers do not run, so a conversation step is never taken twice).
     assert resp.status_code == 200
-    assert reply_fields(resp.data)["Content"] == WELCOME
+    assert resp.data == b"success"
     assert row_count() == 1
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+# 12345 hotline: the shared secret of the embedded emulator only (refused in production).
+HOTLINE_EMULATOR_SECRET = "emulator-12345-shared-secret"  # noqa: S105
 # A production SECRET_KEY with fewer different characters was typed, not generated ("k" * 48).
 MIN_SECRET_KEY_DISTINCT = 10
 
@@ -187,6 +189,10 @@ class Config:
         # the emulator's /_wechat/follow page with the emulator, else no QR (the name is said).
         self.WECHAT_MP_NAME = env_str("WECHAT_MP_NAME", "沈阳智慧城管")
         self.WECHAT_MP_FOLLOW_URL = env_str("WECHAT_MP_FOLLOW_URL", "")
+        # The public account as a conversation (issue 15: wechat/followers.py, menus.py).
+        # Case updates go as customer-service texts while the citizen's last message to the
+        # account is younger than this (WeChat's window is 48 hours; the margin covers the queue).
+        self.WECHAT_MP_CUSTOM_WINDOW_HOURS = float(env_str("WECHAT_MP_CUSTOM_WINDOW_HOURS", "47.5"))
 
         # --- WeChat Pay v3 merchant transfers (商家转账; only wechat/pay reads these) ---------
         # The emulator follows WECHAT_EMULATOR unless set; production refuses it.
@@ -233,6 +239,21 @@ class Config:
         # Multiplies the payout worker's retry delays (load runs use a small value).
         self.LITTERING_RETRY_SCALE = float(env_str("LITTERING_RETRY_SCALE", "1"))
 
+        # SMS gateway and 牛皮癣 small ads (issue 15; app/sms, reports/smallads).
+        # Empty SMS_API_BASE_URL: Aliyun dysmsapi, or the in-process emulator (/_sms).
+        self.SMS_EMULATOR = env_bool("SMS_EMULATOR", self.WECHAT_EMULATOR)
+        self.SMS_API_BASE_URL = env_str("SMS_API_BASE_URL")
+        self.SMS_ACCESS_KEY_ID = env_str("SMS_ACCESS_KEY_ID", "emulator-sms-key")
+        self.SMS_ACCESS_KEY_SECRET = env_str("SMS_ACCESS_KEY_SECRET", "emulator-sms-secret")
+        self.SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "沈阳城管")
+        self.SMS_HTTP_TIMEOUT = float(env_str("SMS_HTTP_TIMEOUT", "5"))
+        # The notice's deadline in working days; reminders per local day and the least working
+        # hours between two messages to one number (reminders go out in working time only).
+        self.SMALLADS_NOTICE_WORKING_DAYS = env_int("SMALLADS_NOTICE_WORKING_DAYS", 2)
+        self.SMALLADS_REMINDERS_PER_DAY = env_int("SMALLADS_REMINDERS_PER_DAY", 2)
+        self.SMALLADS_REMINDER_GAP_HOURS = float(env_str("SMALLADS_REMINDER_GAP_HOURS", "3"))
+        self.SMALLADS_OCR_ENABLED = env_bool("SMALLADS_OCR_ENABLED", True)
+
         # Reports (issue 3).
         self.REPORT_DUPLICATE_RADIUS_M = env_int("REPORT_DUPLICATE_RADIUS_M", 50)
         self.REPORT_MACHINE_THRESHOLD = float(env_str("REPORT_MACHINE_THRESHOLD", "0.8"))
@@ -246,6 +267,20 @@ class Config:
         self.REOPEN_DAYS = env_int("REOPEN_DAYS", 7)
         # Closed cases stay on the public map (身边案件) and in the nearby list this many days.
         self.PUBLIC_CLOSED_DAYS = env_int("PUBLIC_CLOSED_DAYS", 30)
+
+        # Reporting in the public account's chat (issue 15, reports/mp_chat.py).
+        # An open conversation idle this long has expired (said on the citizen's next message).
+        self.MP_CHAT_TIMEOUT_MINUTES = env_int("MP_CHAT_TIMEOUT_MINUTES", 30)
+        # Worker claims of a conversation whose photos WeChat failed to hand over (busy, network)
+        # before it is filed without them; the wait doubles from MP_CHAT_RETRY_SECONDS.
+        self.MP_CHAT_FETCH_ATTEMPTS = env_int("MP_CHAT_FETCH_ATTEMPTS", 6)
+        self.MP_CHAT_RETRY_SECONDS = float(env_str("MP_CHAT_RETRY_SECONDS", "30"))
+        # Where the WeChat emulator keeps uploaded media, shared by every process on the host
+        # (the server's callbacks and `flask worker`); empty: in the emulator's memory (tests).
+        self.WECHAT_EMULATOR_MEDIA_DIR = env_str(
+            "WECHAT_EMULATOR_MEDIA_DIR",
+            "" if self.TESTING else str(instance_dir / "wechat-emulator" / "media"),
+        )
 
         # Shop plates (issue 4, shops/codes.py, qr.py, printsheet.py, wechat/wxacode.py).
         # Plate URLs in capitals when PUBLIC_BASE_URL allows it (QR alphanumeric mode).
@@ -284,9 +319,46 @@ class Config:
         # A nearest facility farther than this (or a point outside the city) is said so; from
         # outside the city the search starts at the city centre (services_nearby/nearest.py).
         self.NEARBY_FAR_KM = float(env_str("NEARBY_FAR_KM", "50"))
+        # Public-opinion watch (网络舆情, issue 15; reports/opinion). The fetcher's limits per
+        # request; a post is relevant at or above this calibrated classifier confidence (or
+        # with an include keyword, and never with an exclude keyword). The emulated complaint
+        # boards (/_opinion/...) follow WECHAT_EMULATOR; the demo sources point at them, at
+        # OPINION_DEMO_BASE_URL (empty: PUBLIC_BASE_URL).
+        self.OPINION_FETCH_TIMEOUT = float(env_str("OPINION_FETCH_TIMEOUT", "10"))
+        self.OPINION_MAX_BYTES = env_int("OPINION_MAX_BYTES", 2 * 1024 * 1024)
+        self.OPINION_RELEVANCE_THRESHOLD = float(env_str("OPINION_RELEVANCE_THRESHOLD", "0.5"))
+        self.OPINION_MAX_BACKOFF_MINUTES = env_int("OPINION_MAX_BACKOFF_MINUTES", 24 * 60)
+        self.OPINION_EMULATOR = env_bool("OPINION_EMULATOR", self.WECHAT_EMULATOR)
+        self.OPINION_DEMO_BASE_URL = env_str("OPINION_DEMO_BASE_URL")
         # Map tiles for staff maps (Tianditu or Amap in production); empty = boundaries only.
         self.MAP_TILE_URL = env_str("MAP_TILE_URL")
         self.MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION")
+
+        # --- 12345 hotline (issue 15, reports/hotline) -------------------------------------
+        # The emulator of the platform at /_12345 follows WECHAT_EMULATOR unless set.
+        self.HOTLINE_EMULATOR = env_bool("HOTLINE_EMULATOR", self.WECHAT_EMULATOR)
+        self.HOTLINE_PLATFORM_ID = env_str("HOTLINE_PLATFORM_ID", "sy12345")
+        # Shared secret of the signatures both ways, from the environment only; the embedded
+        # default only with the emulator. Empty: the inbound interface answers 503.
+        self.HOTLINE_SECRET = env_str(
+            "HOTLINE_SECRET", HOTLINE_EMULATOR_SECRET if self.HOTLINE_EMULATOR else ""
+        )
+        self.HOTLINE_MAX_SKEW_SECONDS = env_int("HOTLINE_MAX_SKEW_SECONDS", 300)
+        self.HOTLINE_MAX_BODY_BYTES = env_int("HOTLINE_MAX_BODY_BYTES", 64 * 1024)
+        self.RATELIMIT_HOTLINE = env_str("RATELIMIT_HOTLINE", "600/minute")
+        # Where status pushes go; empty: {PUBLIC_BASE_URL}/_12345 with the emulator.
+        self.HOTLINE_BASE_URL = env_str("HOTLINE_BASE_URL")
+        self.HOTLINE_HTTP_TIMEOUT = float(env_str("HOTLINE_HTTP_TIMEOUT", "5"))
+        # A failed push waits HOTLINE_RETRY_SECONDS x 2^(attempts-1) (at most an hour), and is
+        # given up after HOTLINE_MAX_ATTEMPTS.
+        self.HOTLINE_RETRY_SECONDS = float(env_str("HOTLINE_RETRY_SECONDS", "30"))
+        self.HOTLINE_MAX_ATTEMPTS = env_int("HOTLINE_MAX_ATTEMPTS", 12)
+        # Orders whose reply deadline is this close are listed as 即将到期.
+        self.HOTLINE_NEAR_HOURS = env_int("HOTLINE_NEAR_HOURS", 24)
+        self.HOTLINE_EMULATOR_DB = env_str(
+            "HOTLINE_EMULATOR_DB", str(instance_dir / "hotline-emulator.db")
+        )
+        # --- end of 12345 hotline settings ------------------------------------------------
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json | text (a developer's terminal)
@@ -354,6 +426,9 @@ class ProductionConfig(Config):
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
         self.WECHAT_EMULATOR = env_bool("WECHAT_EMULATOR", False)
         self.WECHATPAY_EMULATOR = env_bool("WECHATPAY_EMULATOR", False)  # WeChat Pay settings
+        self.SMS_EMULATOR = env_bool("SMS_EMULATOR", False)  # SMS gateway (issue 15)
+        self.HOTLINE_EMULATOR = env_bool("HOTLINE_EMULATOR", False)  # 12345 hotline
+        self.HOTLINE_SECRET = env_str("HOTLINE_SECRET")  # 12345 hotline: no embedded default
 
     def validate(self) -> None:
         """Refuse a default, short or low-variety SECRET_KEY, the emulator, or missing WeChat
@@ -391,6 +466,18 @@ class ProductionConfig(Config):
         if len(self.WECHATPAY_APIV3_KEY.encode()) != 32:
             problems.append("WECHATPAY_APIV3_KEY must be set to the 32-byte APIv3 key")
         # --- end of WeChat Pay settings ---
+        if self.SMS_EMULATOR:  # SMS gateway (issue 15)
+            problems.append("SMS_EMULATOR must be 0 in production")
+        # --- 12345 hotline ---
+        if self.HOTLINE_EMULATOR:
+            problems.append("HOTLINE_EMULATOR must be 0 in production")
+        if self.HOTLINE_SECRET and (
+            self.HOTLINE_SECRET == HOTLINE_EMULATOR_SECRET or len(self.HOTLINE_SECRET) < 32
+        ):
+            problems.append("HOTLINE_SECRET must be the platform's random secret (32+ characters)")
+        if self.HOTLINE_SECRET and not self.HOTLINE_BASE_URL:
+            problems.append("HOTLINE_BASE_URL must be set when HOTLINE_SECRET is set")
+        # --- end of 12345 hotline ---
         if self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET:
             problems.append("S3_BUCKET must be set when STORAGE_BACKEND=s3")
         if problems:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -159,6 +160,13 @@ def install_transaction_hooks(app: Any) -> None:
         hooks = session.info.pop(HOOKS, None) if session.registry.has() else None
         if hooks:
             _run(hooks["rollback"], "on_rollback")
+        # Discard the session here: rolling back on a connection whose server died (kill -9,
+        # a failover) raises, and from Flask-SQLAlchemy's own teardown that escaped the request.
+        try:
+            session.remove()
+        except DBAPIError as err:
+            log.warning("session discarded after its connection failed: %s", err.orig)
+            session.registry.clear()
 
     global _listening
     if _listening:

@@ -40,6 +40,8 @@ def init_app(app: Flask) -> None:
     from reports import (
         admin_api,
         cli,
+        detection_api,
+        detection_pages,
         export,
         heat,
         ingest_api,
@@ -54,9 +56,10 @@ def init_app(app: Flask) -> None:
     from reports.models import OutboxMessage, OutboxStatus
 
     for module in (citizen_api, public_api, staff_api, export, ingest_api, stats_api, heat,
-                   admin_api, notify_api):  # fmt: skip
+                   admin_api, notify_api, detection_api):  # fmt: skip
         api.register_blueprint(module.blp)
     pages.init_app(app)
+    detection_pages.init_app(app)  # 路长慧眼: the algorithm editor and the precision panel
     public_pages.init_app(app)
     cli.register(app)
     add_seed_step(app, 10, seed_demo)
@@ -66,3 +69,15 @@ def init_app(app: Flask) -> None:
     from reports import littering  # see above
 
     littering.init_app(app)
+    from reports import smallads  # see above
+
+    smallads.init_app(app)
+    from reports import mp_chat  # see above: reporting in the public account's chat
+
+    mp_chat.init_app(app)
+    from reports import opinion  # see above
+
+    opinion.init_app(app)
+    from reports import hotline  # see above: 12345 work orders
+
+    hotline.init_app(app)

@@ -121,7 +121,12 @@ def submit_with_uploads(sub: service.Submission, owner_key: str, **who) -> tuple
             return replay, 200
     service.check_in_city(sub)  # a point outside the city: 422 before any photo is stored
     owner = who.get("citizen") or who.get("staff")
-    stored = [media_service.store_upload(read_photo(item), owner).public_id for item in files]
+    try:
+        stored = [media_service.store_upload(read_photo(item), owner).public_id for item in files]
+    except ValidationFailed as exc:  # a picture that cannot be decoded: name the field sent
+        if exc.fields and "file" in exc.fields:
+            exc.fields = {"photos": exc.fields.pop("file"), **exc.fields}
+        raise
     sub.photo_ids = [*sub.photo_ids, *stored]
     report, created = commit_submission(sub, owner_key, **who)
     return report, 201 if created else 200

@@ -388,6 +388,8 @@ class OutboxMessage(db.Model):
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The channel a wechat_notice went by: subscribe | template | custom (issue 15, reports/notify)
+    via: Mapped[str | None] = mapped_column(String(16))
 
 
 class IngestDevice(db.Model):

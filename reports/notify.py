@@ -67,12 +67,23 @@ def enqueue_notice(
     return msg
 
 
+# Outbox kinds a feature's own worker task delivers (reports.hotline: "hotline_push"), which the
+# WeChat delivery below leaves alone. Added by the features' init_app (``other_kind``).
+OTHER_KINDS: set[str] = set()
+
+
+def other_kind(kind: str) -> None:
+    """Leave outbox rows of ``kind`` to the feature's own worker task."""
+    OTHER_KINDS.add(kind)
+
+
 def _claim(batch: int) -> list[OutboxMessage]:
     """Lock due messages; SKIP LOCKED lets several workers share the table on MariaDB."""
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING,
-               OutboxMessage.next_attempt_at <= utcnow())
+               OutboxMessage.next_attempt_at <= utcnow(),
+               OutboxMessage.kind.not_in(sorted(OTHER_KINDS)))
         .order_by(OutboxMessage.id)
         .limit(batch)
     )  # fmt: skip
@@ -148,6 +159,7 @@ def _send(msg: OutboxMessage, wx) -> int | None:
     if WechatApp.MINIPROGRAM in identities:
         grant = subscriptions.spend(p["user_id"], template, msg.id, final=p.get("final", True))
     if grant is not None:
+        msg.via = "subscribe"
         try:
             wx.send_subscribe_message(identities[WechatApp.MINIPROGRAM].openid, template, data,
                                       page=page)  # fmt: skip
@@ -156,9 +168,26 @@ def _send(msg: OutboxMessage, wx) -> int | None:
             raise
         return grant or None
     if WechatApp.MP in identities:
+        # Public account: a customer-service text while the citizen's last message to the
+        # account is under 48 hours old (WeChat's window), else the template message.
+        mp = identities[WechatApp.MP]
         url = f"{cfg['PUBLIC_BASE_URL']}{path}"
-        wx.send_template_message(identities[WechatApp.MP].openid,
-                                 cfg["WECHAT_MP_TEMPLATE_ID"], data, url=url)  # fmt: skip
+        if wx.mp_in_service_window(mp.openid, mp.app_id):
+            msg.via = "custom"
+            text = (f"【案件进展】编号：{p['number']}\n状态：{p['state']}\n"
+                    f"{p['text'][:300]}\n时间：{_local(p['at'])}\n查看详情：{url}")  # fmt: skip
+            try:
+                wx.send_custom_text(mp.openid, text)
+                log.info("notice %s for %s sent via custom (48-hour window)", msg.id, p["number"])
+                return None
+            except wx.MessageSendFailed as exc:
+                if exc.errcode not in wx.CUSTOM_WINDOW_CLOSED:
+                    raise
+                log.info("notice %s for %s: custom message refused (%s), sending the template",
+                         msg.id, p["number"], exc.errcode)  # fmt: skip
+        msg.via = "template"
+        wx.send_template_message(mp.openid, cfg["WECHAT_MP_TEMPLATE_ID"], data, url=url)
+        log.info("notice %s for %s sent via template", msg.id, p["number"])
         return None
     if WechatApp.MINIPROGRAM in identities:
         raise _NoConsent("未订阅：市民未在小程序中允许接收此类通知（或额度留给办理结果）")

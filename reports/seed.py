@@ -21,7 +21,7 @@ from app.extensions import db
 from app.geo import shapes
 from app.geo.importer import ImportOptions, import_regions
 from app.geo.models import Region
-from reports import questions
+from reports import detection, questions
 from reports.calendar import HOLIDAYS_CSV, CalendarData
 from reports.models import CalendarDay, Category
 
@@ -157,10 +157,12 @@ def seed_calendar(path: Path = HOLIDAYS_CSV, *, keep_existing: bool = False) -> 
 
 
 def seed_reference(*, keep_existing: bool = False) -> dict[str, dict[str, int]]:
-    """Categories and the working calendar: what production needs before the first report."""
+    """Categories, the working calendar and the detection algorithms (after the categories
+    they map to): what production needs before the first report."""
     return {
         "categories": seed_categories(keep_existing=keep_existing),
         "calendar": seed_calendar(keep_existing=keep_existing),
+        "detection_algorithms": detection.seed_algorithms(keep_existing=keep_existing),
     }
 
 

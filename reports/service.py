@@ -57,6 +57,9 @@ class Submission:
     idempotency_key: str | None = None
     contact_phone: str | None = None
     machine_confidence: float | None = None
+    # A device's detection: the confidence at or above which it is routed without a dispatcher
+    # (its algorithm's, reports.detection); None: REPORT_MACHINE_THRESHOLD.
+    machine_threshold: float | None = None
     photos_required: bool = True
     # Answers to the chosen category's follow-up questions (reports.questions): key -> answer.
     answers: dict[str, str] | None = None
@@ -176,7 +179,7 @@ def submit_report(
                  public_note=f"问题已提交（编号{report.number}），等待受理",
                  data={"fingerprint": sub.fingerprint} if sub.fingerprint else None)  # fmt: skip
     report.possible_duplicate_of_id = find_possible_duplicate(report)
-    _route(report)
+    _route(report, sub.machine_threshold)
     db.session.flush()
     log.info("report %s submitted via %s: state=%s triage=%s", report.number,
              report.channel.value, report.state.value, report.triage_reason)  # fmt: skip
@@ -311,20 +314,22 @@ DUPLICATE_STATES = (
 )
 
 
-def _route(report: Report) -> None:
+def _route(report: Report, machine_threshold: float | None = None) -> None:
     """Dispatch without a human when everything is certain; else say why it waits in triage."""
-    reason, department = _triage_reason(report)
+    reason, department = _triage_reason(report, machine_threshold)
     report.triage_reason = reason
     if reason is None:
         transitions.system_dispatch(report, department)
 
 
-def _triage_reason(report: Report):
+def _triage_reason(report: Report, machine_threshold: float | None = None):
     if report.lat is None:
         return "no_location", None
     if report.category_id is None:
         return "low_confidence", None
-    machine_min = current_app.config["REPORT_MACHINE_THRESHOLD"]
+    machine_min = machine_threshold
+    if machine_min is None:
+        machine_min = current_app.config["REPORT_MACHINE_THRESHOLD"]
     if report.channel == Channel.MACHINE and (report.machine_confidence or 0) < machine_min:
         return "low_confidence", None
     if report.region_id is None:

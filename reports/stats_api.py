@@ -17,7 +17,7 @@ from app.auth.current import staff_required
 from app.auth.models import Department, StaffUser
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
-from reports import stats
+from reports import detection, stats
 from reports.models import Category
 
 blp = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats", description="统计分析")
@@ -92,6 +92,42 @@ class CaseStatistics(MethodView):
     def get(self, args: dict[str, Any], staff: StaffUser):
         """Case indicators for a period (受理数 立案数 派遣率 结案率 按期结案率 ...)"""
         return stats.case_statistics(build_query(args, staff))
+
+
+class DetectionStatsArgs(ma.Schema):
+    """Query string of GET /api/v1/stats/detections."""
+
+    first_day = bounded_date(data_key="from", metadata={
+        "description": "First local day (Asia/Shanghai), inclusive; default: 1st of this month"})
+    last_day = bounded_date(data_key="to", metadata={
+        "description": "Last local day (Asia/Shanghai), inclusive; default: end of this month"})
+    department_id = ma.fields.Integer(
+        validate=ID, metadata={"description": "Only this department and the units below it"}
+    )  # fmt: skip
+
+
+class DetectionStatsOut(ma.Schema):
+    """Per algorithm: detections, repeats, confirmed, false positives, duplicates, pending and
+    precision (percent; null when nothing was judged), with the definitions."""
+
+    period = ma.fields.Dict()
+    algorithms = ma.fields.List(ma.fields.Dict())
+    definitions = ma.fields.Dict()
+
+
+@blp.route("/detections")
+class DetectionPrecision(MethodView):
+    @blp.arguments(DetectionStatsArgs, location="query")
+    @blp.response(200, DetectionStatsOut)
+    @document_errors(blp, 401, 403, 422)
+    @staff_required()
+    def get(self, args: dict[str, Any], staff: StaffUser):
+        """Each detection algorithm's precision (智能识别准确率) over the cases its detections
+        opened in the period: confirmed / (confirmed + false positives rejected or voided by
+        dispatchers); the scope rule of /stats/cases."""
+        first_day, last_day = _period(args)
+        departments = _scope(staff, args.get("department_id"))
+        return detection.precision(first_day, last_day, departments)
 
 
 def build_query(args: dict[str, Any], staff: StaffUser) -> stats.StatsQuery:

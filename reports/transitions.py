@@ -7,6 +7,7 @@ dissatisfied, ``comment`` to add 补充说明) are applied here too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -55,6 +56,20 @@ class Params:
 PUBLIC_REPLY_MIN, PUBLIC_REPLY_MAX = 5, 500
 ATTENTION_NOTE_MAX = 500  # Report.attention_note; the whole reason stays on the timeline
 PUBLIC_NOTE_MAX = 500  # TimelineEntry.public_note (a 作废 note may be up to 1,000 characters)
+# Told of every workflow step of a case in its transaction: (report, action name, state before,
+# what the citizen reads or None). reports.hotline pushes each to the 12345 platform.
+STATE_LISTENERS: list[Callable[[Report, str, ReportState, str | None], None]] = []
+
+
+def on_state_change(listener: Callable[[Report, str, ReportState, str | None], None]) -> None:
+    """Add a listener of every workflow step (once, however many apps register it)."""
+    if listener not in STATE_LISTENERS:
+        STATE_LISTENERS.append(listener)
+
+
+def _announce(report: Report, action: str, before: ReportState, public: str | None) -> None:
+    for listener in STATE_LISTENERS:
+        listener(report, action, before, public)
 
 
 def transition(report: Report, action_name: str, staff: StaffUser, params: Params) -> Report:
@@ -73,6 +88,7 @@ def transition(report: Report, action_name: str, staff: StaffUser, params: Param
                          public_note=public, department_id=department_id,
                          data=_entry_data(action, params))  # fmt: skip
     _attach_after_photos(report, entry, params)
+    _announce(report, action.name, before, public)
     if action.notify:
         notify.enqueue_state_change(report, public)
     audit.record(f"report.{action.name}", "report", report.number, actor=staff,
@@ -312,6 +328,7 @@ def system_dispatch(report: Report, department: Department) -> None:
     text = ACTIONS["dispatch"].public_text.format(department=department.name)
     timeline.add(report, "dispatch", ReportState.REGISTERED, public_note=text,
                  department_id=department.id)  # fmt: skip
+    _announce(report, "dispatch", before, text)
     notify.enqueue_state_change(report, text)
 
 
@@ -361,6 +378,7 @@ def reopen(report: Report, citizen: User, reason: str | None) -> Report:
     public = REOPEN_TEXT.format(reason=reason)
     timeline.add(report, "reopen", before, citizen=citizen, public_note=public,
                  data={"reason": reason})  # fmt: skip
+    _announce(report, "reopen", before, public)
     db.session.flush()
     log.info("report %s reopened by citizen %s (%d time(s))", report.number, citizen.id,
              report.reopen_count)  # fmt: skip

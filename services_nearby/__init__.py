@@ -13,7 +13,8 @@ def init_app(app: Flask) -> None:
     # Local: importing the package (for its models, say) must not load its APIs, pages, index
     # and commands; the factory asks for them here (``service`` hooks the change numbers).
     from app.extensions import api
-    from services_nearby import cli, feed_api, pages, public, service, staff_api  # noqa: F401
+    from services_nearby import cli, feed_api, mp, pages, public, service, staff_api  # noqa: F401
+    from wechat.mp_callback import add_handler
 
     api.register_blueprint(public.api_blp)
     api.register_blueprint(staff_api.blp)
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
     cli.register(app)
     add_seed_step(app, 30, seed_demo)
     add_home_entries(app, home_entries)
+    add_handler(app, mp.answer_location, order=60)  # a location sent to the public account
 
 
 HOME_KINDS = 3  # kinds on the home grid (找公厕, 好游园, 好停车 in the seeded order)

@@ -13,7 +13,8 @@ def init_app(app: Flask) -> None:
     # late: the views import app.console and the reports feature; importing the package (for
     # shops.models or shops.service, as reports does) must not import them
     from app.extensions import api
-    from shops import cli, pages, public_api, qr_api, staff_api
+    from shops import cli, mp, pages, public_api, qr_api, staff_api
+    from wechat.mp_callback import add_handler
 
     api.register_blueprint(staff_api.blp)
     api.register_blueprint(qr_api.blp)
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     cli.register(app)
     add_seed_step(app, 20, seed_demo)
     add_home_entries(app, home_entries)
+    add_handler(app, mp.answer_scan, order=30)  # a plate scanned from the public account's menu
 
 
 def home_entries() -> list[HomeEntry]:

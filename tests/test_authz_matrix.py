@@ -94,6 +94,7 @@ RULES: dict[str, Rule] = {
     "/api/v1/nearby": PUBLIC,
     "/api/v1/nearby/feed": KEY_HOLDERS,
     "/api/v1/ingest": KEY_HOLDERS,
+    "/api/v1/hotline": KEY_HOLDERS,  # the 12345 platform's signed orders (HMAC, no token)
     # cases
     "GET /api/v1/staff/reports": staff(scope="report", listed="number"),
     "POST /api/v1/staff/reports": staff(DISPATCHER, INSPECTOR),
@@ -101,6 +102,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/staff/reports/{number}/actions/{action}": staff(DISPATCHER, scope="report"),
     "GET /api/v1/staff/reports/export.csv": staff(scope="department"),
     "/api/v1/stats": staff(scope="department"),
+    "GET /api/v1/staff/hotline/orders": staff(),  # scoped by the cases' department/region
     # reference data
     "/api/v1/admin": ADMIN,
     # 车窗抛物
@@ -116,6 +118,11 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/staff/littering/bans": staff(REVIEWER),
     "/api/v1/staff/rewards": staff(FINANCE),
     "GET /api/v1/staff/rewards/monthly": staff(FINANCE, REVIEWER),
+    # 牛皮癣 small ads (the advertisers' scope: where their photos were taken)
+    "/api/v1/staff/smallads": staff(DISPATCHER, HANDLER),
+    "POST /api/v1/staff/smallads/ocr": staff(INSPECTOR),
+    "POST /api/v1/staff/smallads/captures": staff(INSPECTOR),
+    "POST /api/v1/staff/smallads/advertisers/{advertiser_id}/notice": staff(DISPATCHER),
     # shops
     "/api/v1/staff/shops": staff(DISPATCHER, scope="shop"),
     "GET /api/v1/staff/shops": staff(DISPATCHER, scope="shop", listed="id"),
@@ -128,6 +135,12 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/staff/facilities": staff(scope="facility", listed="id"),
     "GET /api/v1/staff/facilities/{facility_id}": staff(scope="facility"),
     "POST /api/v1/staff/facilities": staff(DISPATCHER),
+    # 网络舆情 (observers: dispatchers; sources and keywords changed by admins)
+    "/api/v1/staff/opinion": staff(DISPATCHER),
+    "POST /api/v1/staff/opinion/sources": ADMIN,
+    "PATCH /api/v1/staff/opinion/sources/{source_id}": ADMIN,
+    "POST /api/v1/staff/opinion/sources/{source_id}/fetch": ADMIN,
+    "PUT /api/v1/staff/opinion/keywords": ADMIN,
 }
 
 

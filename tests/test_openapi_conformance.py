@@ -96,6 +96,13 @@ ALLOWED: dict[str, Allowed] = {
         "`from` after `to`, and a bbox whose minimum is not below its maximum: comparisons "
         f"JSON Schema cannot state; {LOOKUP} (department_id, category)",
         "from", "to", "bbox", "department_id", "category"),
+    "GET /api/v1/stats/detections": allow(
+        f"`from` after `to` compares two parameters; {LOOKUP} (department_id)",
+        "from", "to", "department_id"),
+    "POST /api/v1/admin/detection-algorithms": allow(
+        LOOKUP + " (category: an active category code)", "category"),
+    "PATCH /api/v1/admin/detection-algorithms/{code}": allow(
+        LOOKUP + " (category: an active category code)", "category"),
     "POST /api/v1/admin/categories": allow(
         LOOKUP + f" (a department must handle the type); {QUESTIONS}",
         "department_type", "code", "questions"),
@@ -113,6 +120,13 @@ ALLOWED: dict[str, Allowed] = {
         "new-energy lengths); occurred_at must lie within the rule's deadline before now (a "
         f"time relative to the request); {LOOKUP} (media)", "plate", "occurred_at", "media"),
     "POST /api/v1/littering/plate-suggestions": allow(LOOKUP, "media"),
+    "POST /api/v1/staff/smallads/ocr": allow(LOOKUP + " (photo: an upload of this account)",
+                                             "photo"),
+    "POST /api/v1/staff/smallads/captures": allow(
+        "a number must read as a mainland mobile or a landline with its area code "
+        "(reports.smallads.phones: look-alike letters and separators allowed, lengths by area "
+        f"code); {LOOKUP} (photo: an upload of this account); the Idempotency-Key must be "
+        "printable ASCII", "numbers", "photo", "Idempotency-Key"),
     "POST /api/v1/staff/littering/rules": allow(LOOKUP, "region_codes"),
     "POST /api/v1/staff/shops": allow(
         "the 统一社会信用代码 check character (GB 32100) cannot be stated in JSON Schema; "
@@ -125,6 +139,10 @@ ALLOWED: dict[str, Allowed] = {
         "opening hours follow the OSM opening_hours grammar (services_nearby.hours); free spaces "
         f"may not exceed the capacity (a comparison); {LOOKUP} (kind, feed)",
         "opening_hours", "free_spaces", "kind", "feed"),
+    "PUT /api/v1/admin/wechat/menu": allow(
+        "WeChat counts names, keys and URLs in UTF-8 bytes (a Chinese character is 3; a menu's "
+        "name 16, a sub-button's 60), each action type needs its own fields, and a path of ours "
+        "is measured once made absolute: rules JSON Schema cannot state", "button"),
     "PATCH /api/v1/staff/facilities/{facility_id}": allow(
         "as POST /api/v1/staff/facilities (the capacity compared may be the stored one)",
         "opening_hours", "free_spaces", "kind", "feed"),

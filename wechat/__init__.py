@@ -10,9 +10,26 @@ def init_app(app: Flask) -> None:
     # Imported when an app is built, not when the package is: importing a package stays
     # free of blueprints and cycles.
     from app.extensions import api
-    from wechat import login_api, mp_callback, pay, views
+    from wechat import (
+        followers,
+        keywords,
+        login_api,
+        mp_admin_api,
+        mp_callback,
+        mp_cli,
+        mp_pages,
+        pay,
+        views,
+    )
 
     api.register_blueprint(login_api.blp)
     views.init_app(app)
     mp_callback.init_app(app)
     pay.init_app(app)
+    # The public account as a conversation (issue 15): followers first (order 0, never answers),
+    # keyword replies at 50; the features add theirs (report chat 10, plate scan 30, location 60).
+    api.register_blueprint(mp_admin_api.blp)
+    mp_pages.init_app(app)
+    mp_cli.register(app)
+    mp_callback.add_handler(app, followers.track, order=0)
+    mp_callback.add_handler(app, keywords.answer, order=50)

@@ -7,6 +7,7 @@ itself over HTTP (a gunicorn worker waiting on itself would deadlock).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -222,6 +223,32 @@ class ApiClient(WeChatClient):
     def post_json(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         """POST a JSON body to an API path (relative to the API root) with ``token``."""
         return self.post(REAL_API_BASE + path, params={"access_token": token}, data=body)
+
+    def get_media(self, media_id: str, token: str, max_bytes: int) -> bytes:
+        """cgi-bin/media/get: a temporary media's bytes (an image a citizen sent the account).
+        WeChat answers errors as JSON (no image starts with "{"): raised with their errcode, as
+        is a file over ``max_bytes`` (not read any further)."""
+        params = {"access_token": token, "media_id": media_id}
+        chunks, size = [], 0
+        with self._http.get(REAL_API_BASE + "cgi-bin/media/get", params=params,
+                            stream=True) as res:  # fmt: skip
+            if not res.ok:
+                raise WeChatClientException(None, None, client=self, response=res)
+            for chunk in res.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise WeChatClientException(47001, "media larger than allowed", client=self)
+                chunks.append(chunk)
+        data = b"".join(chunks)
+        if data[:1] == b"{":
+            try:
+                answer = json.loads(data)
+            except ValueError:
+                answer = {}
+            errcode = answer.get("errcode") if isinstance(answer, dict) else None
+            errmsg = answer.get("errmsg") if isinstance(answer, dict) else None
+            raise WeChatClientException(errcode, errmsg, client=self, response=res)
+        return data
 
 
 class OAuthClient(WeChatOAuth):

@@ -24,6 +24,7 @@ import hmac
 import io
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -85,8 +86,9 @@ def _unb64(text: str) -> bytes:
 class WeChatEmulator:
     """The emulator's state (apps, signing key, counters) and its WSGI app."""
 
-    def __init__(self, apps: Mapping[str, str]) -> None:
+    def __init__(self, apps: Mapping[str, str], media_dir: str | None = None) -> None:
         self.apps = dict(apps)
+        self.media = MediaStore(media_dir)  # cgi-bin/media/upload and media/get
         material = "|".join(f"{a}:{s}" for a, s in sorted(self.apps.items()))
         # Same apps -> same key in every worker, so tokens verify across processes.
         self._key = hashlib.sha256(f"wechat-emulator|{material}".encode()).digest()
@@ -245,6 +247,8 @@ def _build_flask_app(emu: WeChatEmulator) -> Flask:
     _add_message_routes(app, emu)
     _add_authorize_page(app, emu)
     _add_wxacode_routes(app, emu)  # defined at the end of this module
+    _add_media_routes(app, emu)  # likewise
+    _add_mp_routes(app, emu)  # menus and customer-service messages, at the end too
     return app
 
 
@@ -439,9 +443,10 @@ def _add_authorize_page(app: Flask, emu: WeChatEmulator) -> None:
         return resp
 
 
-def create_emulator_app(apps: dict[str, str]) -> WeChatEmulator:
-    """An emulator (a WSGI app) for ``apps`` (appid -> secret)."""
-    return WeChatEmulator(apps)
+def create_emulator_app(apps: dict[str, str], media_dir: str | None = None) -> WeChatEmulator:
+    """An emulator (a WSGI app) for ``apps`` (appid -> secret); uploaded media kept in
+    ``media_dir`` (shared by the processes of the host) or in memory."""
+    return WeChatEmulator(apps, media_dir)
 
 
 def emulator_from_config(config: Mapping[str, Any]) -> WeChatEmulator:
@@ -450,7 +455,8 @@ def emulator_from_config(config: Mapping[str, Any]) -> WeChatEmulator:
         {
             config["WECHAT_MINI_APP_ID"]: config["WECHAT_MINI_APP_SECRET"],
             config["WECHAT_MP_APP_ID"]: config["WECHAT_MP_APP_SECRET"],
-        }
+        },
+        config.get("WECHAT_EMULATOR_MEDIA_DIR") or None,
     )
 
 
@@ -489,3 +495,178 @@ def _add_wxacode_routes(app: Flask, emu: WeChatEmulator) -> None:
         except (TypeError, ValueError):
             raise EmulatorError(47001) from None
         return Response(_wxacode_png(scene, width), mimetype="image/png")
+
+
+# -- cgi-bin/media/upload and media/get (temporary media: the images citizens send the account) --
+# A test or bench uploads an image as WeChat's own upload does (multipart field "media") and puts
+# the media_id it gets into an image message; the worker downloads it with media/get. Test hooks:
+# a media_id starting with "busy" answers -1 (try again later); an unknown one answers 40007.
+
+ERRMSG.update({40004: "invalid media type", 40007: "invalid media_id",
+               41005: "media data missing"})  # fmt: skip
+MEDIA_TYPES = {"image": "image/jpeg", "voice": "audio/amr", "video": "video/mp4",
+               "thumb": "image/jpeg"}  # fmt: skip
+_MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+class MediaStore:
+    """Uploaded media by media_id: files in ``directory`` (every process of the host sees them),
+    else this instance's memory."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = Path(directory) if directory else None
+        self._memory: dict[str, tuple[str, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, kind: str, data: bytes) -> str:
+        """Keep ``data``; its new media_id (64 URL-safe characters, like WeChat's)."""
+        media_id = secrets.token_urlsafe(48)
+        if self.directory is None:
+            with self._lock:
+                self._memory[media_id] = (kind, data)
+            return media_id
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".{media_id}.tmp"
+        tmp.write_bytes(data)
+        tmp.rename(self.directory / f"{media_id}.{kind}")
+        return media_id
+
+    def get(self, media_id: str) -> tuple[str, bytes] | None:
+        """(kind, bytes) of a media, or None when unknown."""
+        if not _MEDIA_ID.fullmatch(media_id):
+            return None
+        if self.directory is None:
+            return self._memory.get(media_id)
+        for kind in MEDIA_TYPES:
+            path = self.directory / f"{media_id}.{kind}"
+            if path.is_file():
+                return kind, path.read_bytes()
+        return None
+
+
+def _add_media_routes(app: Flask, emu: WeChatEmulator) -> None:
+    @app.post("/cgi-bin/media/upload")
+    def media_upload():
+        emu.check_access_token(request.args.get("access_token"))
+        kind = request.args.get("type", "")
+        if kind not in MEDIA_TYPES:
+            raise EmulatorError(40004)
+        upload = request.files.get("media")
+        data = upload.read() if upload is not None else b""
+        if not data:
+            raise EmulatorError(41005)
+        media_id = emu.media.put(kind, data)
+        return jsonify({"type": kind, "media_id": media_id, "created_at": int(time.time())})
+
+    @app.get("/cgi-bin/media/get")
+    def media_get():
+        emu.check_access_token(request.args.get("access_token"))
+        media_id = request.args.get("media_id") or ""
+        if media_id.startswith("busy"):
+            raise EmulatorError(-1)
+        found = emu.media.get(media_id)
+        if found is None:
+            raise EmulatorError(40007)
+        kind, data = found
+        headers = {"Content-Disposition": f'attachment; filename="{media_id[:16]}.jpg"'}
+        return Response(data, mimetype=MEDIA_TYPES[kind], headers=headers)
+
+
+# -- cgi-bin/menu/create, menu/get and message/custom/send (the public account, issue 15) --------
+# The menu is checked as WeChat does, with its error codes; the last menu of each app is kept for
+# tests (``emu.menus``) and answered by menu/get. Customer-service sends: ``touser`` starting
+# with ``busy`` answers -1, ``unfollowed`` 43004, ``outofwindow`` 45015 (more than 48 hours
+# since the person wrote), ``noquota`` 45047 (the window's messages used up).
+
+ERRMSG.update({
+    40016: "invalid button size", 40017: "invalid button type", 40018: "invalid button name size",
+    40019: "invalid button key size", 40020: "invalid button url size",
+    40023: "invalid sub button size", 40024: "invalid sub button type",
+    40025: "invalid sub button name size", 40026: "invalid sub button key size",
+    40027: "invalid sub button url size", 40008: "invalid message type",
+    44002: "empty post data", 45015: "response out of time limit or subscription is canceled",
+    45047: "out of response count limit", 46003: "menu no exist",
+})  # fmt: skip
+_MENU_ACTIONS = {"click", "view", "miniprogram", "scancode_push", "scancode_waitmsg",
+                 "pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select",
+                 "media_id", "article_id", "article_view_limited"}  # fmt: skip
+_KEYED = {"click", "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album",
+          "pic_weixin", "location_select"}  # fmt: skip
+
+
+def _utf8_len(value: Any) -> int:
+    return len(str(value).encode("utf-8")) if value is not None else 0
+
+
+def _check_menu_button(button: Any, sub: bool) -> None:
+    """One button (a menu or a sub-button) as WeChat checks it."""
+    if not isinstance(button, dict):
+        raise EmulatorError(47001)
+    name = button.get("name")
+    if not isinstance(name, str) or not name or _utf8_len(name) > (60 if sub else 16):
+        raise EmulatorError(40025 if sub else 40018)
+    subs = button.get("sub_button")
+    if not sub and subs:
+        if not isinstance(subs, list) or len(subs) > 5:
+            raise EmulatorError(40023)
+        for child in subs:
+            _check_menu_button(child, True)
+        return
+    kind = button.get("type")
+    if kind not in _MENU_ACTIONS:
+        raise EmulatorError(40024 if sub else 40017)
+    if kind in _KEYED and not 0 < _utf8_len(button.get("key")) <= 128:
+        raise EmulatorError(40026 if sub else 40019)
+    if kind in {"view", "miniprogram"}:
+        url = button.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) \
+                or _utf8_len(url) > 1024:  # fmt: skip
+            raise EmulatorError(40027 if sub else 40020)
+    if kind == "miniprogram" and not (button.get("appid") and button.get("pagepath")):
+        raise EmulatorError(40165)
+
+
+def _add_mp_routes(app: Flask, emu: WeChatEmulator) -> None:
+    emu.menus = {}  # type: ignore[attr-defined]  # appid -> the last menu created
+
+    @app.post("/cgi-bin/menu/create")
+    def menu_create():
+        appid = emu.check_access_token(request.args.get("access_token"))
+        body = _json_body()
+        buttons = body.get("button")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            raise EmulatorError(40016)
+        for button in buttons:
+            _check_menu_button(button, False)
+        with emu._lock:
+            emu.menus[appid] = {"button": buttons}  # type: ignore[attr-defined]
+        return jsonify({"errcode": 0, "errmsg": "ok"})
+
+    @app.get("/cgi-bin/menu/get")
+    def menu_get():
+        appid = emu.check_access_token(request.args.get("access_token"))
+        menu = emu.menus.get(appid)  # type: ignore[attr-defined]
+        if menu is None:
+            raise EmulatorError(46003)
+        return jsonify({"menu": menu})
+
+    @app.post("/cgi-bin/message/custom/send")
+    def custom_send():
+        appid = emu.check_access_token(request.args.get("access_token"))
+        body = _json_body()
+        touser = body.get("touser")
+        if not touser or not isinstance(touser, str):
+            raise EmulatorError(40003)
+        if body.get("msgtype") != "text":
+            raise EmulatorError(40008)
+        text = body.get("text")
+        content = text.get("content") if isinstance(text, dict) else None
+        if not isinstance(content, str) or not content:
+            raise EmulatorError(44002)
+        for prefix, errcode in (("busy", -1), ("unfollowed", 43004), ("outofwindow", 45015),
+                                ("noquota", 45047)):  # fmt: skip
+            if touser.startswith(prefix):
+                raise EmulatorError(errcode)
+        msgid = emu.record("custom", appid, {"touser": touser, "msgtype": "text",
+                                              "text": {"content": content}})  # fmt: skip
+        return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import utcnow
@@ -79,3 +80,58 @@ class SubscribeGrant(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(BigInteger)  # the outbox message that spent it
+
+
+# --- the public account as a conversation (issue 15): menu, keywords, followers ----------------
+
+
+class MpMenu(db.Model):
+    """The public account's custom menu as data (one row per account): ``buttons`` is WeChat's
+    ``button`` array as sent to ``cgi-bin/menu/create``. ``pushed_at`` is the last successful push
+    (an audit row records each push and its result)."""
+
+    __tablename__ = "wechat_mp_menus"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32), unique=True)
+    buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    pushed_at: Mapped[datetime | None]
+    pushed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class MpKeyword(db.Model):
+    """An automatic reply: a text message equal to (``exact``) or containing (``contains``)
+    ``keyword`` is answered with ``reply``. Exact matches win over contained ones."""
+
+    __tablename__ = "wechat_mp_keywords"
+    __table_args__ = (UniqueConstraint("keyword"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    keyword: Mapped[str] = mapped_column(String(64))
+    match: Mapped[str] = mapped_column(String(8), default="exact")  # exact | contains
+    reply: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MpFollower(db.Model):
+    """One openid of the public account: following or not, and when it last wrote to us.
+
+    ``last_message_at``: the last message the person sent (text, image, location, ...), which
+    opens WeChat's 48-hour customer-service window; ``last_seen_at``: the last push of any kind
+    (clicks, scans and follows open only a one-minute window of three messages)."""
+
+    __tablename__ = "wechat_mp_followers"
+    __table_args__ = (UniqueConstraint("app_id", "openid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    openid: Mapped[str] = mapped_column(String(64))
+    subscribed: Mapped[bool] = mapped_column(default=False)
+    subscribed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]

@@ -16,6 +16,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from app.errors import AppError, Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized
 from wechat import client as wxclient
+from wechat import followers
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class MessageSendFailed(WeChatError):
     """A subscribe or template message was not delivered; ``errcode`` says why."""
 
     code, message = "wechat_send_failed", "微信消息发送失败"
+
+
+class MediaFetchFailed(WeChatError):
+    """A temporary media could not be downloaded; ``errcode`` says why (40007: no such media,
+    or expired after WeChat's 3 days; ``retryable`` for busy, rate limits and the network)."""
+
+    code, message = "wechat_media_failed", "微信素材下载失败"
 
 
 def _errcode(exc: Exception) -> int | None:
@@ -184,3 +192,81 @@ def send_template_message(
     if url:
         body["url"] = url
     return _send(wxclient.mp_client(), "cgi-bin/message/template/send", body)
+
+
+def get_media(media_id: str) -> bytes:
+    """The bytes of a public-account temporary media (an image message's MediaId), at most
+    MEDIA_MAX_BYTES; a rejected token (40001/42001) is refreshed once. Raises MediaFetchFailed."""
+    api = wxclient.mp_client()
+    limit = current_app.config["MEDIA_MAX_BYTES"]
+    try:
+        token = api.access_token
+        for attempt in (1, 2):
+            try:
+                return api.get_media(media_id, token, limit)
+            except WeChatClientException as exc:
+                if attempt == 1 and _errcode(exc) in TOKEN_REJECTED:
+                    log.info("wechat media/get: token rejected (%s), refreshing", _errcode(exc))
+                    token = api.refresh_after_rejection(token)
+                    continue
+                raise
+    except requests.RequestException as exc:
+        log.warning("wechat media/get unreachable: %s", type(exc).__name__)
+        raise MediaFetchFailed("暂时无法连接微信，请稍后再试", code="wechat_unavailable") from None
+    except WeChatClientException as exc:
+        errcode = _errcode(exc)
+        log.warning("wechat media/get %.16s... failed: errcode=%s", media_id, errcode)
+        raise MediaFetchFailed(errcode=errcode) from None
+    raise MediaFetchFailed()  # pragma: no cover - the loop returns or raises
+
+
+# -- the public account as a conversation (issue 15): menu push, customer-service messages ------
+
+# 45015: the person last wrote more than 48 hours ago; 45047: the window's 5 messages are used.
+CUSTOM_WINDOW_CLOSED = frozenset({45015, 45047})
+MENU_ERRORS = {
+    40016: "一级菜单个数不符合要求", 40017: "菜单按钮类型不正确", 40018: "一级菜单名称过长",
+    40019: "菜单事件标识过长", 40020: "菜单网页地址过长", 40023: "子菜单个数不符合要求",
+    40024: "子菜单按钮类型不正确", 40025: "子菜单名称过长", 40026: "子菜单事件标识过长",
+    40027: "子菜单网页地址过长", 40054: "子菜单网页地址的域名不正确",
+    40055: "菜单网页地址的域名不正确", 40165: "小程序页面路径不正确",
+    48001: "公众号没有菜单接口权限",
+}  # fmt: skip
+
+
+class MenuPushFailed(WeChatError):
+    """WeChat did not take the menu; ``errcode`` says why."""
+
+    code, message = "wechat_menu_failed", "菜单推送失败"
+
+
+def create_menu(body: dict[str, Any]) -> None:
+    """Push the public account's custom menu (``cgi-bin/menu/create``, replaces the old one)."""
+    try:
+        _send(wxclient.mp_client(), "cgi-bin/menu/create", body)
+    except MessageSendFailed as exc:
+        if exc.errcode is None:
+            raise MenuPushFailed(exc.message, code=exc.code, errcode=None) from None
+        reason = MENU_ERRORS.get(exc.errcode, "微信拒绝了该菜单")
+        raise MenuPushFailed(f"菜单推送失败：{reason}（微信错误码 {exc.errcode}）",
+                             errcode=exc.errcode) from None  # fmt: skip
+
+
+def send_custom_text(openid: str, content: str) -> int | None:
+    """Send a public-account customer-service text message (``cgi-bin/message/custom/send``),
+    allowed within 48 hours of the person's last message; raises MessageSendFailed (errcode in
+    CUSTOM_WINDOW_CLOSED when the window is closed or used up)."""
+    body = {"touser": openid, "msgtype": "text", "text": {"content": content}}
+    return _send(wxclient.mp_client(), "cgi-bin/message/custom/send", body)
+
+
+def mp_in_service_window(openid: str, app_id: str | None = None) -> bool:
+    """True when the public-account follower ``openid`` wrote to the account recently enough for
+    a customer-service message (see wechat.followers)."""
+    return followers.in_service_window(openid, app_id)
+
+
+def mp_last_message_at(openid: str, app_id: str | None = None):
+    """When the follower last sent the account a message (None: never, or unknown)."""
+    row = followers.follower(openid, app_id)
+    return row.last_message_at if row is not None else None

@@ -4,24 +4,19 @@ A suggestion only pre-fills the plate field: the citizen confirms or corrects it
 checks it against the photos. It is never trusted alone: it can be wrong (a misread character
 that still makes a well-formed plate) or missing (small, blurred or dark plates).
 
-The models ship inside the rapidocr-onnxruntime wheel; nothing is downloaded at run time. One
-engine per process, built on first use (or by warm()) and used under a lock: it keeps per-call
-settings on shared objects and is not known to be thread-safe, and two concurrent inferences
-on a 2-core machine would only slow each other down.
+The engine is the process's one RapidOCR engine (reports/ocr_engine.py, shared with the 牛皮癣
+phone-number reader); nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
-from rapidocr_onnxruntime import RapidOCR
 
+from reports import ocr_engine
 from reports.littering import plates
 
 log = logging.getLogger(__name__)
@@ -29,7 +24,6 @@ log = logging.getLogger(__name__)
 MAX_SIDE = (
     1280  # phone photos are 3000-4000 px; plates stay readable at this size, OCR is ~4x faster
 )
-THREADS = 2  # onnxruntime intra-op threads per session; the default takes every core
 MIN_CONFIDENCE = 0.3
 FIX_PENALTY = 0.85  # confidence kept per character changed by a grammar-guided fix
 PREFIX_PENALTY = 0.6  # confidence kept by a reading with a letter or digit left over after it
@@ -54,8 +48,10 @@ _TO_DIGIT = {
 }
 _TO_LETTER = {"0": "D", "8": "B", "1": "T", "2": "Z", "5": "S", "6": "G", "4": "A", "7": "T"}
 
-_engine: RapidOCR | None = None
-_lock = threading.Lock()
+# The shared engine under the names the plate bench uses.
+_lock = ocr_engine.LOCK
+_get_engine = ocr_engine.get_engine
+warm = ocr_engine.warm
 
 
 @dataclass(frozen=True)
@@ -81,34 +77,14 @@ class _Box:
         return self.y1 - self.y0
 
 
-def _get_engine() -> RapidOCR:
-    """The process's engine; the caller holds _lock."""
-    global _engine
-    if _engine is None:
-        _engine = RapidOCR(intra_op_num_threads=THREADS, inter_op_num_threads=1)
-    return _engine
-
-
-def warm() -> None:
-    """Load the OCR models now (for example in a worker at start-up) rather than on first use."""
-    with _lock:
-        _get_engine()
-
-
 def _decode(data: bytes) -> np.ndarray:
     """The photo as a BGR array, upright per EXIF, longest side at most MAX_SIDE."""
-    with Image.open(io.BytesIO(data)) as im:
-        im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale, much faster
-        img = ImageOps.exif_transpose(im).convert("RGB")
-    img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
-    return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+    return ocr_engine.decode(data, MAX_SIDE)
 
 
 def _read(img: np.ndarray) -> list[_Box]:
-    with _lock:
-        result, _ = _get_engine()(img)
     boxes = []
-    for quad, text, score in result or []:
+    for quad, text, score in ocr_engine.run(img):
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         boxes.append(_Box(str(text), float(score), min(xs), min(ys), max(xs), max(ys)))
     return boxes

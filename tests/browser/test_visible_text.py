@@ -33,6 +33,7 @@ import ast
 import base64
 import enum
 import io
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -45,11 +46,14 @@ import requests
 from PIL import Image
 
 from app.errors import DB_MESSAGES, HTTP_ERRORS
+from config import HOTLINE_EMULATOR_SECRET
+from reports.hotline import signing
 from reports.littering.pages import VEHICLE_TYPES
 from reports.littering.plates import PLATE_COLOURS
 from reports.pages import DEPARTMENT_KINDS, REGION_LEVELS
 from reports.seed import DEMO_POINTS
 from tests.browser.conftest import ROOT, desktop_context, phone_context, staff_login
+from tests.browser.test_detection import machine_case
 
 PACKAGES = ("app", "reports", "shops", "services_nearby", "wechat")
 TAIYUAN_JIE = (41.7930, 123.4080)  # WGS-84, 和平区
@@ -70,6 +74,11 @@ NOT_PAGES = {
     "wechat_mp.url_check": "answers WeChat's server",
     "wechat.oauth_start": "a redirect to WeChat (its refusals are read through the callback)",
     "wechat.oauth_callback": "a redirect back (its error pages are read: denied, expired)",
+    "opinion_emulator.rss": "an emulated complaint board's RSS feed (read by the fetcher)",
+    "opinion_emulator.atom": "an emulated complaint board's Atom feed (read by the fetcher)",
+    "opinion_emulator.json_feed": "an emulated complaint board's JSON Feed (read by the fetcher)",
+    "opinion_emulator.board": "an emulated board's list page (an outside site in production)",
+    "opinion_emulator.post": "an emulated board's post (an outside site in production)",
 }
 
 # Path parameters: endpoint -> the objects to fill them with, per viewer: a path value, or
@@ -78,7 +87,8 @@ Value = str | tuple[str, int]
 PARAMETERS: dict[str, Callable[[Demo], dict[str, list[Value]]]] = {
     "reports_pages.case": lambda d: {
         # each role on the cases it works on, in the state it acts in
-        "dispatcher": [d.cases["triage"], d.cases["closed"], d.cases["in_progress"]],
+        "dispatcher": [d.cases["triage"], d.cases["closed"], d.cases["in_progress"],
+                       d.cases["opinion"], d.cases["12345"], d.cases["machine"]],
         "tiexi_handler": [d.cases["dispatched"], d.cases["in_progress"]],
         "inspector": [d.cases["handled"]],
         "admin": [d.cases["hotline"]],
@@ -90,7 +100,10 @@ PARAMETERS: dict[str, Callable[[Demo], dict[str, list[Value]]]] = {
     "littering_pages.review_page": lambda d: {"*": [d.littering_pending, d.littering_decided]},
     "littering_pages.batch_page": lambda d: {"*": d.batches},
     "littering_pages.report_detail": lambda d: {"citizen": [d.littering_own, ("LT-NOPE", 404)]},
+    # 牛皮癣: photographed in 和平区, so out of the 铁西区 handler's scope (404, hidden)
+    "smallads_pages.advertiser": lambda d: {"*": [d.smallads_id], "tiexi_handler": []},
     "shop_pages.shop": lambda d: {"*": [str(d.shop_id)]},
+    "opinion_pages.item_page": lambda d: {"*": d.opinion_items},
     "shop_pages.shop_page": lambda d: {
         # active, replaced by a new plate, suspended, unknown, mistyped
         "citizen": [
@@ -115,12 +128,18 @@ MORE_PATHS = [
     ("dispatcher", "/console/cases/20000101-999999", 404),
     ("dispatcher", "/console/shops/99999999", 200),  # the shell: its API answers 404
     ("dispatcher", "/console/cases?from=2026-13-45&to=yesterday", 200),  # bad filters
+    ("dispatcher", "/console/hotline?due=nonsense&page=abc", 200),  # 12345: bad filters
     ("dispatcher", "/console/stats?from=abc&group_by=nonsense", 200),
     ("finance", "/console/littering/batches/PB-NOPE", 404),
     ("finance", "/console/littering/rewards?state=nonsense&page=abc", 200),
     ("reviewer", "/console/littering/reports/LT-NOPE", 404),
     ("reviewer", "/console/littering/leads?state=nonsense", 200),
     ("admin", "/console/littering/monthly?year=abc", 200),
+    ("dispatcher", "/console/smallads/999999", 404),
+    ("dispatcher", "/console/smallads?state=nonsense&phone=abc&page=x", 200),
+    ("dispatcher", "/console/opinion?state=nonsense&month=abc&source_id=x", 200),
+    ("dispatcher", "/console/opinion/items/999999", 404),
+    ("admin", "/console/opinion/counts?year=abc", 200),
 ]
 
 # ---------------------------------------------------------------- what may be read
@@ -131,6 +150,7 @@ ALLOWED = {
     "Leaflet": "the map library's name in the map attribution (its licence asks for it)",
     "GeoJSON": "the file format admins import regions from (they must produce this format)",
     "Excel": "brand: the export opens in Excel (导出Excel)",
+    "Atom": "the feed format's name (Atom 订阅), as the admins adding a source know it",
 }
 
 
@@ -449,6 +469,8 @@ class Demo:
     littering_decided: str = ""
     littering_own: str = ""
     batches: list[str] = field(default_factory=list)
+    smallads_id: str = ""  # a 牛皮癣 advertiser, noticed by SMS
+    opinion_items: list[str] = field(default_factory=list)  # 网络舆情: pending, made a case
 
 
 def jpeg(colour: str) -> bytes:
@@ -528,6 +550,7 @@ def make_demo(citizen, staff, demo: Demo) -> None:
     demo.suspended_code = active_code(staff, shops[2]["id"])
     api(staff, "POST", f"/api/v1/staff/shops/{shops[2]['id']}/suspend",
         {"reason": "整改期间暂停营业"})  # fmt: skip
+    demo.cases["12345"] = hotline_order(staff)
     staff.context.clear_cookies()
     staff_login(staff, "tiexi_handler")
     for key in ("in_progress", "handled", "closed"):
@@ -538,6 +561,21 @@ def make_demo(citizen, staff, demo: Demo) -> None:
     staff.context.clear_cookies()
     staff_login(staff, "inspector")
     act(staff, demo.cases["closed"], "verify_pass")
+    staff.context.clear_cookies()
+    staff_login(staff, "inspector")  # 牛皮癣: a number from an ad photo, then its notice
+    body = {"photo": upload(staff, "#d8d0c0"), "numbers": ["13912345678", "024-12345678"],
+            "lat": TAIYUAN_JIE[0], "lng": TAIYUAN_JIE[1], "coord_sys": "wgs84"}  # fmt: skip
+    api(staff, "POST", "/api/v1/staff/smallads/captures", body)
+    staff.context.clear_cookies()
+    staff_login(staff, "dispatcher")
+    found = api(staff, "GET", "/api/v1/staff/smallads/advertisers?phone=13912345678")["items"]
+    demo.smallads_id = str(found[0]["id"])
+    api(staff, "POST", f"/api/v1/staff/smallads/advertisers/{demo.smallads_id}/notice", {})
+    for state in ("pending", "irrelevant", "case"):  # 网络舆情 posts of the demo boards
+        item = api(staff, "GET", f"/api/v1/staff/opinion/items?state={state}&per_page=1")
+        demo.opinion_items.append(str(item["items"][0]["id"]))
+        if state == "case":
+            demo.cases["opinion"] = item["items"][0]["case_number"]
     staff.context.clear_cookies()
     staff_login(staff, "reviewer")
     listed = "/api/v1/staff/littering/reports?per_page=1&state="
@@ -555,6 +593,22 @@ def make_demo(citizen, staff, demo: Demo) -> None:
     body = {"plate": "辽A12345", "plate_colour": "blue", "occurred_at": an_hour_ago,
             "lat": where.lat, "lng": where.lng, "media": media}  # fmt: skip
     demo.littering_own = api(citizen, "POST", "/api/v1/littering/reports", body)["number"]
+
+
+def hotline_order(page) -> str:
+    """A 12345 order, signed as the platform signs it (the embedded emulator's secret), overdue:
+    its case number (the case page shows its 12345工单 block)."""
+    base = page.evaluate("location.origin")
+    deadline = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
+    body = json.dumps({"order_id": "SY12345-VISIBLE-1", "category_code": "ZZ99",
+                       "category_name": "其他", "content": "市民来电反映太原街人行道被占用",
+                       "address": "和平区太原街", "reply_deadline": deadline},
+                      ensure_ascii=False).encode()  # fmt: skip
+    headers = signing.sign(HOTLINE_EMULATOR_SECRET, body, platform="sy12345")
+    resp = requests.post(f"{base}/api/v1/hotline/orders", data=body, timeout=30,
+                         headers=headers | {"Content-Type": "application/json"})  # fmt: skip
+    assert resp.status_code in (200, 201), resp.text
+    return resp.json()["case_number"]
 
 
 def data_codes(staff) -> set[str]:
@@ -719,6 +773,7 @@ def test_people_read_no_technical_text(app, browser, live_server):
     desk = desktop_context(browser, live_server)
     setup = desk.new_page()
     make_demo(citizen.page, setup, demo)
+    demo.cases["machine"] = machine_case(live_server)  # 路长慧眼: the algorithm on the case page
     scanner.values |= data_codes(setup)
     desk.close()
     citizen.page.goto("/nearby")

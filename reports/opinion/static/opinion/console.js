@@ -24,17 +24,11 @@
     return raw;
   }
 
-  function messages(v) {
-    if (Array.isArray(v)) return v.map(messages).join("；");
-    if (v && typeof v === "object") return Object.keys(v).map(function (k) { return messages(v[k]); }).join("；");
-    return String(v);
-  }
-
   function showErrors(form, err) {
     var rest = [];
     Object.keys(err.fields || {}).forEach(function (name) {
       var box = form && form.querySelector('.field-error[data-for="' + name + '"]');
-      var text = messages(err.fields[name]);
+      var text = zh.messageOf(err.fields[name]);
       if (box) { box.textContent = text; box.hidden = false; } else rest.push(text);
     });
     zh.flash(err.message + (rest.length ? "（" + rest.join("；") + "）" : ""), true);

@@ -275,6 +275,22 @@ def sightings(report_id: int) -> Sightings:
     return Sightings(int(count or 0), last)
 
 
+def repeat_ordinal(event: DetectionEvent) -> int:
+    """Which repeat of its case ``event`` is (1 for the first): the repeats kept up to it. The
+    device's row lock orders one device's detections, and only that device's detections repeat
+    its cases, so the number does not change when later repeats commit."""
+    return int(
+        db.session.scalar(
+            select(func.count(DetectionEvent.id)).where(
+                DetectionEvent.report_id == event.report_id,
+                DetectionEvent.is_repeat.is_(True),
+                DetectionEvent.id <= event.id,
+            )
+        )
+        or 0
+    )
+
+
 def case_detection(number: str) -> dict[str, Any] | None:
     """What the staff case page shows of a machine case: the algorithm, confidence, device,
     repeats; None if the case did not come from a catalogue algorithm."""

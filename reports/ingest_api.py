@@ -91,7 +91,7 @@ class DetectionOut(ma.Schema):
         }
     )
     repeats = ma.fields.Integer(
-        metadata={"description": "How many repeats the case has had (after its first detection)"}
+        metadata={"description": "Which repeat of the case this detection is (1 for the first)"}
     )
     message = ma.fields.String(allow_none=True)
 
@@ -202,7 +202,7 @@ def _replay(device: IngestDevice, event_id: str, owner_key: str) -> dict | None:
     """The answer already given to this event_id (a retry), or None."""
     event = detection.event_by_id(device, event_id)
     if event is not None:
-        return _out(event.report, repeat=event.is_repeat)
+        return _out(event.report, repeat=event if event.is_repeat else None)
     report = service.find_by_idempotency_key(f"{owner_key}:{event_id}")
     return _out(report) if report is not None else None
 
@@ -210,8 +210,8 @@ def _replay(device: IngestDevice, event_id: str, owner_key: str) -> dict | None:
 def _repeat(device, algorithm, report: Report, data: dict, lat, lng, owner_key: str):
     """Keep the detection as a repeat of ``report`` and answer with that case (200)."""
     try:
-        detection.record_event(device, algorithm, report, data["event_id"], data["confidence"],
-                               lat, lng, repeat=True)  # fmt: skip
+        event = detection.record_event(device, algorithm, report, data["event_id"],
+                                       data["confidence"], lat, lng, repeat=True)  # fmt: skip
         commit()
     except IntegrityError:  # the same event_id, posted twice at once: the first one answers
         db.session.rollback()
@@ -219,7 +219,7 @@ def _repeat(device, algorithm, report: Report, data: dict, lat, lng, owner_key: 
         if replay is None:
             raise
         return replay, 200
-    return _out(report, repeat=True), 200
+    return _out(report, repeat=event), 200
 
 
 def read_evidence() -> bytes:
@@ -232,14 +232,15 @@ def read_evidence() -> bytes:
     return media_service.require_content(evidence.read(limit + 1), "evidence")
 
 
-def _out(report: Report, *, repeat: bool = False) -> dict:
-    """The answer: the case; for a repeat also ``repeat: true``, its repeats and a message."""
+def _out(report: Report, *, repeat: detection.DetectionEvent | None = None) -> dict:
+    """The answer: the case; for a repeat also ``repeat: true``, which repeat it was (the same
+    number on a retry, whatever came after it) and a message."""
     out = {"number": report.number, "state": report.state.value,
            "triage_reason": report.triage_reason}  # fmt: skip
-    if repeat:
-        seen = detection.sightings(report.id)
-        out |= {"repeat": True, "repeats": seen.repeats}
+    if repeat is not None:
+        ordinal = detection.repeat_ordinal(repeat)
+        out |= {"repeat": True, "repeats": ordinal}
         out["message"] = (
-            f"冷却期内的重复识别，已记入案件{report.number}（第{seen.repeats}次重复），未新立案件"
+            f"冷却期内的重复识别，已记入案件{report.number}（第{ordinal}次重复），未新立案件"
         )
     return out

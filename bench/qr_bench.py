@@ -4,7 +4,7 @@
 
 Same run, same machine, synthetic labels (random codes, Chinese names, the uppercase plate URL
 of a real-looking host). qrcode's path is ``qrcode.make(url).save(png)`` (picks the mask by laying
-the symbol out nine times, draws with PIL); ours is ``shops.qr`` (one layout, masks scored with
+the symbol out nine times, draws with PIL); ours is ``app.qr`` (one layout, masks scored with
 numpy) plus PNG, SVG and the vector PDF label, in worker processes.
 """
 
@@ -84,7 +84,7 @@ def main() -> None:
           f"for {len(labels)}, >= {own_ms * len(labels) / 2000:.0f} s on 2 cores")  # fmt: skip
     wall, cpu = timed(lambda: ours_png(sample))
     ours_ms = cpu / len(sample) * 1000
-    print(f"shops.qr matrix + png_bytes, 1 process: {wall / len(sample) * 1000:.2f} ms/code wall, "
+    print(f"app.qr matrix + png_bytes, 1 process: {wall / len(sample) * 1000:.2f} ms/code wall, "
           f"{ours_ms:.2f} ms CPU ({own_ms / ours_ms:.1f}x less CPU)")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         out, pdf = Path(tmp) / "qr", Path(tmp) / "labels.pdf"

@@ -1,6 +1,6 @@
 """Print sheets: every active shop's QR as PNG and SVG, and an A4 PDF of plate labels.
 
-Worker processes compute the matrices (``shops.qr.matrices``), write the image files and hand
+Worker processes compute the matrices (``app.qr.matrices``), write the image files and hand
 back each code's PDF path operators; the main process lays the labels out with fpdf2 (the shop
 name in the embedded CJK font). The QR is drawn as vector rectangles, crisp at any print size.
 """
@@ -19,9 +19,9 @@ from fontTools.ttLib import TTCollection
 from fpdf import FPDF
 from sqlalchemy import select
 
+from app import qr
 from app.extensions import db
 from app.geo.models import Region
-from shops import qr
 from shops.codes import plate_url
 from shops.models import CodeStatus, Shop, ShopCode, ShopStatus
 

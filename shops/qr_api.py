@@ -7,12 +7,13 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app import qr
 from app.apispec import document_errors
 from app.auth.current import staff_required
 from app.auth.models import Role
 from app.db import commit
 from app.errors import NotFound
-from shops import codes, qr, service
+from shops import codes, service
 from shops.models import Shop, ShopCode
 
 blp = Blueprint("shops_qr", __name__, url_prefix="/api/v1/staff/shops",

@@ -12,10 +12,11 @@ import zxingcpp
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
+from app import qr
 from app.audit import AuditLog
 from app.auth.models import Role
 from app.extensions import db
-from shops import codes, qr
+from shops import codes
 from shops.models import CodeStatus, ShopCode, ShopStatus
 from tests.shops.test_codes import new_shop  # noqa: F401  (fixture)
 

@@ -1,4 +1,4 @@
-"""Plate QR codes: the module matrix, PNG and SVG.
+"""QR codes for plates (shop plates, project plates): the module matrix, PNG, SVG and PDF drawing.
 
 ``qrcode`` encodes the data (segments, version fit, Reed-Solomon, placement). Its ``make()`` then
 lays the symbol out nine times to pick the mask (about 3 ms a code, too slow for 50,366 plates),

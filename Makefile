@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The suite runs on this many processes (pytest-xdist; every test has its own databases and ports).
+TEST_WORKERS ?= 2
 export FLASK_APP := wsgi:app
 export PORT
 
@@ -62,7 +64,7 @@ test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	npx --no-install eslint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## make lint: style, the layering contract (import-linter) and the pages' scripts (ESLint)
 lint: $(VENV)/.installed-test node_modules/.installed

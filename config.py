@@ -263,10 +263,23 @@ class Config:
         # docs/benchmarks.md).
         self.REPORT_CLASSIFIER_THRESHOLD = float(env_str("REPORT_CLASSIFIER_THRESHOLD", "0.88"))
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "10/hour;30/day")
+        # A citizen's answers, votes, comments and proposals in project consultations.
+        self.RATELIMIT_CONSULTATIONS = env_str("RATELIMIT_CONSULTATIONS", "30/minute;300/day")
         # A dissatisfied citizen may reopen a closed case (不满意，重新办理) this many days after.
         self.REOPEN_DAYS = env_int("REOPEN_DAYS", 7)
         # Closed cases stay on the public map (身边案件) and in the nearby list this many days.
         self.PUBLIC_CLOSED_DAYS = env_int("PUBLIC_CLOSED_DAYS", 30)
+        # Privacy (app/privacy.py, docs/privacy.md): `flask privacy purge` removes the photos and
+        # personal data of cases closed (or reviewed) more than RETENTION_DAYS ago, in batches.
+        self.RETENTION_DAYS = env_int("RETENTION_DAYS", 730)
+        self.RETENTION_BATCH = env_int("RETENTION_BATCH", 500)
+
+        # 文明行为展示 (reports/showcase): per citizen; a post is hidden (until a reviewer
+        # decides) once this many different citizens reported it.
+        self.RATELIMIT_SHOWCASE_POSTS = env_str("RATELIMIT_SHOWCASE_POSTS", "5/hour;20/day")
+        self.RATELIMIT_SHOWCASE_LIKES = env_str("RATELIMIT_SHOWCASE_LIKES", "60/minute;600/day")
+        self.RATELIMIT_SHOWCASE_FLAGS = env_str("RATELIMIT_SHOWCASE_FLAGS", "10/hour;30/day")
+        self.SHOWCASE_HIDE_AFTER_FLAGS = env_int("SHOWCASE_HIDE_AFTER_FLAGS", 3)
 
         # Reporting in the public account's chat (issue 15, reports/mp_chat.py).
         # An open conversation idle this long has expired (said on the citizen's next message).
@@ -360,6 +373,15 @@ class Config:
         )
         # --- end of 12345 hotline settings ------------------------------------------------
 
+        # --- Open311 GeoReport v2 (reports/open311, docs/open311.md) ----------------------
+        # The one jurisdiction this server answers for: another jurisdiction_id is a 404.
+        self.OPEN311_JURISDICTION_ID = env_str("OPEN311_JURISDICTION_ID", "zhcg")
+        # What the discovery document tells client developers (shown to them: Chinese).
+        self.OPEN311_CONTACT = env_str("OPEN311_CONTACT", "如需帮助，请联系市城管局信息中心")
+        self.OPEN311_KEY_SERVICE = env_str(
+            "OPEN311_KEY_SERVICE", "提交问题需要密钥：请向市城管局信息中心申请，由管理员发放"
+        )
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json | text (a developer's terminal)
         # Bearer token for /metrics; empty: only direct requests from this host are answered.
@@ -401,11 +423,14 @@ class TestingConfig(Config):
         self.RATELIMIT_PUBLIC = "100000/minute"
         self.RATELIMIT_LOGIN = "100000/minute"
         self.RATELIMIT_REPORTS = "100000/minute"
+        self.RATELIMIT_CONSULTATIONS = "100000/minute"
         self.ARGON2_TIME_COST, self.ARGON2_MEMORY_KIB = 1, 1024  # fast hashes in tests only
         self.RATELIMIT_SHOP_LOOKUP = "100000/minute"
         self.CACHE_CHECK_SECONDS, self.SHOP_CACHE_PREFILL = 0.0, False
         self.SHOP_CACHE_REPORTS_SECONDS = 0.0
         self.RATELIMIT_NEARBY = "100000/minute"
+        self.RATELIMIT_SHOWCASE_POSTS = self.RATELIMIT_SHOWCASE_LIKES = "100000/minute"
+        self.RATELIMIT_SHOWCASE_FLAGS = "100000/minute"
         self.NEARBY_SYNC_SECONDS = 0.0  # the index asks the database before every query
         self.STORAGE_BACKEND = "local"
         self.PUBLIC_BASE_URL = "http://localhost"

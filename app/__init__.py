@@ -87,10 +87,11 @@ def register_blueprints(app: Flask) -> None:
         app.add_url_rule(f"/{icon}", icon, lambda icon=icon: app.send_static_file(icon))
     api.register_blueprint(auth_api.blp)
 
-    from app import media, news, sms  # see create_app
+    from app import account, media, news, sms  # see create_app
     from app.geo import api as geo_api
 
     media.init_app(app)
+    account.init_app(app)  # 我的数据与账号注销, `flask privacy`
     sms.init_app(app)  # the SMS gateway's emulator at /_sms, when SMS_EMULATOR
     geo_api.init_app(app)
     news.init_app(app)

@@ -58,6 +58,18 @@ def init_app(app: Flask) -> None:
     for module in (citizen_api, public_api, staff_api, export, ingest_api, stats_api, heat,
                    admin_api, notify_api, detection_api):  # fmt: skip
         api.register_blueprint(module.blp)
+    # PIPL (app/privacy.py): export, erasure, retention, and blurred public copies of photos;
+    # imported here for the reason above
+    from app.media.privacy import publish_pending
+    from app.privacy import add_personal_data, add_retention
+    from reports import privacy
+    from reports.notify import add_worker_task
+
+    add_personal_data(app, "reports", export=privacy.export, erase=privacy.erase,
+                      label="问题上报、关注与消息订阅")  # fmt: skip
+    add_retention(app, "reports", purge=privacy.purge)
+    privacy.register()  # report photos get a blurred public copy (the worker makes it)
+    add_worker_task(app, publish_pending)
     pages.init_app(app)
     detection_pages.init_app(app)  # 路长慧眼: the algorithm editor and the precision panel
     public_pages.init_app(app)
@@ -81,3 +93,12 @@ def init_app(app: Flask) -> None:
     from reports import hotline  # see above: 12345 work orders
 
     hotline.init_app(app)
+    from reports import consultations  # see above: 问需·问计·问效 project consultations
+
+    consultations.init_app(app)
+    from reports import open311  # see above: the Open311 GeoReport v2 interface
+
+    open311.init_app(app)
+    from reports import showcase  # see above: 文明行为展示
+
+    showcase.init_app(app)

@@ -42,7 +42,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="
 IDEMPOTENCY_DOC = {
     "in": "header",
     "name": "Idempotency-Key",
-    "schema": {"type": "string", "maxLength": 64},
+    "schema": {"type": "string", "maxLength": 64, "pattern": "^[\\x20-\\x7e]*$"},
     "description": "Retries with the same key return the first report (200), never a second one.",
 }
 REPORT_IDEMPOTENCY_DOC = IDEMPOTENCY_DOC | {

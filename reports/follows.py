@@ -42,6 +42,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.geo import coords, regions
+from app.media import privacy as media_privacy
 from app.media import service as media_service
 from app.media.models import Media
 from reports.models import Category, PhotoStage, Report, ReportPhoto, ReportState
@@ -157,7 +158,7 @@ def nearby(lat: float, lng: float, radius_m: float, citizen: User | None) -> lis
     user_id = citizen.id if citizen is not None else None
     stats = follow_stats(ids, user_id)
     none = (0, None if user_id is None else False)
-    photos = first_photos(ids)
+    photos = first_photos(ids, {row.id for row in rows if user_id and row.reporter_id == user_id})
     found = regions.snapshot()
     return [
         _public_view(row, lat, lng, found, *stats.get(row.id, none), photos.get(row.id))
@@ -252,9 +253,11 @@ def place_label(found: regions.Snapshot, region_id: int | None, lat: float, lng:
     return where.label
 
 
-def first_photos(report_ids: list[int]) -> dict[int, str]:
-    """report id -> a short-lived URL of its first report photo (a video's poster). A device's
-    evidence (owned by nobody) is for staff only and is never shown."""
+def first_photos(report_ids: list[int], own: set[int] = frozenset()) -> dict[int, str]:
+    """report id -> a short-lived URL of the public copy (faces and plates blurred, a video's
+    poster) of its first report photo that has one; none until the worker made it (never the
+    original). The viewer's ``own`` cases show their photo as taken, as their case page does.
+    A device's evidence (owned by nobody) is for staff only and is never shown."""
     if not report_ids:
         return {}
     rows = db.session.execute(
@@ -268,9 +271,13 @@ def first_photos(report_ids: list[int]) -> dict[int, str]:
     for report_id, media in rows:
         if report_id in out:
             continue
-        shown = media_service.poster_of(media) if media.kind == "video" else media
-        if shown is not None:
-            out[report_id] = media_service.signed_url(shown).url
+        if report_id in own:
+            shown = media_service.poster_of(media) if media.kind == "video" else media
+            url = media_service.signed_url(shown).url if shown is not None else None
+        else:
+            url = media_privacy.public_url_if_ready(media)
+        if url is not None:
+            out[report_id] = url
     return out
 
 

@@ -88,6 +88,7 @@ class Channel(enum.StrEnum):
     MACHINE = "machine"
     MP_CHAT = "mp_chat"  # the public account's conversation (text, photos, location)
     OPINION = "opinion"  # public-opinion watch: a post on an online complaint board
+    OPEN311 = "open311"  # a third-party app through the Open311 GeoReport v2 interface
 
     @property
     def label(self) -> str:
@@ -102,6 +103,7 @@ CHANNEL_LABELS = {
     Channel.MACHINE: "智能识别",
     Channel.MP_CHAT: "公众号对话",
     Channel.OPINION: "网络舆情",
+    Channel.OPEN311: "Open311",
 }
 
 
@@ -220,6 +222,8 @@ class Report(db.Model):
         # lat, lng: the case heat map counts points per cell from this index alone.
         Index("ix_reports_stats_created", "created_at", "state", "department_id", "category_id",
               "lat", "lng"),
+        # The retention purge (reports.privacy): finished cases, untouched since, not purged yet.
+        Index("ix_reports_purge", "purged_at", "state", "updated_at"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -262,6 +266,8 @@ class Report(db.Model):
     handled_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     archived_at: Mapped[datetime | None]
+    # When the retention purge removed the case's photos and the reporter's contact details.
+    purged_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     rework_count: Mapped[int] = mapped_column(default=0)

@@ -10,6 +10,7 @@ from flask import current_app
 from app.auth.models import Department
 from app.db import utcnow
 from app.geo import coords, regions
+from app.media.privacy import public_url
 from app.media.service import signed_url
 from reports import reference
 from reports.models import Report, ReportPhoto, ReportState, TimelineEntry
@@ -26,10 +27,18 @@ ACTION_LABELS = {name: a.label for name, a in ACTIONS.items()} | {
 OWN_WORDS = frozenset({"submit", "rate", "reopen", "comment"})
 
 
-def photo_view(photo: ReportPhoto) -> dict[str, Any]:
-    """A photo with a fresh short-lived URL."""
-    return {"id": photo.media.public_id, "stage": photo.stage.value,
-            "url": signed_url(photo.media).url}  # fmt: skip
+# Who looks at a case's photos: staff (None), or the citizen with this user id (0: a citizen
+# who uploaded none of them, e.g. one following the case through a merge).
+STAFF = None
+
+
+def photo_view(photo: ReportPhoto, viewer: int | None = STAFF) -> dict[str, Any]:
+    """A photo with a fresh short-lived URL: the original for staff and for the citizen who took
+    it, the public copy (faces and plates blurred, app/media/privacy.py) for any other citizen."""
+    media = photo.media
+    own = viewer is STAFF or (media.user_id is not None and media.user_id == viewer)
+    return {"id": media.public_id, "stage": photo.stage.value,
+            "url": signed_url(media).url if own else public_url(media)}  # fmt: skip
 
 
 def _point(report: Report, coord_sys: str) -> tuple[float | None, float | None]:
@@ -38,7 +47,7 @@ def _point(report: Report, coord_sys: str) -> tuple[float | None, float | None]:
     return coords.convert(report.lat, report.lng, coords.CANONICAL, coord_sys)
 
 
-def _entry_base(entry: TimelineEntry) -> dict[str, Any]:
+def _entry_base(entry: TimelineEntry, viewer: int | None = STAFF) -> dict[str, Any]:
     state = ReportState(entry.to_state)
     return {
         "action": entry.action,
@@ -46,7 +55,7 @@ def _entry_base(entry: TimelineEntry) -> dict[str, Any]:
         "state_label": state.label,
         "department": entry.department.name if entry.department else None,
         "at": entry.created_at,
-        "photos": [photo_view(p) for p in entry.photos],
+        "photos": [photo_view(p, viewer) for p in entry.photos],
     }
 
 
@@ -77,11 +86,12 @@ def citizen_view(report: Report, coord_sys: str = "gcj02", own: bool = True) -> 
     shows no one else's photos or words: only the handling and the after photos."""
     view = _common(report, coord_sys)
     shown = ("report", "after") if own else ("after",)
-    view["photos"] = [photo_view(p) for p in report.photos if p.stage.value in shown]
+    viewer = (report.reporter_id or 0) if own else 0
+    view["photos"] = [photo_view(p, viewer) for p in report.photos if p.stage.value in shown]
     if not own:
         view["description"] = "（与您反映的问题合并办理）"
     view["timeline"] = [
-        _entry_base(e) | {"text": e.public_note}
+        _entry_base(e, viewer) | {"text": e.public_note}
         for e in report.timeline
         if e.is_public and (own or e.action not in OWN_WORDS)
     ]

@@ -74,8 +74,10 @@ class PublicCaseOut(ma.Schema):
                   "to follow in 我的上报, not here); null when anonymous"},
     )  # fmt: skip
     photo_url = ma.fields.String(
-        required=True, allow_none=True, metadata={"description": "Short-lived URL of one photo"}
-    )
+        required=True, allow_none=True,
+        metadata={"description": "Short-lived URL of one photo's public copy (faces and licence "
+                  "plates blurred); null until that copy is made, a few seconds after the report"},
+    )  # fmt: skip
 
 
 class NearbyCasesOut(ma.Schema):

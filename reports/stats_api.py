@@ -97,10 +97,18 @@ class CaseStatistics(MethodView):
 class DetectionStatsArgs(ma.Schema):
     """Query string of GET /api/v1/stats/detections."""
 
-    first_day = bounded_date(data_key="from", metadata={
-        "description": "First local day (Asia/Shanghai), inclusive; default: 1st of this month"})
-    last_day = bounded_date(data_key="to", metadata={
-        "description": "Last local day (Asia/Shanghai), inclusive; default: end of this month"})
+    first_day = bounded_date(
+        data_key="from",
+        metadata={
+            "description": "First local day (Asia/Shanghai), inclusive; default: 1st of this month"
+        },
+    )
+    last_day = bounded_date(
+        data_key="to",
+        metadata={
+            "description": "Last local day (Asia/Shanghai), inclusive; default: end of this month"
+        },
+    )
     department_id = ma.fields.Integer(
         validate=ID, metadata={"description": "Only this department and the units below it"}
     )  # fmt: skip

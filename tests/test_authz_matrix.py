@@ -78,6 +78,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/auth/miniprogram": PUBLIC,
     "POST /api/v1/auth/logout": ANY_SIGNED_IN,
     "GET /api/v1/auth/me": CITIZENS,
+    "GET /api/v1/me/data": CITIZENS,  # 我的数据 (app/account)
+    "DELETE /api/v1/me": CITIZENS,  # 账号注销: the body's confirmation is checked after the caller
     "GET /api/v1/auth/staff/me": staff(),
     "/api/v1/media": ANY_SIGNED_IN,
     "/api/v1/geo": PUBLIC,
@@ -141,6 +143,25 @@ RULES: dict[str, Rule] = {
     "PATCH /api/v1/staff/opinion/sources/{source_id}": ADMIN,
     "POST /api/v1/staff/opinion/sources/{source_id}/fetch": ADMIN,
     "PUT /api/v1/staff/opinion/keywords": ADMIN,
+    # 项目征询 (projects and approved comments are public; answers, votes, comments and proposals
+    # are citizens'; dispatchers and handlers run projects, reviewers moderate too). Scoped by
+    # the project's department: tests/reports/consultations/test_staff.py.
+    "/api/v1/consultations": PUBLIC,
+    "/api/v1/consultations/projects/{code}/phases/{kind}/response": CITIZENS,
+    "POST /api/v1/consultations/projects/{code}/phases/{kind}/comments": CITIZENS,
+    "/api/v1/staff/consultations": staff(DISPATCHER, HANDLER),
+    "/api/v1/staff/consultations/comments": staff(DISPATCHER, HANDLER, REVIEWER),
+    # 文明行为展示 (the gallery is public; posts, likes and reports are citizens'; reviewers
+    # decide, reviewers and dispatchers pick 精选)
+    "/api/v1/showcase": CITIZENS,
+    "GET /api/v1/showcase/posts": PUBLIC,
+    "GET /api/v1/showcase/posts/{post_id}": PUBLIC,
+    "GET /api/v1/showcase/featured": PUBLIC,
+    "GET /api/v1/showcase/districts": PUBLIC,
+    "/api/v1/staff/showcase": staff(REVIEWER, DISPATCHER),
+    "POST /api/v1/staff/showcase/posts/{post_id}/approve": staff(REVIEWER),
+    "POST /api/v1/staff/showcase/posts/{post_id}/refuse": staff(REVIEWER),
+    "POST /api/v1/staff/showcase/posts/{post_id}/hide": staff(REVIEWER),
 }
 
 

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     # Imported when an app is built, not when the package is: importing a package stays
     # free of blueprints and cycles.
     from app.extensions import api
+    from app.privacy import add_personal_data
     from wechat import (
         followers,
         keywords,
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
         mp_cli,
         mp_pages,
         pay,
+        personal,
         views,
     )
 
@@ -33,3 +35,5 @@ def init_app(app: Flask) -> None:
     mp_cli.register(app)
     mp_callback.add_handler(app, followers.track, order=0)
     mp_callback.add_handler(app, keywords.answer, order=50)
+    add_personal_data(app, "wechat", export=personal.export, erase=personal.erase,
+                      label="公众号消息与关注记录")  # fmt: skip

@@ -63,6 +63,9 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Set when the citizen deleted the account (app/privacy.py): the row stays, anonymised and
+    # inactive, for the records that point at it (reports, rewards); it never signs in again.
+    deleted_at: Mapped[datetime | None]
 
     identities: Mapped[list[WechatIdentity]] = relationship(back_populates="user")
 

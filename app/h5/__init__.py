@@ -27,6 +27,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 
 from app.auth.current import current_citizen
 from app.extensions import csrf
@@ -99,10 +100,29 @@ def entries(slot: str) -> list[HomeEntry]:
     return sorted((e for e in found if e.slot == slot), key=lambda e: e.order)
 
 
+BlockSource = Callable[[], str]
+
+
+def add_page_block(app: Flask, page: str, source: BlockSource, order: int = 50) -> None:
+    """Let a feature put a block of its own on a shell page: ``page`` is "home" (under the
+    services) or "news" (above the first page of the 城管动态 list). ``source()`` returns the
+    block's HTML, rendered from the feature's own template (it may read the database), or ""."""
+    app.extensions.setdefault("h5_page_blocks", []).append((page, order, source))
+
+
+def blocks(page: str) -> list[Markup]:
+    """The features' blocks for one shell page, by order (empty ones left out)."""
+    found = [(order, source) for name, order, source in
+             current_app.extensions.get("h5_page_blocks", []) if name == page]  # fmt: skip
+    rendered = (source() for _, source in sorted(found, key=lambda item: item[0]))
+    return [Markup(html) for html in rendered if html]  # noqa: S704 - rendered by Jinja
+
+
 @bp.app_context_processor
 def frame_entries() -> dict[str, Any]:
-    """``h5_entries(slot)`` in every template (the tab bar is on most citizen pages)."""
-    return {"h5_entries": entries}
+    """``h5_entries(slot)`` in every template (the tab bar is on most citizen pages), and
+    ``h5_blocks(page)`` for the shell pages that show the features' blocks."""
+    return {"h5_entries": entries, "h5_blocks": blocks}
 
 
 def shell_entries() -> list[HomeEntry]:

@@ -58,6 +58,14 @@ class Media(db.Model):
     # 64-bit perceptual hash (dHash, 16 hex digits) of the image or the poster frame: the same
     # picture sent again, even re-encoded or resized, is found by a small Hamming distance.
     phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The public copy (app/media/privacy.py): faces and plates blurred, made once when the photo
+    # becomes public. ``public_state``: None (never shown publicly), "pending" (the worker makes
+    # it), "ready" (``public_key`` stored) or "failed" (the original could not be read).
+    public_state: Mapped[str | None] = mapped_column(String(8), index=True)
+    public_key: Mapped[str | None] = mapped_column(String(255))
+    redacted_at: Mapped[datetime | None]
+    faces_found: Mapped[int | None]
+    plates_found: Mapped[int | None]
 
     user: Mapped[User | None] = relationship()
     staff: Mapped[StaffUser | None] = relationship()

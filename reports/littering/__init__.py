@@ -21,8 +21,9 @@ def init_app(app: Flask) -> None:
     # Imported when an app is built, not when the package is: importing a package stays
     # free of blueprints and cycles.
     from app.extensions import api
+    from app.privacy import add_personal_data, add_retention
     from reports.littering import api as citizen_api
-    from reports.littering import cli, finance_api, pages, payouts, staff_api, tasks
+    from reports.littering import cli, finance_api, pages, payouts, privacy, staff_api, tasks
     from reports.littering.models import Payout, PayoutState
     from reports.notify import add_worker_task
     from wechat.pay import on_transfer_finished
@@ -33,6 +34,9 @@ def init_app(app: Flask) -> None:
     cli.register(app)
     on_transfer_finished(payouts.apply_notification)
     add_worker_task(app, tasks.payout_round)
+    add_personal_data(app, "littering", export=privacy.export, erase=privacy.erase,
+                      label="车窗抛物举报与奖励")  # fmt: skip
+    add_retention(app, "littering", purge=privacy.purge)
     add_seed_step(app, 60, seed_demo)
     add_home_entries(app, home_entries)
     add_gauge(app, "zhcg_payouts", "Reward payouts by state", label="state",

@@ -260,6 +260,8 @@ class LitteringReport(db.Model):
     )
     reviewed_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the retention purge removed its evidence photos and the reporter's device details.
+    purged_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

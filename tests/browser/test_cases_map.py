@@ -6,6 +6,7 @@ account (the WeChat emulator), comes back to the map and follows the case."""
 from __future__ import annotations
 
 import io
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from app.geo.coords import from_canonical
 from reports.seed import DEMO_POINTS
-from tests.browser.conftest import phone_context, screenshot, watch
+from tests.browser.conftest import BIN, ROOT, phone_context, screenshot, watch
 
 POINT = DEMO_POINTS["nan_huaxiang_lu"]  # GCJ-02, inside 铁西区's synthetic 滑翔街道
 OPEN_TEXT = "南滑翔路9-2号楼南侧有生活垃圾堵塞消防通道，我家就住在二单元"
@@ -57,11 +58,19 @@ def closed_days_ago(live_server, number: str, days: int) -> None:
     engine.dispose()
 
 
+def make_public_copies(live_server) -> None:
+    """What `flask worker` does in production: the blurred public copies of new case photos
+    (the public sees none until then, never the original)."""
+    subprocess.run([str(BIN / "flask"), "privacy", "publish-pending"], cwd=ROOT,
+                   env=live_server.env, check=True, capture_output=True)  # fmt: skip
+
+
 def test_a_neighbour_finds_the_case_on_the_map_and_follows_it(browser, live_server, page_errors):
     reporter = reporter_headers(live_server)
     open_number = file_report(live_server, reporter, OPEN_TEXT, 80, "#8a7f70")
     closed_number = file_report(live_server, reporter, CLOSED_TEXT, -120, "#405060")
     closed_days_ago(live_server, closed_number, 3)
+    make_public_copies(live_server)
     place = requests.get(live_server.url("/api/v1/geo/locate"), timeout=10,
                          params={"lat": POINT.lat, "lng": POINT.lng}).json()["label"]  # fmt: skip
     assert place.startswith("铁西区")

@@ -67,6 +67,7 @@ NOT_PAGES = {
     "favicon.ico": "an icon",
     "apple-touch-icon.png": "an icon",
     "media_files.serve_file": "a photo or video file",
+    "account_pages.my_data_download": "a JSON file: the citizen's data to keep (我的数据)",
     "reports_public_pages.follow_qr_image": "a QR code image (PNG or SVG)",
     "health.healthz": "for the load balancer",
     "health.readyz": "for the load balancer",
@@ -79,6 +80,15 @@ NOT_PAGES = {
     "opinion_emulator.json_feed": "an emulated complaint board's JSON Feed (read by the fetcher)",
     "opinion_emulator.board": "an emulated board's list page (an outside site in production)",
     "opinion_emulator.post": "an emulated board's post (an outside site in production)",
+    # Open311 GeoReport v2 (reports/open311): XML and JSON for client apps, not pages
+    "open311.discovery": "the Open311 discovery document (XML/JSON for client apps)",
+    "open311.services": "Open311 service list (XML/JSON for client apps)",
+    "open311.service_definition": "an Open311 service definition (XML/JSON for client apps)",
+    "open311.service_requests": "Open311 service requests (XML/JSON for client apps)",
+    "open311.request_detail": "an Open311 service request (XML/JSON for client apps)",
+    "open311.token": "an Open311 token lookup (XML/JSON for client apps)",
+    "open311.index": "the Open311 root: the standard's 404 error list (XML)",
+    "open311.unknown": "any other path under /open311: the standard's 404 error list (XML)",
 }
 
 # Path parameters: endpoint -> the objects to fill them with, per viewer: a path value, or
@@ -87,8 +97,14 @@ Value = str | tuple[str, int]
 PARAMETERS: dict[str, Callable[[Demo], dict[str, list[Value]]]] = {
     "reports_pages.case": lambda d: {
         # each role on the cases it works on, in the state it acts in
-        "dispatcher": [d.cases["triage"], d.cases["closed"], d.cases["in_progress"],
-                       d.cases["opinion"], d.cases["12345"], d.cases["machine"]],
+        "dispatcher": [
+            d.cases["triage"],
+            d.cases["closed"],
+            d.cases["in_progress"],
+            d.cases["opinion"],
+            d.cases["12345"],
+            d.cases["machine"],
+        ],
         "tiexi_handler": [d.cases["dispatched"], d.cases["in_progress"]],
         "inspector": [d.cases["handled"]],
         "admin": [d.cases["hotline"]],
@@ -115,6 +131,23 @@ PARAMETERS: dict[str, Callable[[Demo], dict[str, list[Value]]]] = {
         ],  # fmt: skip
     },
     "news_pages.news_detail": lambda d: {"citizen": [str(d.news_id), ("999999", 404)]},
+    # 项目征询: the demo pocket park (铁西区) and back alley (和平区); "a/b" fills two parameters
+    "consultation_pages.project_page": lambda d: {"citizen": [d.park_code, ("NOSUCH00", 404)]},
+    "consultation_pages.phase_page": lambda d: {
+        "citizen": [
+            f"{d.park_code}/needs",
+            f"{d.park_code}/proposals",
+            f"{d.park_code}/outcome",
+            (f"{d.park_code}/nope", 404),
+        ]
+    },
+    "consultation_pages.console_project": lambda d: {"*": [d.park_id]},
+    "consultation_pages.console_edit": lambda d: {"*": [d.park_id]},
+    "consultation_pages.console_phase": lambda d: {
+        "*": [f"{d.park_id}/proposals"],
+        "dispatcher": [f"{d.park_id}/needs", f"{d.park_id}/outcome", f"{d.alley_id}/proposals"],
+    },
+    "showcase_pages.post_page": lambda d: {"citizen": [d.showcase_post, ("999999", 404)]},
     "nearby_pages.kind_page": lambda d: {"citizen": [*d.kinds, ("no-such-kind", 404)]},
 }
 
@@ -140,6 +173,13 @@ MORE_PATHS = [
     ("dispatcher", "/console/opinion?state=nonsense&month=abc&source_id=x", 200),
     ("dispatcher", "/console/opinion/items/999999", 404),
     ("admin", "/console/opinion/counts?year=abc", 200),
+    ("dispatcher", "/console/consultations?status=nonsense&kind=x&page=abc", 200),  # 项目征询
+    ("reviewer", "/console/consultations/moderation?status=nonsense", 200),
+    ("dispatcher", "/console/consultations/999999", 404),
+    ("citizen", "/h5/showcase?sort=popular&cursor=nonsense", 200),  # 文明行为展示
+    ("reviewer", "/console/showcase?tab=flagged", 200),
+    ("reviewer", "/console/showcase?tab=refused&page=abc", 200),
+    ("dispatcher", "/console/showcase?tab=featured", 200),
 ]
 
 # ---------------------------------------------------------------- what may be read
@@ -151,6 +191,8 @@ ALLOWED = {
     "GeoJSON": "the file format admins import regions from (they must produce this format)",
     "Excel": "brand: the export opens in Excel (导出Excel)",
     "Atom": "the feed format's name (Atom 订阅), as the admins adding a source know it",
+    "Open311": "the open standard's name (Open311接入, the 上报渠道 Open311), as the client "
+    "developers and admins know it",
 }
 
 
@@ -471,6 +513,10 @@ class Demo:
     batches: list[str] = field(default_factory=list)
     smallads_id: str = ""  # a 牛皮癣 advertiser, noticed by SMS
     opinion_items: list[str] = field(default_factory=list)  # 网络舆情: pending, made a case
+    park_code: str = ""  # 项目征询: the demo pocket park's plate code, its id, the alley's id
+    park_id: str = ""
+    alley_id: str = ""
+    showcase_post: str = ""  # 文明行为展示: a shown demo post
 
 
 def jpeg(colour: str) -> bytes:
@@ -576,6 +622,10 @@ def make_demo(citizen, staff, demo: Demo) -> None:
         demo.opinion_items.append(str(item["items"][0]["id"]))
         if state == "case":
             demo.cases["opinion"] = item["items"][0]["case_number"]
+    projects = api(staff, "GET", "/api/v1/staff/consultations/projects")["items"]  # 项目征询
+    park = next(p for p in projects if p["kind"] == "pocket_park")
+    demo.park_code, demo.park_id = park["code"], str(park["id"])
+    demo.alley_id = str(next(p["id"] for p in projects if p["kind"] == "back_alley"))
     staff.context.clear_cookies()
     staff_login(staff, "reviewer")
     listed = "/api/v1/staff/littering/reports?per_page=1&state="
@@ -648,7 +698,10 @@ def paths(endpoint: str, rule: str, demo: Demo, viewer: str) -> list[tuple[str, 
     out = []
     for value in chosen:
         value, status = value if isinstance(value, tuple) else (value, 200)
-        out.append((re.sub(r"<[^>]+>", value, rule, count=1), status))
+        path = rule
+        for part in value.split("/") if rule.count("<") > 1 else [value]:
+            path = re.sub(r"<[^>]+>", part, path, count=1)  # "a/b": a rule of two parameters
+        out.append((path, status))
     return out
 
 
@@ -663,7 +716,7 @@ def read_citizen_pages(citizen: Viewer, pages: dict[str, str], demo: Demo) -> No
             citizen.visit(path, status)
     citizen.visit(f"/S/{demo.shop_code.lower()}")  # as a phone's camera may read the plate
     citizen.visit(f"/h5/report?shop={demo.shop_code}")
-    for path in ("/h5/report", "/h5/littering/new"):
+    for path in ("/h5/report", "/h5/littering/new", "/h5/showcase/new"):
         citizen.visit(path)
         citizen.page.click("#submit-btn")
         citizen.shows_error(".h5-field-error:not([hidden])", f"{path} sent empty")
@@ -783,6 +836,10 @@ def test_people_read_no_technical_text(app, browser, live_server):
     citizen.page.goto("/h5/news")
     demo.news_id = int(citizen.page.eval_on_selector(
         "a[href*='/h5/news/']", "a => a.pathname.split('/')[3]"))  # fmt: skip
+    citizen.page.goto("/h5/showcase")
+    demo.showcase_post = citizen.page.eval_on_selector(
+        "a[href*='/h5/showcase/']:not([href$='/new']):not([href$='/mine'])",
+        "a => a.pathname.split('/')[3]")  # fmt: skip
     read_citizen_pages(citizen, pages, demo)
     phone.close()
 

@@ -14,6 +14,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.geo.coords import from_canonical
 from app.geo.models import Region
+from app.media import privacy as media_privacy
 from app.media import service as media_service
 from reports import follows
 from reports.models import (
@@ -116,6 +117,8 @@ def test_open_and_recently_closed_cases_nearest_first_anonymised(client, make_ca
     closed = make_case(north(-150), ReportState.CLOSED, category="雨水井盖", closed_days_ago=5,
                        region=street)  # fmt: skip
     archived = make_case(north(250), ReportState.ARCHIVED, category="雨水井盖", closed_days_ago=20)
+    assert nearby(client).get_json()["items"][0]["photo_url"] is None  # no blurred copy yet
+    assert media_privacy.publish_pending() == 2  # the worker makes it (both report photos)
 
     resp = nearby(client)
     body = resp.get_json()
@@ -145,7 +148,7 @@ def test_open_and_recently_closed_cases_nearest_first_anonymised(client, make_ca
     )  # the day in 沈阳, nothing finer
     assert first["followers"] == 0 and first["following"] is None  # anonymous caller
     assert first["own"] is None
-    # the first report photo, as a short-lived link that serves the picture
+    # the first report photo's public copy, as a short-lived link that serves the picture
     assert second["photo_url"] is None
     shown = client.get(first["photo_url"])
     assert shown.status_code == 200 and shown.mimetype == "image/jpeg"

@@ -99,6 +99,10 @@ def deliver_due(batch: int = 50) -> dict[str, int]:
         outcome = _deliver(msg)
         counts[outcome] += 1
         commit()
+    # End the claim's transaction even when it found nothing: on MariaDB its FOR UPDATE keeps
+    # next-key locks on the outbox index, which would block every request that queues a message
+    # while the worker's other tasks run (found by the cluster test, docs/scale.md).
+    commit()
     return counts
 
 
@@ -211,7 +215,12 @@ def run_worker(once: bool = False, interval: float = 2.0) -> None:
     """The `flask worker` loop: deliver due messages and run the features' tasks, sleep when
     idle. A task that fails is logged and tried again next round."""
     while True:
-        counts = deliver_due()
+        try:
+            counts = deliver_due()
+        except Exception:  # noqa: BLE001 - e.g. the database failing over: try again next round
+            db.session.rollback()
+            log.exception("outbox delivery failed")
+            counts = {}  # sleep below: no busy loop while the database is away
         for task in current_app.extensions.get(WORKER_TASKS, []):
             try:
                 counts[task.__name__] = task()
@@ -223,4 +232,8 @@ def run_worker(once: bool = False, interval: float = 2.0) -> None:
         if once:
             return
         if not any(counts.values()):
+            try:
+                commit()  # no transaction (nor its locks) is held while idle
+            except Exception:  # noqa: BLE001 - the database away: the next round tries again
+                db.session.rollback()
             time.sleep(interval)

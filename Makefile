@@ -8,7 +8,7 @@ TEST_WORKERS ?= 2
 export FLASK_APP := wsgi:app
 export PORT
 
-.PHONY: run test install install-test system-test-deps lint migrate-regen clean
+.PHONY: run test install install-test system-test-deps lint migrate-regen clean cluster-test
 
 $(VENV)/.installed: pyproject.toml constraints.txt setup.py services_nearby/_nearby.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,15 @@ test: $(VENV)/.installed-test node_modules/.installed system-test-deps
 	$(BIN)/lint-imports
 	npx --no-install eslint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+## make cluster-test: two app nodes and two workers behind HAProxy on a 3-node MariaDB Galera
+## cluster, with Redis and S3, all from deploy/'s files on 127.0.0.1; kills parts under load and
+## prints the counts (docs/scale.md). Not part of `make test` (tests/cluster/conftest.py).
+CLUSTER_PACKAGES := haproxy redis-server rsync mariadb-server galera-4
+cluster-test: $(VENV)/.installed-test
+	@for tool in haproxy redis-server rsync mariadbd; do command -v $$tool >/dev/null 2>&1 || \
+	  { echo "missing $$tool: apt-get install -y $(CLUSTER_PACKAGES)" >&2; exit 1; }; done
+	CLUSTER_TEST=1 $(BIN)/python -m pytest -p no:xdist -s -q tests/cluster
 
 ## make lint: style, the layering contract (import-linter) and the pages' scripts (ESLint)
 lint: $(VENV)/.installed-test node_modules/.installed

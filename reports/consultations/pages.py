@@ -10,11 +10,10 @@ again. Anyone may read a public project; taking part asks for the public-account
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import marshmallow as ma
 from flask import Blueprint, Flask, render_template, request, url_for
 from sqlalchemy import func, select
 
@@ -39,6 +38,7 @@ from reports.consultations.models import (
     PhaseKind,
 )
 from reports.consultations.schemas import ModerationArgs, StaffListArgs
+from reports.opinion.pages import load_args, local_time
 
 bp = Blueprint(
     "consultation_pages",
@@ -57,23 +57,8 @@ COMMENTS_SHOWN = 20
 TABS = (("projects", "征询项目"), ("moderation", "留言审核"))
 
 
-@bp.app_template_filter("cs_time")
-def local_time(value: datetime | str | None) -> str:
-    """A stored time or an ISO string in the city's time: 2026-12-03 14:05."""
-    if not value:
-        return ""
-    at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def _args(schema: ma.Schema) -> dict[str, Any]:
-    """The query string through the API's schema; a bad value falls back to its default."""
-    raw = {k: v for k, v in request.args.items() if v.strip()}
-    try:
-        return schema.load(raw)
-    except ma.ValidationError as exc:
-        return schema.load({k: v for k, v in raw.items() if k not in exc.messages})
+# The city-time filter and the forgiving query-string reader are the opinion console's.
+bp.add_app_template_filter(local_time, "cs_time")
 
 
 def _pager(page: int, per_page: int, total: int) -> dict[str, Any]:
@@ -177,7 +162,7 @@ def department_options(staff: StaffUser) -> list[tuple[int, str]]:
 @staff_page(*MODERATORS)
 def console_projects(staff: StaffUser):
     """The projects in the account's scope (reviewers: to the moderation queue)."""
-    args = _args(StaffListArgs())
+    args = load_args(StaffListArgs())
     query = service.scoped(select(ConsultationProject), staff)
     if args["status"]:
         query = query.where(ConsultationProject.status == args["status"])
@@ -328,7 +313,7 @@ def _template(kind: PhaseKind) -> dict[str, Any]:
 @staff_page(*MODERATORS)
 def console_moderation(staff: StaffUser):
     """Comments and proposals to approve or reject (pending by default)."""
-    args = _args(ModerationArgs())
+    args = load_args(ModerationArgs())
     if "status" not in request.args:
         args["status"] = "pending"
     query = participation.moderation_queue(staff, args["status"], args["project_id"])

@@ -73,6 +73,9 @@ class Config:
             "DATABASE_URL", f"sqlite:///{instance_dir / 'zhcg.db'}"
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A request whose transaction lost a deadlock or a Galera certification (1213) runs
+        # again this many times before the client gets 503 database_busy (app/dbretry.py).
+        self.DB_DEADLOCK_RETRIES = env_int("DB_DEADLOCK_RETRIES", 2)
         self.REDIS_URL = env_str("REDIS_URL")
 
         # Request bodies (uploads included); larger bodies get 413.

@@ -43,6 +43,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     from app.errors import register_error_handlers  # see create_app
 
     register_error_handlers(app)
+    from app import dbretry  # see create_app
+
+    dbretry.init_app(app)
     register_cli(app)
     return app
 

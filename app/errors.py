@@ -263,7 +263,9 @@ DB_MESSAGES = {
     "database_unavailable": "数据库暂时无法访问，请稍后重试",
     "database_busy": "系统繁忙，请稍后重试",
 }
-MYSQL_BUSY = {1205, 1213}
+MYSQL_DEADLOCK = 1213
+DEADLOCK_FLAG = "zhcg.deadlock"  # in the WSGI environ: app.dbretry may run the request again
+MYSQL_BUSY = {1205, MYSQL_DEADLOCK}
 
 
 def database_trouble(exc: Exception) -> str | None:
@@ -272,14 +274,24 @@ def database_trouble(exc: Exception) -> str | None:
         return "database_unavailable"
     if not isinstance(exc, sa_exc.DBAPIError):
         return None
-    # No statement: it failed while connecting (or committing), not because of what it ran.
-    if exc.connection_invalidated or exc.statement is None:
+    if exc.connection_invalidated:
         return "database_unavailable"
+    # A deadlock victim, or (on Galera) a commit that failed certification: 1213, also at
+    # COMMIT, where SQLAlchemy has no statement to name.
     if isinstance(exc, sa_exc.OperationalError):
         args = getattr(exc.orig, "args", ())
         if (args and args[0] in MYSQL_BUSY) or "database is locked" in str(exc.orig):
             return "database_busy"
+    # No statement: it failed while connecting (or committing), not because of what it ran.
+    if exc.statement is None:
+        return "database_unavailable"
     return None
+
+
+def is_deadlock(exc: Exception) -> bool:
+    """MariaDB's 1213: the transaction was rolled back whole and may simply run again."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return isinstance(exc, sa_exc.OperationalError) and bool(args) and args[0] == MYSQL_DEADLOCK
 
 
 def handle_database_error(exc: Exception) -> Response:
@@ -293,6 +305,8 @@ def handle_database_error(exc: Exception) -> Response:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection may be gone; the session is discarded
         log.debug("rollback after a database error failed", exc_info=True)
+    if is_deadlock(exc):  # app.dbretry runs the request again while it has attempts left
+        request.environ[DEADLOCK_FLAG] = True
     log.warning("%s on %s %s (request %s): %s", code, request.method, request.path,
                 getattr(g, "request_id", "-"), getattr(exc, "orig", exc))  # fmt: skip
     return error_response(

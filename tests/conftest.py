@@ -14,8 +14,9 @@ its own rolled-back transaction as above, on a second database seeded and commit
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -342,3 +343,30 @@ def error_of(resp) -> dict[str, Any]:
     error = dict(resp.get_json()["error"])
     assert error.pop("request_id") == resp.headers["X-Request-ID"]
     return error
+
+
+def at_once(app: Flask, task: Callable[[], Any], n: int = 2, timeout: float = 120) -> list[Any]:
+    """Run ``task`` in ``n`` threads released together, each in its own app context on ``app``
+    (a ``committed_app``: two workers, two requests racing); their results, in no order. The
+    first error any of them raised is raised here."""
+    barrier, results, errors = threading.Barrier(n), [], []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(task())
+            except Exception as exc:  # noqa: BLE001 - raised below, in the test's thread
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if errors:
+        raise errors[0]
+    assert len(results) == n, "a thread did not finish in time"
+    return results

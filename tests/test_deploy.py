@@ -129,7 +129,8 @@ def test_haproxy_reads_only_documented_variables_and_checks_readiness(app):
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     used = set(re.findall(r'"\$\{([A-Z0-9_]+)\}"', body))
     assert used >= {"ZHCG_HTTP_BIND", "ZHCG_WEB1", "ZHCG_DB_BIND", "ZHCG_DB1"}
-    documented = set(re.findall(r"ZHCG_[A-Z0-9_]+", header)) | {"ZHCG_DB2"}  # ZHCG_DB1..ZHCG_DB3
+    # ZHCG_DB1..ZHCG_DB3, ZHCG_DB1_CHECK_PORT..ZHCG_DB3_CHECK_PORT
+    documented = set(re.findall(r"ZHCG_[A-Z0-9_]+", header)) | {"ZHCG_DB2", "ZHCG_DB2_CHECK_PORT"}
     assert used <= documented and "ZHCG_DB1..ZHCG_DB3" in header, used - documented
     assert "option httpchk GET /readyz" in text
     assert any(rule.rule == "/readyz" for rule in app.url_map.iter_rules())
@@ -153,6 +154,7 @@ def test_haproxy_accepts_the_configuration(tmp_path):
             ("DB3", 13326),
         ]
     }
+    env |= {f"ZHCG_DB{i}_CHECK_PORT": str(19200 + i) for i in (1, 2, 3)}
     env["ZHCG_HAPROXY_SOCKET"] = str(tmp_path / "haproxy.sock")
     result = subprocess.run(
         [shutil.which("haproxy"), "-c", "-f", str(DEPLOY / "haproxy.cfg")],
@@ -170,3 +172,53 @@ def test_every_table_has_a_primary_key(app):
     assert len(db.metadata.tables) > 50  # every feature's models are loaded
     without = sorted(name for name, table in db.metadata.tables.items() if not table.primary_key)
     assert not without, f"tables without a primary key: {without}"
+
+
+def test_the_galera_check_passes_only_a_synced_primary_writable_node():
+    """deploy/galera_check.py's verdicts; the cluster test runs it against real nodes (a desynced
+    writer leaves HAProxy's rotation while it still accepts logins)."""
+    check = _load_galera_check()
+    synced = {"wsrep_local_state": "4", "wsrep_ready": "ON", "wsrep_cluster_status": "Primary"}
+    assert check.judge(synced, "0") == (200, "synced")
+    assert check.judge(synced | {"wsrep_local_state": "2"}, "0") == (
+        503,
+        "not synced: Donor/Desynced",
+    )
+    assert check.judge(synced | {"wsrep_local_state": "1"}, "0")[1] == "not synced: Joining"
+    assert check.judge(synced | {"wsrep_ready": "OFF"}, "0")[0] == 503
+    assert check.judge(synced | {"wsrep_cluster_status": "non-Primary"}, "0")[0] == 503
+    assert check.judge(synced, "1") == (503, "read-only")
+    assert check.judge({}, "0") == (503, "not a Galera node (wsrep is off)")
+
+
+def test_the_galera_check_answers_http_from_a_real_server(app, is_mariadb):
+    """Against the suite's database server: MariaDB without wsrep is refused (503) over HTTP;
+    with SQLite the server is unreachable and the check says so (503), never 200."""
+    import threading  # only this test serves HTTP
+
+    import requests
+
+    check = _load_galera_check()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    connect = {"host": "127.0.0.1", "port": 3306, "user": "root"} if is_mariadb else {
+        "host": "127.0.0.1", "port": 1, "user": "nobody"}  # fmt: skip
+    assert is_mariadb == url.startswith("mysql")
+    server = check.serve("127.0.0.1", 0, check.Node(connect))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        resp = requests.get(f"http://127.0.0.1:{server.server_address[1]}/", timeout=10)
+    finally:
+        server.shutdown()
+    assert resp.status_code == 503
+    expected = "not a Galera node" if is_mariadb else "cannot read the node's state"
+    assert expected in resp.text
+
+
+def _load_galera_check():
+    import importlib.util  # deploy/ is not a package: the script runs on database hosts
+
+    spec = importlib.util.spec_from_file_location("galera_check", DEPLOY / "galera_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -28,7 +28,7 @@ from reports.consultations.models import (
     ProjectStatus,
 )
 from reports.models import OutboxMessage, OutboxStatus
-from reports.notify import enqueue_notice
+from reports.notify import claim_each, enqueue_notice
 
 log = logging.getLogger(__name__)
 RESULT_KIND = "consultation_result"
@@ -79,8 +79,10 @@ def participants(project_id: int, after: int, limit: int) -> list[int]:
     return list(db.session.scalars(select(union.c[0]).order_by(union.c[0]).limit(limit)))
 
 
-def _claim(limit: int) -> list[OutboxMessage]:
-    query = (
+def result_round(batch: int = BATCH) -> int:
+    """One batch of participants per pending result row; commits per row. The notices queued."""
+    queued = 0
+    due = (
         select(OutboxMessage)
         .where(
             OutboxMessage.kind == RESULT_KIND,
@@ -88,17 +90,8 @@ def _claim(limit: int) -> list[OutboxMessage]:
             OutboxMessage.next_attempt_at <= utcnow(),
         )
         .order_by(OutboxMessage.id)
-        .limit(limit)
     )
-    if db.session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
-    return list(db.session.scalars(query))
-
-
-def result_round(batch: int = BATCH) -> int:
-    """One batch of participants per pending result row; commits per row. The notices queued."""
-    queued = 0
-    for msg in _claim(5):
+    for msg in claim_each(due, 5):
         project = db.session.get(ConsultationProject, msg.payload["project_id"])
         users = participants(project.id, msg.payload.get("after", 0), batch) if project else []
         text = f"{project.name[:12]}征询结果已公布" if project else ""
@@ -119,4 +112,5 @@ def result_round(batch: int = BATCH) -> int:
         queued += len(users)
         commit()
         log.info("consultation result %s: %d notices queued", msg.id, len(users))
+    commit()  # no lock is kept past the round
     return queued

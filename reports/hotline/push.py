@@ -17,11 +17,11 @@ from datetime import timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import aliased
 
 from app.db import commit, utcnow
-from app.extensions import db
+from reports import notify
 from reports.hotline import signing
 from reports.hotline.models import PUSH_KIND
 from reports.models import OutboxMessage, OutboxStatus
@@ -49,9 +49,9 @@ def base_url() -> str:
     return base.rstrip("/")
 
 
-def _due(batch: int) -> list[OutboxMessage]:
-    """Due pushes whose order has no earlier push still pending; locked (SKIP LOCKED) on
-    MariaDB so several workers share them."""
+def _due() -> Select:
+    """Due pushes whose order has no earlier push still pending, oldest first (claimed one at a
+    time by ``notify.claim_each``: several workers share them)."""
     earlier = aliased(OutboxMessage)
     waiting = exists().where(
         earlier.kind == PUSH_KIND,
@@ -59,16 +59,12 @@ def _due(batch: int) -> list[OutboxMessage]:
         earlier.status == OutboxStatus.PENDING,
         earlier.id < OutboxMessage.id,
     )
-    query = (
+    return (
         select(OutboxMessage)
         .where(OutboxMessage.kind == PUSH_KIND, OutboxMessage.status == OutboxStatus.PENDING,
                OutboxMessage.next_attempt_at <= utcnow(), ~waiting)
         .order_by(OutboxMessage.id)
-        .limit(batch)
     )  # fmt: skip
-    if db.session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    return list(db.session.scalars(query))
 
 
 def send(payload: dict) -> None:
@@ -96,7 +92,7 @@ def push_round(batch: int = 50) -> int:
     """Deliver one batch of due pushes, committing after each; the number handled."""
     cfg = current_app.config
     handled = 0
-    for msg in _due(batch):
+    for msg in notify.claim_each(_due(), batch):
         msg.attempts += 1
         try:
             send(msg.payload)
@@ -114,4 +110,5 @@ def push_round(batch: int = 50) -> int:
             msg.status, msg.sent_at, msg.last_error = OutboxStatus.SENT, utcnow(), None
         commit()
         handled += 1
+    commit()  # no lock is kept past the round
     return handled

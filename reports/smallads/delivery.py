@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.db import commit, utcnow
 from app.extensions import db
 from app.sms.client import SmsClient, SmsError, client_from_config
-from reports import reference
+from reports import notify, reference
 from reports.models import OutboxMessage, OutboxStatus
 from reports.smallads import service
 from reports.smallads.models import SmsMessage, SmsState
@@ -28,8 +28,11 @@ MAX_ATTEMPTS = 6
 RECEIPT_WINDOW = timedelta(days=3)  # QuerySendDetails keeps 30 days; receipts come in minutes
 
 
-def _claim(batch: int) -> list[OutboxMessage]:
-    query = (
+def deliver_due(client: SmsClient | None = None, batch: int = 20) -> int:
+    """Send up to ``batch`` queued SMS, one locked row at a time (``notify.claim_each``);
+    commits per message. Returns how many were handled."""
+    handled = 0
+    due = (
         select(OutboxMessage)
         .where(
             OutboxMessage.kind == "sms",
@@ -37,23 +40,14 @@ def _claim(batch: int) -> list[OutboxMessage]:
             OutboxMessage.next_attempt_at <= utcnow(),
         )
         .order_by(OutboxMessage.id)
-        .limit(batch)
     )
-    if db.session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
-    return list(db.session.scalars(query))
-
-
-def deliver_due(client: SmsClient | None = None, batch: int = 20) -> int:
-    """Send one batch of queued SMS; commits per message. Returns how many were handled."""
-    handled = 0
-    rows = _claim(batch)
-    if rows and client is None:
-        client = client_from_config()
-    for outbox in rows:
+    for outbox in notify.claim_each(due, batch):
+        if client is None:
+            client = client_from_config()
         _deliver(outbox, client)
         commit()
         handled += 1
+    commit()  # no lock is kept past the round
     return handled
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import shlex
 import shutil
@@ -306,6 +307,8 @@ class Ports:
     web: tuple[int, int] = (18001, 18002)
     redis: int = 16379
     s3: int = 15000
+    db_check: tuple[int, int, int] = (19201, 19202, 19203)  # deploy/galera_check.py per node
+    wechat: int = 18090  # "WeChat" and "WeChat Pay": the emulators, one process as one outside
 
     def all(self) -> list[int]:
         return [
@@ -315,6 +318,8 @@ class Ports:
             *self.web,
             self.redis,
             self.s3,
+            *self.db_check,
+            self.wechat,
             *[14567 + 10 * i + k for i in range(3) for k in range(3)],
         ]
 
@@ -348,6 +353,7 @@ class Cluster:
             "ZHCG_WEB2": f"{HOST}:{p.web[1]}",
             "ZHCG_DB_BIND": f"{HOST}:{p.db_lb}",
             **{f"ZHCG_DB{i + 1}": f"{HOST}:{port}" for i, port in enumerate(p.db)},
+            **{f"ZHCG_DB{i + 1}_CHECK_PORT": str(port) for i, port in enumerate(p.db_check)},
             "ZHCG_HAPROXY_SOCKET": str(self.base / "haproxy.sock"),
         }
 
@@ -370,6 +376,35 @@ class Cluster:
             if row.get("svname") not in (None, "FRONTEND", "BACKEND"):
                 out[f"{row['pxname']}/{row['svname']}"] = row["status"]
         return out
+
+    @property
+    def wechat_url(self) -> str:
+        return f"http://{HOST}:{self.ports.wechat}"
+
+    def wechat_env(self) -> dict[str, str]:
+        """The outside world's process: WeChat's and WeChat Pay's emulators (one gunicorn
+        worker, so one record of every message sent and one bill store), as the nodes of a real
+        deployment share one WeChat. Its own SQLite database is never used by the emulators."""
+        instance = self.base / "wechat"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHCG_", "TEST_"))}
+        env.pop("REDIS_URL", None)
+        env |= {
+            "APP_ENV": "development",
+            "WECHAT_EMULATOR": "1",
+            "INSTANCE_DIR": str(instance),
+            "PUBLIC_BASE_URL": self.wechat_url,
+            "DATABASE_URL": f"sqlite:///{instance / 'unused.db'}",
+            "GUNICORN_BIND": f"{HOST}:{self.ports.wechat}",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_THREADS": "8",
+            "PROMETHEUS_MULTIPROC_DIR": str(instance / "prometheus"),
+            "WECHATPAY_EMULATOR_DB": str(self.base / "wechatpay-emulator" / "state.db"),
+            "WECHATPAY_EMULATOR_DELIVERY_SECONDS": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        (instance / "prometheus").mkdir(parents=True, exist_ok=True)
+        copy_model(instance)  # every app process loads it at start (wsgi.py)
+        return env
 
     def node_env(self, i: int, s3_bucket: str) -> dict[str, str]:
         p = self.ports
@@ -406,14 +441,18 @@ class Cluster:
             "RATELIMIT_PUBLIC": "100000/minute",
             # The shared-limit check: sign-ins per client address and hour, over both nodes.
             "RATELIMIT_LOGIN": "16/hour",
+            # WeChat and WeChat Pay are one outside service for both nodes (wechat_env).
+            "WECHAT_API_BASE_URL": f"{self.wechat_url}/_wechat/",
+            "WECHATPAY_API_BASE_URL": f"{self.wechat_url}/_wechatpay",
+            "WECHATPAY_EMULATOR_DB": str(self.base / "wechatpay-emulator" / "state.db"),
             "WECHATPAY_EMULATOR_DELIVERY_SECONDS": "0",
+            # 长期订阅: every case update is sent (no per-message consent to count here).
+            "WECHAT_SUBSCRIBE_LONG_TERM": "1",
             "LITTERING_OCR_ENABLED": "0",
+            "LITTERING_RETRY_SCALE": "0.05",
         }
         (instance / "prometheus").mkdir(parents=True, exist_ok=True)
-        model = ROOT / "instance" / "models" / "report_classifier.pkl"
-        if model.exists():  # trained once per host at install (`flask reports train-classifier`)
-            (instance / "models").mkdir(exist_ok=True)
-            shutil.copy(model, instance / "models" / model.name)
+        copy_model(instance)
         return env
 
     def db_snapshot(self) -> dict:
@@ -435,6 +474,36 @@ class Cluster:
             proc.stop()
         if self.galera is not None:
             self.galera.stop()
+
+
+def copy_model(instance: Path) -> None:
+    """The report classifier, trained once per host at install (`flask reports
+    train-classifier`); without it a process trains its own at start, for minutes."""
+    model = ROOT / "instance" / "models" / "report_classifier.pkl"
+    if model.exists():
+        (instance / "models").mkdir(parents=True, exist_ok=True)
+        shutil.copy(model, instance / "models" / model.name)
+
+
+def galera_check_argv(node: GaleraNode, port: int) -> list[str]:
+    """deploy/zhcg-galera-check.service's ExecStart for ``node`` (the venv's Python: this
+    machine has no python3-pymysql)."""
+    argv = unit_argv("zhcg-galera-check.service")
+    assert argv[0] == "/usr/bin/python3", argv
+    values = {"--bind": HOST, "--port": str(port), "--socket": str(node.socket)}
+    return [str(BIN / "python"), *[values.get(argv[k - 1], a) for k, a in enumerate(argv) if k]]
+
+
+def evidence_jpeg(seed: int) -> bytes:
+    """A blocky random photo: distinct seeds give distinct perceptual hashes (no fraud signal
+    for the same picture in two reports)."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", (96, 72))
+    img.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(96 * 72)])
+    img = img.resize((24, 18)).resize((320, 240), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
 
 
 def small_jpeg(seed: int) -> bytes:

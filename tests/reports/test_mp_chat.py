@@ -28,6 +28,7 @@ from app.storage import get_storage
 from reports import mp_chat, notify
 from reports.models import Channel, OutboxMessage, Report
 from reports.mp_chat_models import ChatState, MpChat
+from tests.conftest import at_once
 from tests.reports.conftest import INSIDE_EAST, INSIDE_WEST, OUTSIDE
 from wechat.emulator import emulator_from_config
 
@@ -275,24 +276,7 @@ def test_two_workers_at_once_file_each_conversation_once(live_db_url, tmp_path, 
                 photos=[{"media_id": media_id, "pic_url": "", "msg_id": str(i)}],
                 lat=INSIDE_WEST[0], lng=INSIDE_WEST[1], next_attempt_at=utcnow()))  # fmt: skip
         db.session.commit()
-    barrier, errors = threading.Barrier(2), []
-
-    def worker():
-        with live.app_context():
-            try:
-                barrier.wait()
-                mp_chat.file_ready_reports()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors
+    at_once(live, mp_chat.file_ready_reports)
     with live.app_context():
         reports = list(db.session.scalars(select(Report)))
         assert len(reports) == 3 and {r.channel for r in reports} == {Channel.MP_CHAT}

@@ -15,8 +15,8 @@ of a counter costs a fraction of a millisecond.
 - ``Watch(topic)`` is how a per-process cache learns that its tables changed: it reads the
   counter at most every ``CACHE_CHECK_SECONDS`` (1 s; 0 in tests) and counts generations; a
   commit in this process that writes the topic makes the next check immediate. This is the ONE
-  cache-sync scheme: regions, the working calendar, the shop views, the heat map and the nearby
-  index all use it.
+  cache-sync scheme: regions, the working calendar, the shop views, the heat map, the public
+  account's keyword replies and the nearby index all use it.
 - ``share(topic)`` makes a topic's commits known at once to every process on the host: the
   committing process adds one to the topic's slot in a small mapped file (``CHANGES_FILE``), and
   ``announced(topic)`` reads that slot in a fraction of a microsecond, so a cache that answers

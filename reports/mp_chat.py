@@ -42,7 +42,7 @@ import random
 from datetime import timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import WechatApp
@@ -58,7 +58,7 @@ from reports.models import Channel
 from reports.mp_chat_models import ChatState, MpChat
 from wechat import service as wx
 from wechat.models import MpInboundMessage
-from wechat.mp_callback import Inbound, add_handler
+from wechat.mp_callback import Inbound, add_handler, cached_statement
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,12 @@ def _locked_open_chat(app_id: str, openid: str) -> MpChat | None:
     would then deadlock on their inserts. A conversation started concurrently is caught by the
     unique key instead (``_start``)."""
     key = open_key(app_id, openid)
-    chat_id = db.session.scalar(select(MpChat.id).where(MpChat.open_key == key))
+    # Asked of every push (most find none): a statement built once, on the transaction's
+    # connection without the ORM's bookkeeping (nothing of this conversation is pending yet).
+    find = cached_statement(
+        ("mp_chat_open",), lambda: select(MpChat.id).where(MpChat.open_key == bindparam("key"))
+    )
+    chat_id = db.session.connection().scalar(find, {"key": key})
     if chat_id is None:
         return None
     query = (

@@ -164,7 +164,8 @@ def issue_codes_command() -> None:
               help="The A4 label PDF (default: <out>/labels.pdf).")  # fmt: skip
 @click.option("--district", help="Only this district (region code or name).")
 @click.option("--zip", "zip_images", is_flag=True,
-              help="Images in one <out>/qr-images.zip, not loose files (faster).")  # fmt: skip
+              help="Images in one <out>/qr-images.zip, not loose files (one file to copy; "
+                   "the archive is written by the main process, so it takes longer).")  # fmt: skip
 @click.option("--workers", type=int, default=2, show_default=True, help="Processes (0: none).")
 def qr_command(out_dir: Path | None, pdf_file: Path | None, district: str | None,
                zip_images: bool, workers: int) -> None:  # fmt: skip

@@ -16,6 +16,7 @@ or without a byte-order mark, or else GB18030 (a superset of the GBK that Excel'
 from __future__ import annotations
 
 import csv
+import json
 import re
 import zipfile
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, insert, select, update
 
 from app import audit, changes, csvfiles
 from app.db import utcnow
@@ -300,14 +301,14 @@ def _plan(
     """Split good rows into inserts, updates (changed rows only) and an unchanged count. The
     ``keep`` fields (columns the file leaves out) keep their stored values on updates."""
     existing, now, keep = _existing(), utcnow(), [f for f in keep if f in FILE_FIELDS]
+    # What every new shop gets alike, bound once a row under one name each (see _write).
+    shared = {"c_duties": json.dumps(service.default_duties()), "c_source": "import",
+              "c_now": now, "c_version": 1}  # fmt: skip
     inserts, updates, unchanged = [], [], 0
     for values in good:
         old = existing.get(values["credit_code"])
         if old is None:
-            status = values["status"] or ShopStatus.ACTIVE
-            inserts.append({**values, "status": status, "duties": service.default_duties(),
-                            "source": "import", "created_at": now, "updated_at": now,
-                            "version": 1})  # fmt: skip
+            inserts.append(values | shared | {"status": values["status"] or ShopStatus.ACTIVE})
             continue
         row = {f: values[f] for f in FILE_FIELDS} | {f: old[f] for f in keep}
         row["status"] = values["status"] or old["status"]
@@ -324,9 +325,16 @@ def _write(inserts: list[dict], updates: list[dict], progress: Progress | None) 
     table = Shop.__table__
     new_ids: list[int] = []
     changes.touch(SHOPS_TOPIC)
+    # The duties are serialized once (the JSON text json.dumps would make for each row), and
+    # created_at and updated_at share one parameter.
+    add = insert(table).values(
+        duties=bindparam("c_duties", type_=Text()), source=bindparam("c_source"),
+        created_at=bindparam("c_now"), updated_at=bindparam("c_now"),
+        version=bindparam("c_version"),
+    )  # fmt: skip
     for start in range(0, len(inserts), BATCH):
         batch = inserts[start : start + BATCH]
-        db.session.execute(insert(table), batch)
+        db.session.execute(add, batch)
         codes = [r["credit_code"] for r in batch]
         new_ids += db.session.scalars(select(Shop.id).where(Shop.credit_code.in_(codes))).all()
         if progress:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
+import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from flask import current_app
 from fontTools.ttLib import TTCollection
 from fpdf import FPDF
+from fpdf.enums import PDFResourceType
 from sqlalchemy import select
 
 from app import qr
@@ -101,18 +103,28 @@ def render_chunk(job: tuple[Sequence[tuple[str, str]], str | None, bool]) -> lis
     """Worker: the QRs of (code, url) pairs; image files into a folder, or their bytes back."""
     pairs, out_dir, keep_bytes = job
     mats = qr.matrices([url for _, url in pairs])
+    images = bool(out_dir) or keep_bytes
     result = []
-    for (code, _), modules in zip(pairs, mats, strict=True):
-        dark = qr.runs(modules)
-        png = qr.png_bytes(modules) if out_dir or keep_bytes else b""
-        svg = qr.svg_text(modules, dark_runs=dark) if out_dir or keep_bytes else ""
+    for (code, _), modules, (svg, ops) in zip(pairs, mats, qr.drawings(mats), strict=True):
+        png = qr.png_bytes(modules) if images else b""
         if out_dir:
-            base = Path(out_dir) / code
-            base.with_suffix(".png").write_bytes(png)
-            base.with_suffix(".svg").write_text(svg, "utf-8")
+            _write_file(f"{out_dir}/{code}.png", png)
+            _write_file(f"{out_dir}/{code}.svg", svg.encode())
         extra = (png, svg) if keep_bytes else (b"", "")
-        result.append(Rendered(modules.shape[0], qr.pdf_ops(modules, dark), *extra))
+        result.append(Rendered(modules.shape[0], ops, *extra))
     return result
+
+
+def _write_file(path: str, data: bytes) -> None:
+    """One small file, written with plain system calls (100,000 of them: no buffered file
+    object a file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _rendered(
@@ -135,7 +147,13 @@ def _rendered(
 
 
 class LabelSheet:
-    """An A4 PDF of plate labels, 3 x 4 a page."""
+    """An A4 PDF of plate labels, 3 x 4 a page.
+
+    The label text is written as PDF text operators here rather than through ``FPDF.cell``
+    (a quarter of a millisecond a line, most of the main process's time at 50,000 labels): the
+    same font, subset and placement as ``cell(width, 6, text, align="C")``. fpdf2 still embeds
+    the subset with its ToUnicode map, so the text is searchable and copyable.
+    """
 
     def __init__(self, font: Path) -> None:
         self.pdf = FPDF(unit="mm", format="A4")
@@ -144,6 +162,7 @@ class LabelSheet:
         self.pdf.add_font(FONT_FAMILY, "", str(font), collection_font_number=collection_face(font))
         self.pdf.set_creator("智慧城管 一店一码")
         self.pdf.set_title("商户二维码标签")
+        self.font = self.pdf.fonts[FONT_FAMILY]
         self.count = 0
 
     def add(self, label: Label, size: int, ops: str) -> None:
@@ -151,12 +170,16 @@ class LabelSheet:
         slot = self.count % (COLS * ROWS)
         if slot == 0:
             self.pdf.add_page()
+            # the page's resources name the font its text operators use (fpdf2's own bookkeeping)
+            self.pdf._resource_catalog.add(PDFResourceType.FONT, self.font.i, self.pdf.page)
             self._cut_lines()
         x, y = (slot % COLS) * LABEL_W, (slot // COLS) * LABEL_H
         self._qr(x + (LABEL_W - QR_BOX) / 2, y + 3, size, ops)
-        self._text(label.name, x, y + 50, NAME_PT, fit=True)
-        self._text(label.code, x, y + 57, 12)
-        self._text(f"{label.district}  扫码查看商户信息·反映问题", x, y + 64, 7)
+        self.pdf._out(" ".join((
+            self._text(label.name, x, y + 50, NAME_PT, fit=True),
+            self._text(label.code, x, y + 57, 12),
+            self._text(f"{label.district}  扫码查看商户信息·反映问题", x, y + 64, 7),
+        )))  # fmt: skip
         self.count += 1
 
     def _qr(self, left: float, top: float, size: int, ops: str) -> None:
@@ -168,17 +191,21 @@ class LabelSheet:
         # fpdf2 has no public call for raw operators; q/Q keep its graphics state untouched.
         self.pdf._out(f"q 0 g {module:.4f} 0 0 {-module:.4f} {x0:.3f} {y0:.3f} cm {ops} f Q")
 
-    def _text(self, text: str, x: float, y: float, size: float, fit: bool = False) -> None:
-        """One centred line in the label; names shrink to fit, then are cut with an ellipsis."""
-        pdf, width = self.pdf, LABEL_W - 6
-        pdf.set_font(FONT_FAMILY, size=size)
-        while fit and size > NAME_MIN_PT and pdf.get_string_width(text) > width:
+    def _text(self, text: str, x: float, y: float, size: float, fit: bool = False) -> str:
+        """The operators of one centred line in the label, 6 mm high; names shrink to fit, then
+        are cut with an ellipsis."""
+        font, k, width = self.font, self.pdf.k, LABEL_W - 6
+        units = sum(font.cw[ord(c)] for c in text)  # glyph advances, 1/1000 of the font size
+        while fit and size > NAME_MIN_PT and units * size / 1000 / k > width:
             size -= 0.5
-            pdf.set_font(FONT_FAMILY, size=size)
-        while pdf.get_string_width(text) > width and len(text) > 1:
+        while units * size / 1000 / k > width and len(text) > 1:
             text = text[:-2] + "…"
-        pdf.set_xy(x + 3, y)
-        pdf.cell(width, 6, text, align="C")
+            units = sum(font.cw[ord(c)] for c in text)
+        pick = font.subset.pick
+        glyphs = font.escape_text("".join(chr(g) for g in map(pick, map(ord, text)) if g))
+        left = (x + 3 + (width - units * size / 1000 / k) / 2) * k
+        base = (PAGE_H - y - 3) * k - 0.3 * size  # as cell(): mid-height, 0.3 em below
+        return f"BT /F{font.i} {size:.2f} Tf {left:.2f} {base:.2f} Td ({glyphs}) Tj ET"
 
     def _cut_lines(self) -> None:
         """Light grey lines between the labels."""

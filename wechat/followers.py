@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.db import utcnow
 from app.extensions import db
 from wechat.models import MpFollower, MpInboundMessage
-from wechat.mp_callback import Inbound
+from wechat.mp_callback import Inbound, cached_statement
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,31 @@ def _changes(msg: Inbound, now: datetime) -> dict:
     return values
 
 
+def _upsert(dialect: str, columns: tuple[str, ...]):
+    """INSERT a follower, or set ``columns`` of the existing one to the values given."""
+    if dialect == "sqlite":
+        stmt = sqlite_insert(MpFollower)
+        return stmt.on_conflict_do_update(
+            index_elements=["app_id", "openid"], set_={c: stmt.excluded[c] for c in columns}
+        )
+    stmt = mysql_insert(MpFollower)
+    return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
+
+
 def track(msg: Inbound, row: MpInboundMessage) -> None:
     """Record the follower's state and last contact; never answers (returns None).
 
-    One upsert by (app_id, openid). An UPDATE of a missing row first would lock the index gap
-    on MariaDB (REPEATABLE READ), and two new people's INSERTs into that gap then deadlock."""
+    One upsert by (app_id, openid), a statement built once per kind of push and executed on the
+    transaction's connection (no ORM bookkeeping). An UPDATE of a missing row first would lock
+    the index gap on MariaDB (REPEATABLE READ), and two new people's INSERTs into that gap then
+    deadlock."""
     values = _changes(msg, utcnow())
     # Only people who follow the account can write to it: a new openid follows unless this is
     # its unsubscribe.
     fresh = {"app_id": row.app_id, "openid": msg.from_user, "subscribed": True} | values
-    if db.session.get_bind().dialect.name == "sqlite":
-        stmt = sqlite_insert(MpFollower).values(**fresh)
-        stmt = stmt.on_conflict_do_update(index_elements=["app_id", "openid"], set_=values)
-    else:
-        stmt = mysql_insert(MpFollower).values(**fresh).on_duplicate_key_update(**values)
-    db.session.execute(stmt)
+    conn = db.session.connection()
+    key = ("follower", conn.dialect.name, tuple(values))
+    conn.execute(cached_statement(key, lambda: _upsert(key[1], key[2])), fresh)
     return None
 
 

@@ -2,24 +2,30 @@
 
 A text message equal to a keyword (``exact``, ignoring surrounding blanks and letter case) gets
 its reply; otherwise the longest keyword the message contains (``contains``). The handler (order
-50) reads the active keywords with one small SELECT per text message: the table holds dozens of
-rows, and the answer is the same in every process the moment an admin saves.
+50) matches against the active keywords kept in memory per process (the table holds dozens of
+rows): they follow the change counter of topic ``mp_keywords`` (``app.changes``), which every
+write of the table bumps in its transaction. The topic is shared, so every process on the host
+reads the new keywords on its next message after an admin saves; processes on other hosts within
+CACHE_CHECK_SECONDS (1 s). Reading them on every text message cost a round trip and about a tenth
+of the callback's CPU (issue 18, docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import audit
+from app import audit, changes
 from app.auth.models import StaffUser
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from wechat.models import MpInboundMessage, MpKeyword
+from wechat.models import KEYWORDS_TOPIC, MpInboundMessage, MpKeyword
 from wechat.mp_callback import Inbound
 
 log = logging.getLogger(__name__)
@@ -90,19 +96,49 @@ def delete(row: MpKeyword, actor: StaffUser) -> None:
     db.session.flush()
 
 
+class _Active:
+    """This process's copy of the active keywords (folded for matching) and what it reflects."""
+
+    def __init__(self, app) -> None:
+        self.watch = changes.Watch(KEYWORDS_TOPIC)
+        self.announced = changes.announced(KEYWORDS_TOPIC, app)
+        self.heard: int | None = None  # the host's announcement count the copy reflects
+        self.generation: int | None = None  # the watch's generation the copy reflects
+        self.rows: list[tuple[str, str, str]] = []
+        self.lock = threading.Lock()
+
+
+def active_keywords() -> list[tuple[str, str, str]]:
+    """(folded keyword, match, reply) of every active keyword, from this process's copy: read
+    again when a commit on this host announced a change, or when the topic's counter moved (read
+    at most every CACHE_CHECK_SECONDS), or always when the counter row is missing (a database
+    not migrated this far)."""
+    state = current_app.extensions.get("wechat_mp_keywords")
+    if state is None:
+        state = current_app.extensions.setdefault("wechat_mp_keywords", _Active(current_app))
+    # The announcement count is read before the counter: a commit announced after this read
+    # moves the count again, so the next message looks again.
+    heard = state.announced()
+    generation = state.watch.current(interval=0.0 if heard != state.heard else None)
+    seen = state.watch.seen  # None until a first probe (another thread may be making it)
+    if generation == state.generation and heard == state.heard and seen and seen[0] is not None:
+        return state.rows
+    rows = db.session.execute(
+        select(MpKeyword.keyword, MpKeyword.match, MpKeyword.reply).where(MpKeyword.active)
+    ).all()
+    folded = [(k.strip().casefold(), m, r) for k, m, r in rows if k.strip()]
+    with state.lock:
+        state.rows, state.generation, state.heard = folded, generation, heard
+    return folded
+
+
 def reply_for(text: str) -> str | None:
     """The reply to a text message, or None when no active keyword matches."""
     said = text.strip().casefold()
     if not said:
         return None
-    rows = db.session.execute(
-        select(MpKeyword.keyword, MpKeyword.match, MpKeyword.reply).where(MpKeyword.active)
-    ).all()
     best: tuple[int, str] | None = None
-    for keyword, match, reply in rows:
-        key = keyword.strip().casefold()
-        if not key:
-            continue
+    for key, match, reply in active_keywords():
         if key == said:
             return reply
         if match == "contains" and key in said and (best is None or len(key) > best[0]):

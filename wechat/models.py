@@ -8,8 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import changes
 from app.db import utcnow
 from app.extensions import db
+
+# The keyword replies' change counter: the callback keeps them in memory (wechat.keywords).
+KEYWORDS_TOPIC = "mp_keywords"
 
 
 class MpInboundMessage(db.Model):
@@ -115,6 +119,10 @@ class MpKeyword(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+changes.watch(KEYWORDS_TOPIC, MpKeyword)
+changes.share(KEYWORDS_TOPIC)  # every process on the host reads the new keywords at once
 
 
 class MpFollower(db.Model):

@@ -13,6 +13,14 @@ REDIS_URL is set and answers, else the ``wechat_mp_nonces`` table): seen again w
 (or another ``echostr``), it is refused. The same body again is WeChat's own retry and is answered
 as before (messages are stored once). In safe mode the signature covers the body, so a signed
 repeat is always a retry.
+
+Cost (issue 18, docs/benchmarks.md "Public-account callback profile"): a plain text push makes
+one Redis command (the nonce) and four statements of its own on the database: the message's
+INSERT that ignores a stored retry (its row count says which; no read before it, no savepoint)
+and carries the welcome text as its reply, follower tracking's upsert, the chat's look for an
+open conversation, the COMMIT; an answer from a handler (a keyword, a chat step) adds an UPDATE
+of the reply. Statements run on every push are built once and executed on the transaction's
+connection, without the ORM's unit of work.
 """
 
 from __future__ import annotations
@@ -26,13 +34,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from xml.parsers.expat import ExpatError
 
 import redis
 import xmltodict
 from flask import Blueprint, Flask, Response, current_app, request
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
@@ -166,7 +175,7 @@ def _claim_in_redis(app_id: str, stamp: int, nonce: str, digest: str, ttl: int) 
     prefix = current_app.config.get("WECHAT_TOKEN_CACHE_PREFIX") or "zhcg:wechat"
     key = f"{prefix}:mp-nonce:{app_id}:{stamp}:{nonce}"
     try:
-        conn = redis_client(current_app, url)
+        conn = _redis(url)
         if conn.set(key, digest, nx=True, ex=ttl):
             return digest
         first = conn.get(key)
@@ -177,26 +186,30 @@ def _claim_in_redis(app_id: str, stamp: int, nonce: str, digest: str, ttl: int) 
     return first.decode() if first else ""
 
 
+def _redis(url: str) -> redis.Redis:
+    """One client per process and URL on the app's guarded pool (building a client costs more
+    than the command it sends)."""
+    clients = current_app.extensions.setdefault("wechat_mp_redis", {})
+    client = clients.get(url)
+    if client is None:
+        client = clients.setdefault(url, redis_client(current_app, url))
+    return client
+
+
 def _claim_in_database(app_id: str, stamp: int, nonce: str, digest: str, ttl: int) -> str:
-    """The digest first stored for the pair in wechat_mp_nonces (``digest`` when new)."""
+    """The digest first stored for the pair in wechat_mp_nonces (``digest`` when new): one
+    insert that ignores the pair when it is there already (no savepoint), read only then."""
     now = utcnow()
     _delete_expired_nonces(now)
-    row = MpNonce(
-        app_id=app_id,
-        timestamp=stamp,
-        nonce=nonce,
-        body_sha256=digest,
-        expires_at=now + timedelta(seconds=ttl),
+    values = {"app_id": app_id, "timestamp": stamp, "nonce": nonce, "body_sha256": digest,
+              "expires_at": now + timedelta(seconds=ttl)}  # fmt: skip
+    if insert_unless_present(MpNonce, values, ("app_id", "timestamp", "nonce")).rowcount == 1:
+        return digest
+    # Seen before (a concurrent request's insert of the pair was waited for: it is committed).
+    stmt = select(MpNonce.body_sha256).where(
+        MpNonce.app_id == app_id, MpNonce.timestamp == stamp, MpNonce.nonce == nonce
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:  # seen before (or being inserted by a concurrent request)
-        stmt = select(MpNonce.body_sha256).where(
-            MpNonce.app_id == app_id, MpNonce.timestamp == stamp, MpNonce.nonce == nonce
-        )
-        return db.session.scalar(stmt) or ""
-    return digest
+    return db.session.connection().scalar(stmt) or ""
 
 
 def _delete_expired_nonces(now: datetime) -> None:
@@ -292,51 +305,107 @@ def dedupe_key(msg: Inbound) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
-def find_existing(app_id: str, key: str) -> MpInboundMessage | None:
-    """The stored message with this dedupe key, if any."""
-    stmt = select(MpInboundMessage).where(
+_STATEMENTS: dict[tuple, Any] = {}  # built once per process, so compiled once
+
+
+def cached_statement(key: tuple, build: Callable[[], Any]) -> Any:
+    """A statement built once and reused with new parameters (its compiled form is cached)."""
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS.setdefault(key, build())
+    return stmt
+
+
+def insert_unless_present(model: type, values: dict, unique: tuple[str, ...]):
+    """INSERT ``values`` into ``model``'s table unless a row with the same ``unique`` columns
+    exists: one statement and no savepoint; the result's ``rowcount`` is 1 when inserted, 0 when
+    the row was there (a concurrent insert of the same key is waited for first).
+
+    MariaDB: INSERT IGNORE. IGNORE would also turn a value too long for its column into a
+    warning; every value stored through here is checked against its column first (parse_inbound,
+    _NONCE), so only the duplicate key is ignored. (ON DUPLICATE KEY UPDATE cannot tell a
+    duplicate from an insert: the driver's FOUND_ROWS flag makes both count 1.)
+    SQLite: ON CONFLICT (the unique columns) DO NOTHING."""
+    conn = db.session.connection()
+    dialect = conn.dialect.name
+
+    def build():
+        if dialect == "sqlite":
+            return sqlite_insert(model).on_conflict_do_nothing(index_elements=unique)
+        return insert(model).prefix_with("IGNORE", dialect="mysql")
+
+    return conn.execute(cached_statement(("insert", model, dialect, unique), build), values)
+
+
+def earlier_reply(app_id: str, key: str) -> str | None:
+    """The passive reply recorded for the stored message with this dedupe key (None: success,
+    or no such message)."""
+    stmt = select(MpInboundMessage.reply).where(
         MpInboundMessage.app_id == app_id, MpInboundMessage.dedupe_key == key
     )
-    return db.session.scalars(stmt).first()
+    return db.session.connection().scalar(stmt)  # a retry: rare, not worth a cached statement
 
 
-def record_inbound(app_id: str, msg: Inbound, *, replied: bool) -> MpInboundMessage | None:
-    """Store a message unless a retry of it is already stored; the new row, or None."""
-    key = dedupe_key(msg)
-    if find_existing(app_id, key) is not None:
+def record_inbound(app_id: str, msg: Inbound, *, reply: str | None) -> MpInboundMessage | None:
+    """Store a message unless a retry of it is already stored: the stored row (a snapshot, not
+    in the session), or None for a retry. ``reply`` is the answer expected when no handler
+    answers (the welcome text, or None for success): stored with the row, so the common push
+    needs no second statement (``record_reply`` corrects it in the same transaction).
+
+    One INSERT that ignores the (app_id, dedupe_key) already present: no read before it and no
+    savepoint; the unique key decides between concurrent copies (the second waits for the
+    first's commit, then finds it)."""
+    values = {
+        "app_id": app_id,
+        "dedupe_key": dedupe_key(msg),
+        "msg_type": msg.msg_type,
+        "event": msg.event,
+        "from_openid": msg.from_user,
+        "to_user": msg.to_user,
+        "msg_id": msg.msg_id,
+        "create_time": datetime.fromtimestamp(msg.create_time, UTC) if msg.create_time else None,
+        "content": msg.content,
+        "raw_xml": msg.raw_xml,
+        "received_at": utcnow(),
+        "replied": reply is not None,
+        "reply": reply,
+    }
+    result = insert_unless_present(MpInboundMessage, values, ("app_id", "dedupe_key"))
+    if result.rowcount != 1:
         log.info("wechat mp retry ignored: %s/%s from %s", msg.msg_type, msg.event, msg.from_user)
         return None
-    row = MpInboundMessage(
-        app_id=app_id,
-        dedupe_key=key,
-        msg_type=msg.msg_type,
-        event=msg.event,
-        from_openid=msg.from_user,
-        to_user=msg.to_user,
-        msg_id=msg.msg_id,
-        create_time=datetime.fromtimestamp(msg.create_time, UTC) if msg.create_time else None,
-        content=msg.content,
-        raw_xml=msg.raw_xml,
-        replied=replied,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        # A concurrent retry inserted it first: the unique constraint is the real guard.
-        log.info("wechat mp concurrent retry ignored: %s from %s", msg.msg_type, msg.from_user)
-        return None
+    row = MpInboundMessage(id=result.inserted_primary_key[0], **values)
     log.info("wechat mp %s/%s stored as %s from %s", msg.msg_type, msg.event, row.id, msg.from_user)
     return row
+
+
+def record_reply(row: MpInboundMessage, text: str | None) -> None:
+    """Record the passive reply sent for a stored message (a retry gets it again), unless the
+    row holds it already."""
+    if text == row.reply:
+        return
+    stmt = cached_statement(
+        ("reply",),
+        lambda: (
+            update(MpInboundMessage)
+            .where(MpInboundMessage.id == bindparam("row_id"))
+            .values(replied=bindparam("replied"), reply=bindparam("text"))
+        ),
+    )
+    db.session.connection().execute(
+        stmt, {"row_id": row.id, "replied": text is not None, "text": text}
+    )
+    row.replied, row.reply = text is not None, text
 
 
 # --- handlers ---------------------------------------------------------------------------------
 
 HANDLERS = "zhcg.mp_handlers"
-# A handler gets the parsed message and its stored row (same transaction) and returns the text
-# to answer with, or None to let the next handler (and finally the welcome text) answer. It runs
-# inside WeChat's 5-second budget: read and write a few rows, never call out (queue work for
-# `flask worker` instead).
+# A handler gets the parsed message and its stored row (same transaction; a read-only snapshot,
+# not in the session) and returns the text to answer with, or None to let the next handler (and
+# finally the welcome text) answer. It runs inside WeChat's 5-second budget: read and write a few
+# rows, never call out (queue work for `flask worker` instead). It is asked of every push: a
+# statement it runs on each one is worth building once (``cached_statement``).
 Handler = Callable[[Inbound, MpInboundMessage], "str | None"]
 
 
@@ -456,14 +525,14 @@ def receive() -> Response:
     # Stored before it is answered; WeChat's retry of a stored message gets the same answer
     # (handlers are not run twice: a conversation step is taken once).
     app_id = cfg["WECHAT_MP_APP_ID"]
-    row = record_inbound(app_id, msg, replied=False)
+    row = record_inbound(app_id, msg, reply=welcome_for(msg))
     if row is not None:
         text = answer_for(msg, row)
-        row.replied, row.reply = text is not None, text
+        record_reply(row, text)
+        commit()
     else:
-        earlier = find_existing(app_id, dedupe_key(msg))
-        text = earlier.reply if earlier is not None else None
-    commit()
+        commit()  # the nonce (database fallback); the retry's copy is committed already
+        text = earlier_reply(app_id, dedupe_key(msg))
     return render_reply(msg, text, encrypted=safe_mode, nonce=nonce)
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
+from app import changes
 from app.auth.models import Role
+from app.changes import ChangeCounter
+from app.db import utcnow
 from app.extensions import db
 from tests.conftest import error_of
 from tests.wechat import mp_push
 from wechat import followers, keywords
-from wechat.models import MpFollower, MpKeyword
+from wechat.models import KEYWORDS_TOPIC, MpFollower, MpKeyword
 
 KEYWORDS = "/api/v1/admin/wechat/keywords"
 
@@ -52,6 +55,26 @@ def test_keywords_answer_exact_then_longest_contained_and_admins_edit_them(
     assert client.delete(f"{KEYWORDS}/{hours['id']}", headers=admin_headers).status_code == 204
     listed = client.get(KEYWORDS, headers=admin_headers).get_json()["items"]
     assert [k["keyword"] for k in listed] == ["井盖", "井盖破损"]
+
+
+def test_keywords_saved_by_another_process_answer_once_it_is_known(app, client, monkeypatch):
+    """The keywords are kept in memory per process: a save elsewhere on this host is announced
+    and answers the next message; one on another host, at the next counter read."""
+    monkeypatch.setitem(app.config, "CACHE_CHECK_SECONDS", 3600)
+    say = lambda: mp_push.push(client, app, mp_push.text("o-kw-2", "投诉电话"))  # noqa: E731
+    assert say() != "请拨打 12345"
+    # Another process saves a keyword: its row and the counter move, this process saw no write.
+    now = utcnow()
+    row = {"keyword": "投诉电话", "match": "exact", "reply": "请拨打 12345", "active": True}
+    db.session.execute(insert(MpKeyword).values(row | {"created_at": now, "updated_at": now}))
+    db.session.execute(update(ChangeCounter).where(ChangeCounter.name == KEYWORDS_TOPIC)
+                       .values(value=ChangeCounter.value + 1))  # fmt: skip
+    db.session.flush()
+    assert say() != "请拨打 12345"  # another host's save: not before the next counter read
+
+    changes.announce([KEYWORDS_TOPIC])  # a process on this host committed it
+
+    assert say() == "请拨打 12345"
 
 
 def test_followers_subscribe_write_and_unsubscribe(app, client):

@@ -1,12 +1,18 @@
 """Report submission under gunicorn: reports per second with two ~1 MB photos each, latency,
 and peak memory per worker, beside a trivial endpoint (GET /healthz) measured in the same run.
 
-    .venv/bin/python bench/report_submit_bench.py [--seconds 20] [--clients 8] [--sqlite]
+    .venv/bin/python bench/report_submit_bench.py [--seconds 20] [--rounds 4] [--clients 8]
+        [--sqlite] [--profile N [--top 25] [--wall]]
 
 Runs the service as the README runs it in production (gunicorn, gthread workers) on MariaDB
 (127.0.0.1:3306, a fresh database zhcg_bench_submit, dropped afterwards) with the embedded
 WeChat emulator for sign-in. Load comes from client threads in this process, on 127.0.0.1 only,
 bounded in time and count. Note: client and server share this machine's 2 cores.
+
+The two endpoints alternate in ``--rounds`` slices (so a slow phase of the host weighs on both),
+and each worker's memory (RSS now, peak RSS, PSS) is read after the warm-up and after every round:
+over a long run (``--seconds 300 --rounds 10``) it shows whether a worker keeps growing.
+``--profile N`` instead profiles N submissions in this process (cProfile, top entries).
 """
 
 from __future__ import annotations
@@ -137,16 +143,56 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 2 else 0.0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--sqlite", action="store_true", help="embedded SQLite instead of MariaDB")
-    args = ap.parse_args()
+def rss_mb(pid: int) -> float:
+    """Resident set size now (VmRSS): what the worker holds at this moment."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
+
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used: what a request costs the server,
+    whatever else the machine is doing."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def row_locks() -> tuple[int, int]:
+    """MariaDB's InnoDB row-lock waits so far: (how many, total milliseconds waited)."""
+    import pymysql  # only on MariaDB runs
+
+    with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                    "('Innodb_row_lock_waits', 'Innodb_row_lock_time')")  # fmt: skip
+        status = dict(cur.fetchall())
+    return int(status["Innodb_row_lock_waits"]), int(status["Innodb_row_lock_time"])
+
+
+def memory_row(label: str, reports: int, workers: list[int]) -> str:
+    """One line of the memory table: RSS now, peak RSS and PSS of each worker."""
+    cols = [", ".join(f"{f(p):.0f}" for p in workers) for f in (rss_mb, peak_rss_mb, pss_mb)]
+    return f"| {label} | {reports} | {cols[0]} | {cols[1]} | {cols[2]} |"
+
+
+def submission(photos: list[bytes], i: int) -> tuple[dict, list, dict]:
+    """The form fields, files and headers of report ``i`` (its own Idempotency-Key)."""
+    lat = XIAOBEI[0] + random.uniform(-0.01, 0.01)
+    lng = XIAOBEI[1] + random.uniform(-0.01, 0.01)
+    data = {"description": "铁西区小北一路一处雨水井盖严重破损，车辆经过很危险",
+            "lat": f"{lat:.6f}", "lng": f"{lng:.6f}"}  # fmt: skip
+    files = [("photos", (f"p{j}.jpg", photos[j], "image/jpeg")) for j in range(len(photos))]
+    return data, files, {"Idempotency-Key": f"bench-{i}"}
+
+
+def setup_database(sqlite: bool) -> dict[str, str]:
+    """A fresh database with the demo city and the classifier; the environment to run on it."""
     tmp = tempfile.mkdtemp(prefix="zhcg-bench-")
     db_url = f"sqlite:///{tmp}/bench.db"
-    if not args.sqlite:
+    if not sqlite:
         import pymysql
 
         conn = pymysql.connect(host="127.0.0.1", user="root")
@@ -155,11 +201,126 @@ def main() -> None:
         db_url = "mysql+pymysql://root@127.0.0.1:3306/zhcg_bench_submit?charset=utf8mb4"
     env = os.environ | {"FLASK_APP": "wsgi:app", "INSTANCE_DIR": tmp, "DATABASE_URL": db_url,
                         "RATELIMIT_REPORTS": "1000000/minute", "RATELIMIT_LOGIN": "100000/minute",
-                        "RATELIMIT_PUBLIC": "1000000/minute", "LOG_LEVEL": "WARNING"}  # fmt: skip
+                        "RATELIMIT_PUBLIC": "1000000/minute", "LOG_LEVEL": "WARNING",
+                        "PYTHONFAULTHANDLER": "1"}  # a crash of a step shows where  # fmt: skip
     env.pop("REDIS_URL", None)
     run([str(PY / "flask"), "db", "upgrade"], env)
     run([str(PY / "flask"), "seed", "demo"], env)
     run([str(PY / "flask"), "reports", "train-classifier"], env)
+    return env
+
+
+def drop_database(sqlite: bool) -> None:
+    if not sqlite:
+        import pymysql
+
+        pymysql.connect(host="127.0.0.1", user="root").cursor().execute(
+            "DROP DATABASE IF EXISTS zhcg_bench_submit")  # fmt: skip
+
+
+# The stages of a submission in the profile: (label, file suffix, function name).
+STAGES = [
+    ("whole request (view)", "reports/api.py", "post"),
+    ("multipart parsing (werkzeug)", "werkzeug/formparser.py", "parse"),
+    ("idempotency: replay lookups", "reports/service.py", "find_replay"),
+    ("photos: store_upload x2", "app/media/service.py", "store_upload"),
+    ("  cleaning: process_upload", "app/media/images.py", "process_upload"),
+    ("    re-encoding path: decode (_open_checked)", "app/media/images.py", "_open_checked"),
+    ("    re-encoding path: _reencode", "app/media/images.py", "_reencode"),
+    ("    stripping path: jpeg.strip", "app/media/jpeg.py", "strip"),
+    ("    stripping path: reduced decode", "app/media/images.py", "_reduced_upright"),
+    ("    perceptual hash", "app/media/phash.py", "dhash"),
+    ("  storing: local files, fsync", "app/media/service.py", "_put"),
+    ("report: submit_report + commit", "reports/api.py", "commit_submission"),
+    ("  classifier", "reports/service.py", "_classify"),
+    ("  routing, dispatch, notification", "reports/service.py", "_route"),
+    ("response: present.citizen_view", "reports/present.py", "citizen_view"),
+]
+
+
+def stage_table(stats, count: int) -> str:
+    """Milliseconds per report spent in each of STAGES (cumulative, callees included)."""
+    lines = ["| stage | ms per report |", "| --- | --- |"]
+    for label, suffix, name in STAGES:
+        total = sum(ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
+                    if func == name and file.endswith(suffix))  # fmt: skip
+        if total:
+            lines.append(f"| {label} | {total / count * 1000:.1f} |")
+    return "\n".join(lines)
+
+
+def profile(env: dict[str, str], count: int, top: int, wall: bool) -> None:
+    """``count`` submissions through the app in this process (Flask's test client: the same view,
+    multipart parsing, storage and database, without gunicorn and HTTP): timed, then profiled
+    with cProfile on this process's CPU time (``wall``: on the clock, waits included)."""
+    import cProfile  # only for --profile
+    import pstats
+
+    os.environ.update(env)
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    import wsgi  # the app as gunicorn loads it, classifier preloaded
+
+    client = wsgi.app.test_client()
+    token = client.post("/api/v1/auth/miniprogram", json={"code": "test:bench-profile"})
+    auth = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    photos = [photo_1mb(1), photo_1mb(2)]
+
+    def submit(i: int) -> None:
+        data, files, headers = submission(photos, i)
+        data["photos"] = [(io.BytesIO(body), name, kind) for _, (name, body, kind) in files]
+        resp = client.post("/api/v1/reports", data=data, headers=auth | headers,
+                           content_type="multipart/form-data")  # fmt: skip
+        assert resp.status_code == 201, resp.get_json()
+
+    for i in range(5):  # warm up: caches, the classifier's first call
+        submit(i)
+    cpu, start = time.process_time(), time.perf_counter()
+    for i in range(count):
+        submit(100 + i)
+    cpu, took = time.process_time() - cpu, time.perf_counter() - start
+    print(f"{count} submissions, not profiled: {cpu / count * 1000:.1f} ms CPU and "
+          f"{took / count * 1000:.1f} ms on the clock each")  # fmt: skip
+    prof = cProfile.Profile(time.perf_counter if wall else time.process_time)
+    prof.enable()
+    for i in range(count):
+        submit(1000 + i)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    print(f"under cProfile ({'wall clock' if wall else 'CPU time'}; the profiler inflates the "
+          "Python-heavy stages):")  # fmt: skip
+    print(stage_table(stats, count))
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20, help="submitting, over all rounds")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="alternating slices: /healthz for half as long, then reports",
+    )
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--sqlite", action="store_true", help="embedded SQLite instead of MariaDB")
+    ap.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead: cProfile N submissions in this process and print the top",
+    )
+    ap.add_argument("--top", type=int, default=25, help="entries of the --profile listing")
+    ap.add_argument("--wall", action="store_true", help="--profile on the clock, not CPU time")
+    args = ap.parse_args()
+
+    env = setup_database(args.sqlite)
+    if args.profile:
+        try:
+            profile(env, args.profile, args.top, args.wall)
+        finally:
+            drop_database(args.sqlite)
+        return
     port = free_port()
     proc = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
@@ -173,43 +334,68 @@ def main() -> None:
             return session.get(f"{base}/healthz", timeout=10).status_code
 
         def submit(session, i):
-            lat = XIAOBEI[0] + random.uniform(-0.01, 0.01)
-            lng = XIAOBEI[1] + random.uniform(-0.01, 0.01)
-            data = {"description": "铁西区小北一路一处雨水井盖严重破损，车辆经过很危险",
-                    "lat": f"{lat:.6f}", "lng": f"{lng:.6f}"}  # fmt: skip
-            files = [("photos", (f"p{j}.jpg", photos[j], "image/jpeg")) for j in range(2)]
-            headers = {"Authorization": f"Bearer {tokens[i % len(tokens)]}",
-                       "Idempotency-Key": f"bench-{i}"}  # fmt: skip
+            data, files, headers = submission(photos, i)
+            headers["Authorization"] = f"Bearer {tokens[i % len(tokens)]}"
             return session.post(f"{base}/api/v1/reports", data=data, files=files,
                                 headers=headers, timeout=60).status_code  # fmt: skip
 
         load(submit, 2, 5, 10)  # warm up (classifier, caches)
-        n_ref, t_ref, lat_ref = load(healthz, args.clients, args.seconds / 2, 200_000)
-        n_sub, t_sub, lat_sub = load(lambda s, i: submit(s, i + 100), args.clients,
-                                     args.seconds, 5000)  # fmt: skip
         workers = worker_pids(proc.pid)
-        peaks = [peak_rss_mb(p) for p in workers]
-        pss = [pss_mb(p) for p in workers]
+        memory = [memory_row("start (after 10 warm-up reports)", 0, workers)]
+        slice_s = args.seconds / args.rounds
+        pairs, lat_ref, lat_sub, done = [], [], [], 0
+        cpu = {"ref": 0.0, "sub": 0.0}
+        locks = row_locks() if not args.sqlite else (0, 0)
+        for r in range(args.rounds):
+            c0 = cpu_s(workers)
+            n_ref, t_ref, l_ref = load(healthz, args.clients, slice_s / 2, 200_000)
+            c1 = cpu_s(workers)
+            n_sub, t_sub, l_sub = load(lambda s, i, o=100 + done: submit(s, i + o),
+                                       args.clients, slice_s, 100_000)  # fmt: skip
+            cpu["ref"] += c1 - c0
+            cpu["sub"] += cpu_s(workers) - c1
+            done += n_sub
+            lat_ref += l_ref
+            lat_sub += l_sub
+            pairs.append(({"rps": n_ref / t_ref, "n": n_ref, "t": t_ref},
+                          {"rps": n_sub / t_sub, "n": n_sub, "t": t_sub}))  # fmt: skip
+            memory.append(memory_row(f"after round {r + 1}", done, workers))
+        if worker_pids(proc.pid) != workers:
+            print("  workers were replaced during the run", file=sys.stderr)
         size_mb = sum(len(p) for p in photos) / 1e6
+        ref_rps = sum(p[0]["n"] for p in pairs) / sum(p[0]["t"] for p in pairs)
+        sub_rps = sum(p[1]["n"] for p in pairs) / sum(p[1]["t"] for p in pairs)
         print(f"database: {'SQLite' if args.sqlite else 'MariaDB'}; gunicorn "
               f"{len(workers)} workers x {os.environ.get('GUNICORN_THREADS', '4')} threads; "
-              f"{args.clients} client threads; photos {size_mb:.2f} MB per report")  # fmt: skip
+              f"{args.clients} client threads; photos {size_mb:.2f} MB per report; "
+              f"{args.rounds} rounds of {slice_s / 2:.0f} s /healthz then {slice_s:.0f} s "
+              "reports")  # fmt: skip
         print("| endpoint | requests | per second | p50 ms | p99 ms |")
         print("| --- | --- | --- | --- | --- |")
-        print(f"| GET /healthz (reference) | {n_ref} | {n_ref / t_ref:.0f} | "
+        print(f"| GET /healthz (reference) | {len(lat_ref)} | {ref_rps:.0f} | "
               f"{pct(lat_ref, 50):.1f} | {pct(lat_ref, 99):.1f} |")  # fmt: skip
-        print(f"| POST /api/v1/reports (2 photos) | {n_sub} | {n_sub / t_sub:.1f} | "
+        print(f"| POST /api/v1/reports (2 photos) | {len(lat_sub)} | {sub_rps:.1f} | "
               f"{pct(lat_sub, 50):.0f} | {pct(lat_sub, 99):.0f} |")  # fmt: skip
-        print("peak RSS per worker (MB): " + ", ".join(f"{p:.0f}" for p in peaks)
-              + "; PSS after the run (MB): " + ", ".join(f"{p:.0f}" for p in pss))  # fmt: skip
+        per_round = [ref["rps"] / got["rps"] for ref, got in pairs]
+        print(f"reports / healthz over all rounds: 1/{ref_rps / sub_rps:.0f}; per round: "
+              + ", ".join(f"1/{r:.0f}" for r in per_round)
+              + f"; median 1/{statistics.median(per_round):.0f}")  # fmt: skip
+        ms_ref, ms_sub = cpu["ref"] / len(lat_ref) * 1000, cpu["sub"] / len(lat_sub) * 1000
+        print(f"workers' CPU per request: /healthz {ms_ref:.2f} ms, report {ms_sub:.1f} ms "
+              f"(1 report = {ms_sub / ms_ref:.0f} healthz)")  # fmt: skip
+        if not args.sqlite:
+            waits, waited = (b - a for a, b in zip(locks, row_locks(), strict=True))
+            print(f"InnoDB row-lock waits during the run: {waits} ({waits / done:.2f} per report),"
+                  f" {waited / 1000:.1f} s waited ({waited / done:.0f} ms per report)")  # fmt: skip
+        print(f"gunicorn master (the preloaded app the workers share copy-on-write): RSS "
+              f"{rss_mb(proc.pid):.0f} MB, PSS {pss_mb(proc.pid):.0f} MB")  # fmt: skip
+        print("| point | reports | RSS per worker MB | peak RSS MB | PSS MB |")
+        print("| --- | --- | --- | --- | --- |")
+        print("\n".join(memory))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        if not args.sqlite:
-            import pymysql
-
-            pymysql.connect(host="127.0.0.1", user="root").cursor().execute(
-                "DROP DATABASE IF EXISTS zhcg_bench_submit")  # fmt: skip
+        drop_database(args.sqlite)
 
 
 if __name__ == "__main__":

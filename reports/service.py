@@ -151,7 +151,6 @@ def submit_report(
     media = _resolve_photos(sub, citizen, staff)
     lat, lng = canonical_point(sub)
     report = Report(
-        number=next_report_number(),
         idempotency_key=key,
         channel=sub.channel,
         state=ReportState.REPORTED,
@@ -171,6 +170,10 @@ def submit_report(
     )
     _classify(report, citizen_category)
     _locate(report)
+    report.possible_duplicate_of_id = find_possible_duplicate(report)
+    # The day's number stays locked from here to the commit, and every submission waits for it:
+    # what needs neither the number nor the row (the classifier, the duplicate search) is done.
+    report.number = next_report_number()
     for position, item in enumerate(media):
         report.photos.append(ReportPhoto(media=item, stage=PhotoStage.REPORT, position=position))
     db.session.add(report)
@@ -178,7 +181,6 @@ def submit_report(
     timeline.add(report, "submit", None, citizen=citizen, staff=staff,
                  public_note=f"问题已提交（编号{report.number}），等待受理",
                  data={"fingerprint": sub.fingerprint} if sub.fingerprint else None)  # fmt: skip
-    report.possible_duplicate_of_id = find_possible_duplicate(report)
     _route(report, sub.machine_threshold)
     db.session.flush()
     log.info("report %s submitted via %s: state=%s triage=%s", report.number,
@@ -281,7 +283,8 @@ def _locate(report: Report) -> None:
 
 
 def find_possible_duplicate(report: Report) -> int | None:
-    """An open case of the same category within REPORT_DUPLICATE_RADIUS_M (bbox, then distance)."""
+    """An open case of the same category within REPORT_DUPLICATE_RADIUS_M (bbox, then distance);
+    asked before the report is inserted, so that the day's number is not locked meanwhile."""
     category_id = report.category_id or report.suggested_category_id
     if report.lat is None or category_id is None:
         return None

@@ -1,13 +1,21 @@
-"""Upload validation by content, and a clean re-encoded copy without identifying metadata.
+"""Upload validation by content, and a clean copy without identifying metadata.
 
 Only JPEG, PNG and WebP are accepted, recognised by their magic bytes (never the file name or the
 declared type). What decoding will cost is bounded from the header alone, before a pixel is
 decoded: the declared size against ``max_pixels``, then the pixels actually decoded against
 ``decode_pixels`` (PNG and WebP decode whole; a JPEG is decoded at the 1/2, 1/4 or 1/8 scale
-libjpeg offers, chosen for the stored size). Every image is then fully decoded (truncated files
-fail), scaled to at most ``max_side`` and re-encoded from raw pixels with the EXIF orientation
-applied: the stored copy carries no EXIF, GPS, maker notes, XMP or comments. After a large decode
-the freed memory is handed back to the operating system (glibc would keep it in the worker).
+libjpeg offers, chosen for the stored size).
+
+A JPEG that needs no scaling (at most ``max_side``, grey or YCbCr, a plain baseline or progressive
+file; a phone's photo) keeps its compressed pixels: ``app.media.jpeg`` rewrites its segments
+without EXIF, GPS, maker notes, XMP, IPTC, comments or trailers, keeping the orientation in an
+EXIF segment of its own, and the result is decoded at a reduced scale (every coefficient is read,
+so truncated files fail) for the perceptual hash: decoding and re-encoding it cost several times
+as much, and lost quality. Every other image is fully decoded (truncated files fail), scaled to
+at most ``max_side`` and re-encoded from raw pixels with the EXIF orientation applied: that copy
+carries no metadata at all. After a large decode the freed memory is handed back to the
+operating system (glibc would keep it in the worker).
+
 Capture time and GPS are returned separately so the caller can keep them privately on the row,
 with a perceptual hash of the pixels (``app.media.phash``) that finds the same picture sent again.
 """
@@ -27,6 +35,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from PIL import Image, ImageFile, ImageOps
 
 from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.media import jpeg
 from app.media.phash import dhash
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,11 @@ DECODE_MAX_PIXELS = 4096 * 4096
 # libjpeg's DCT scaling: a JPEG decodes at 1/1, 1/2, 1/4 or 1/8 of its size for about the cost of
 # the smaller image.
 JPEG_SCALES = (1, 2, 4, 8)
+# A stripped JPEG is decoded at the smallest scale that keeps this many pixels on its shorter
+# side: enough for the perceptual hash (9x8 from an area average), and every coefficient is read.
+HASH_MIN_SIDE = 128
+ORIENTATION = 0x0112
+TURNED = {5, 6, 7, 8}  # orientations that swap width and height
 # After decoding this many pixels, freed memory is returned to the OS (see release_memory).
 TRIM_AFTER_PIXELS = 2_000_000
 
@@ -131,7 +145,12 @@ def process_upload(
         raise UnsupportedMediaType(
             "仅支持 JPEG、PNG、WebP 格式的图片", code="unsupported_image_type"
         )
-    img, decoded = _open_checked(data, fmt, max_pixels, min(decode_pixels, max_pixels), max_side)
+    budget = min(decode_pixels, max_pixels)
+    if fmt == "jpeg":
+        stripped = _stripped_jpeg(data, max_pixels, max_side, budget)
+        if stripped is not None:
+            return stripped
+    img, decoded = _open_checked(data, fmt, max_pixels, budget, max_side)
     try:
         clean = _clean_copy(img, fmt)
     finally:
@@ -140,6 +159,74 @@ def process_upload(
     if decoded >= TRIM_AFTER_PIXELS:
         release_memory()  # every copy of the pixels is gone by now
     return clean
+
+
+def _stripped_jpeg(data: bytes, max_pixels: int, max_side: int, budget: int) -> CleanImage | None:
+    """The JPEG with its metadata segments removed and its image data untouched
+    (``app.media.jpeg``), or None when it must be decoded and re-encoded instead: larger than
+    ``max_side``, not grey or YCbCr (CMYK), of a structure the stripper does not rewrite, or
+    (with a small ``budget``) more pixels to decode than it allows.
+
+    The size is checked from the header before anything is decoded; the stripped copy is then
+    decoded at a reduced scale (libjpeg reads every coefficient, so a truncated or corrupt scan
+    fails) for the perceptual hash."""
+    img = _open_header(data, "jpeg", max_pixels)
+    with img:
+        size = img.size
+        scale = max(s for s in JPEG_SCALES if s == 1 or min(size) // s >= HASH_MIN_SIDE)
+        decoded = -(-size[0] // scale) * -(-size[1] // scale)
+        if max(size) > max_side or img.mode not in {"RGB", "L"} or decoded > budget:
+            return None
+        captured_at, lat, lng = read_private_metadata(img)
+        orientation = _orientation(img)
+    try:
+        stored, frame = jpeg.strip(data, orientation)
+    except jpeg.NotStrippable:
+        return None
+    if (frame.width, frame.height) != size:
+        return None  # Pillow read another frame than the stripper: let the decoder decide
+    upright = _reduced_upright(stored, size, scale)
+    width, height = (size[1], size[0]) if orientation in TURNED else size
+    return CleanImage(
+        data=stored,
+        format="jpeg",
+        content_type=FORMATS["jpeg"][0],
+        extension=FORMATS["jpeg"][1],
+        width=width,
+        height=height,
+        size=len(stored),
+        sha256=hashlib.sha256(stored).hexdigest(),
+        captured_at=captured_at,
+        gps_lat=lat,
+        gps_lng=lng,
+        phash=dhash(upright),
+    )
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF (or XMP) orientation, 1-8, as ``ImageOps.exif_transpose`` reads it; 1 if it is
+    missing or unreadable (the pixels are then kept as they are, as the re-encoding path does)."""
+    try:
+        value = img.getexif().get(ORIENTATION)
+    except (*DECODE_ERRORS, KeyError, TypeError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _reduced_upright(stored: bytes, size: tuple[int, int], scale: int) -> Image.Image:
+    """The stored JPEG decoded at 1/``scale`` (libjpeg's largest reduction that leaves
+    ``HASH_MIN_SIDE`` pixels on its shorter side), turned upright; 422 image_corrupt if it does
+    not decode."""
+    try:
+        with Image.open(io.BytesIO(stored), formats=PIL_FORMATS["jpeg"]) as img:
+            if img.size != size:
+                raise _corrupt()
+            if scale > 1:
+                img.draft(None, (size[0] // scale, size[1] // scale))
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except DECODE_ERRORS:
+        raise _corrupt() from None
 
 
 def _clean_copy(img: Image.Image, fmt: str) -> CleanImage:
@@ -210,30 +297,39 @@ def _jpeg_scale(width: int, height: int, budget: int, max_side: int) -> int:
     return 0  # even 1/8 is too large
 
 
-def _open_checked(
-    data: bytes, fmt: str, max_pixels: int, budget: int, max_side: int
-) -> tuple[Image.Image, int]:
-    """Bound what decoding will cost from the header, decode every pixel, fit ``max_side``.
-
-    Returns the image and how many pixels were decoded."""
+def _open_header(data: bytes, fmt: str, max_pixels: int) -> Image.Image:
+    """The image with its header read and nothing decoded; 422 if it declares more than
+    ``max_pixels`` (a decompression bomb) or its header cannot be read."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # a global someone might flip; truncated must fail here
         ImageFile.LOAD_TRUNCATED_IMAGES = False
-    if fmt == "webp":
-        size = webp_size(data)
-        if size is None:
-            raise _corrupt()
-        if size[0] * size[1] > budget:
-            raise _too_many_pixels(budget, size)
     try:
         img = Image.open(io.BytesIO(data), formats=PIL_FORMATS[fmt])  # reads the header only
     except Image.DecompressionBombError:
         raise _too_many_pixels(max_pixels) from None
     except DECODE_ERRORS:
         raise _corrupt() from None
-    width, height = img.size
     # Pillow's own guard (MAX_IMAGE_PIXELS) only warns below twice its limit.
-    if width * height > max_pixels:
-        raise _too_many_pixels(max_pixels, img.size)
+    if img.width * img.height > max_pixels:
+        size = img.size
+        img.close()
+        raise _too_many_pixels(max_pixels, size)
+    return img
+
+
+def _open_checked(
+    data: bytes, fmt: str, max_pixels: int, budget: int, max_side: int
+) -> tuple[Image.Image, int]:
+    """Bound what decoding will cost from the header, decode every pixel, fit ``max_side``.
+
+    Returns the image and how many pixels were decoded."""
+    if fmt == "webp":
+        size = webp_size(data)
+        if size is None:
+            raise _corrupt()
+        if size[0] * size[1] > budget:
+            raise _too_many_pixels(budget, size)
+    img = _open_header(data, fmt, max_pixels)
+    width, height = img.size
     scale = _jpeg_scale(width, height, budget, max_side) if fmt == "jpeg" else 1
     if scale == 0 or (fmt != "jpeg" and width * height > budget):
         raise _too_many_pixels(budget, img.size)

@@ -330,6 +330,9 @@ class Config:
         self.RATELIMIT_NEARBY = env_str("RATELIMIT_NEARBY", "120/minute")
         self.RATELIMIT_NEARBY_FEED = env_str("RATELIMIT_NEARBY_FEED", "600/minute")  # per feed key
         self.NEARBY_SYNC_SECONDS = float(env_str("NEARBY_SYNC_SECONDS", "1"))
+        # Where the nearest-search index is built once and mapped by every process of the host
+        # (services_nearby/nearest.py); empty: each process builds its own in memory.
+        self.NEARBY_INDEX_DIR = env_str("NEARBY_INDEX_DIR", str(instance_dir / "nearby-index"))
         self.NEARBY_MAX_LIMIT = env_int("NEARBY_MAX_LIMIT", 50)
         self.NEARBY_MAX_RADIUS_M = env_int("NEARBY_MAX_RADIUS_M", 50_000)
         # A nearest facility farther than this (or a point outside the city) is said so; from
@@ -435,6 +438,9 @@ class TestingConfig(Config):
         self.RATELIMIT_SHOWCASE_POSTS = self.RATELIMIT_SHOWCASE_LIKES = "100000/minute"
         self.RATELIMIT_SHOWCASE_FLAGS = "100000/minute"
         self.NEARBY_SYNC_SECONDS = 0.0  # the index asks the database before every query
+        # Each process builds its index in memory: the tests' rolled-back transactions reuse
+        # change numbers with other contents, which a shared file would mistake for its own.
+        self.NEARBY_INDEX_DIR = ""
         self.STORAGE_BACKEND = "local"
         self.PUBLIC_BASE_URL = "http://localhost"
         self.LOG_LEVEL = "WARNING"

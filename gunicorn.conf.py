@@ -34,8 +34,18 @@ REDACTED_PARAMS = re.compile(
 )
 
 
+# Every name REDACTED_PARAMS matches holds one of these: ASCII text without any is left as it is,
+# without running the pattern (8 us for a nearby search's request line, four times a request).
+SECRET_WORDS = ("signature", "timestamp", "nonce", "echostr", "code", "token", "secret",
+                "password", "sign", "key")  # fmt: skip
+
+
 def redact_query(text):
     """``text`` (a request line, URI or query string) with the values of REDACTED_PARAMS gone."""
+    if text.isascii():
+        low = text.lower()
+        if not any(word in low for word in SECRET_WORDS):
+            return text
     return REDACTED_PARAMS.sub(r"\g<name>=[REDACTED]", text)
 
 

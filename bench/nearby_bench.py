@@ -1,19 +1,27 @@
 """Nearest-facility search at 1,000,000 facilities: in process, in MariaDB, and over HTTP.
 
     .venv/bin/python bench/nearby_bench.py [--facilities 1000000] [--queries 20000]
-                                           [--skip-mariadb] [--skip-http] [--seconds 10]
+        [--skip-inproc] [--skip-mariadb] [--skip-http] [--skip-split]
+        [--seconds 10] [--rounds 4] [--keep-db]
 
 1. In process: the index (services_nearby.index) over N synthetic facilities of one kind spread
-   uniformly over Shenyang's urban area (the worst case: every facility in one kind), timing each
-   nearest-10 query on its own; beside it, in the same run, the brute-force scan the tests compare
-   with and scipy's cKDTree alone. Every answer of a sample is checked against the scan.
+   uniformly over Shenyang's urban area (the worst case: every facility in one kind), built as
+   the app builds it (an image file written in chunks, then mapped), timing each nearest-10
+   query on its own; beside it, in the same run, the brute-force scan the tests compare with and
+   scipy's cKDTree alone. Every answer of a sample is checked against the scan.
 2. MariaDB: the same points in a table with a SPATIAL index, nearest 10 by ST_Distance_Sphere inside
    a box that widens until it holds 10 points whose 10th distance is inside the box's inscribed
    circle (an exact method); per-query latency through pymysql, and agreement with the index.
-3. HTTP: the app's facilities table on MariaDB filled with the N facilities, gunicorn as the README
-   runs it, wrk alternating GET /healthz and GET /api/v1/nearby (random points, nearest 10) in
-   short slices; throughput ratio and latency.
-Everything runs on 127.0.0.1; databases are dropped afterwards.
+3. HTTP: the app's facilities table on MariaDB filled with the N facilities, gunicorn as
+   production runs it (gunicorn.conf.py: 2 gthread workers, the index preloaded in the master),
+   wrk alternating GET /healthz and GET /api/v1/nearby (random points, nearest 10) in short
+   slices: the median of the pairs' throughput ratios; each process's memory from
+   /proc/<pid>/smaps_rollup (PSS: shared pages split among the processes mapping them) and
+   /proc/<pid>/smaps (how much of it is the index image, anonymous memory, other files).
+4. Split (with 3, same database): one process answering /healthz and /api/v1/nearby alternately
+   through the WSGI app (no HTTP), median time of each, and the nearby route's parts timed apart.
+``--keep-db`` keeps the app's database (and its instance folder, with the index file) for the
+next run, which reuses them if they hold N facilities. Everything runs on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,20 +80,39 @@ def line(name: str, us: list[float]) -> str:
 # ---------------------------------------------------------------- 1. in process
 
 
+def bench_entries(n: int) -> list:
+    """N toilets as the app's rows show them (fill_app_table's names, hours and fee)."""
+    from services_nearby.index import Entry, Shown
+
+    lat, lng = points(n)
+    pairs = enumerate(zip(lat.tolist(), lng.tolist(), strict=True))
+    return [Entry(i + 1, 1, a, b, a, b, "24/7" if i % 3 else "06:00-22:00",
+                  Shown(f"测试公厕{i}", "沈阳市", "免费", None, None, None, None))
+            for i, (a, b) in pairs]  # fmt: skip
+
+
 def in_process(n: int, nq: int) -> None:
     from scipy.spatial import cKDTree
 
     from app.geo.coords import CoordSys
-    from services_nearby.index import Entry, Index, brute_force, unit_vectors
+    from services_nearby.index import Image, ImageWriter, Index, brute_force, unit_vectors
 
     lat, lng = points(n)
     t0 = time.perf_counter()
-    pairs = enumerate(zip(lat.tolist(), lng.tolist(), strict=True))
-    entries = [Entry(i + 1, 1, a, b, a, b, "24/7" if i % 3 else "06:00-22:00",
-                     b'{"id":%d}' % (i + 1)) for i, (a, b) in pairs]  # fmt: skip
-    index = Index()
-    index.load(entries, 1, {1: "toilet"})
+    entries = bench_entries(n)
+    made = time.perf_counter() - t0
+    path = Path(tempfile.mkdtemp(prefix="zhcg-bench-nearby-")) / "image.idx"
+    t0 = time.perf_counter()
+    writer = ImageWriter(1, {1: "toilet"})
+    for start in range(0, n, 20_000):  # in chunks, as the app streams its rows
+        writer.add(entries[start : start + 20_000])
+    with open(path, "wb") as out:
+        size = writer.write(out)
     build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index = Index()
+    index.use(Image.open(path))
+    opened = time.perf_counter() - t0
     qs = queries(nq)
     for q in qs[:2000]:  # warm
         index.nearest(1, q[0], q[1], 10)
@@ -106,8 +134,10 @@ def in_process(n: int, nq: int) -> None:
     for q in sample:
         got = [(h.distance_m, h.id) for h in index.nearest(1, q[0], q[1], 10)]
         assert got == brute_force(entries, 1, q[0], q[1], 10), q
+    path.unlink()
     print(f"\n## In process: {n:,} facilities of one kind, {nq:,} random queries, nearest 10")
-    print(f"index build from {n:,} entries: {build:.1f} s (entries built in Python included)")
+    print(f"{n:,} entries made in {made:.1f} s; image written in {build:.1f} s ({size / 2**20:.0f}"
+          f" MB); opened (CRC-32 checked, mapped) in {opened * 1000:.0f} ms")  # fmt: skip
     print("| query | mean us | p50 us | p99 us | max us |\n| --- | --- | --- | --- | --- |")
     print(line("index.nearest (exact, ordered, Hit objects)", ours))
     print(line("index.find + Found.json (the route's items, open status)", ours_json))
@@ -201,20 +231,38 @@ end
 """
 
 
-def http(n: int, seconds: float, rounds: int, connections: int) -> None:
-    from report_submit_bench import PY, free_port, pair_ratios_line, run, worker_pids
-    from shop_api_bench import SUMMARY_LUA, wrk
-
-    tmp = tempfile.mkdtemp(prefix="zhcg-bench-nearby-")
-    conn = mariadb("")
-    conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB_APP}")
-    conn.cursor().execute(f"CREATE DATABASE {DB_APP} CHARACTER SET utf8mb4 "
-                          "COLLATE utf8mb4_unicode_ci")  # fmt: skip
+def app_env(tmp: str) -> dict[str, str]:
     env = os.environ | {"FLASK_APP": "wsgi:app", "INSTANCE_DIR": tmp, "LOG_LEVEL": "WARNING",
                         "DATABASE_URL": f"mysql+pymysql://root@127.0.0.1:3306/{DB_APP}"
                                         "?charset=utf8mb4",
                         "RATELIMIT_NEARBY": "100000000/minute"}  # fmt: skip
     env.pop("REDIS_URL", None)
+    return env
+
+
+def prepare_app_db(n: int, keep: bool) -> tuple[str, dict[str, str]]:
+    """The app's database with n facilities (reused if ``keep`` and already so), its instance
+    folder and environment."""
+    from report_submit_bench import PY, run
+
+    tmp = str(Path(tempfile.gettempdir()) / "zhcg-bench-nearby-app") if keep else (
+        tempfile.mkdtemp(prefix="zhcg-bench-nearby-"))  # fmt: skip
+    Path(tmp).mkdir(exist_ok=True)
+    env = app_env(tmp)
+    conn = mariadb("")
+    cur = conn.cursor()
+    if keep:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s "
+                    "AND table_name = 'facilities'", (DB_APP,))  # fmt: skip
+        if cur.fetchone()[0]:
+            cur.execute(f"SELECT COUNT(*) FROM {DB_APP}.facilities")  # noqa: S608 - our name
+            if cur.fetchone()[0] == n:
+                print(f"\n## HTTP: {n:,} facilities in the app's MariaDB table (kept)")
+                return tmp, env
+    cur.execute(f"DROP DATABASE IF EXISTS {DB_APP}")
+    cur.execute(f"CREATE DATABASE {DB_APP} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    for index_file in Path(tmp).glob("nearby-index/*"):
+        index_file.unlink()
     run([str(PY / "flask"), "db", "upgrade"], env)
     run([str(PY / "flask"), "nearby", "seed-kinds"], env)
     t0 = time.perf_counter()
@@ -225,10 +273,62 @@ from nearby_bench import fill_app_table
 fill_app_table({n})
 """
     subprocess.run([str(PY / "python"), "-c", fill], cwd=ROOT, env=env, check=True)
-    print(
-        f"\n## HTTP: {n:,} facilities in the app's MariaDB table (filled in "
-        f"{time.perf_counter() - t0:.0f} s)"
-    )
+    print(f"\n## HTTP: {n:,} facilities in the app's MariaDB table (filled in "
+          f"{time.perf_counter() - t0:.0f} s)")  # fmt: skip
+    return tmp, env
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
+def cpu_timed(pids: list[int], run: Any, *args: Any) -> dict:
+    """A wrk run's figures, with the workers' CPU microseconds per request (``cpu_us``)."""
+    before = cpu_seconds(pids)
+    result = run(*args)
+    result["cpu_us"] = (cpu_seconds(pids) - before) / max(1, result["requests"]) * 1e6
+    return result
+
+
+def memory(pid: int) -> dict[str, float]:
+    """MB: RSS and PSS (smaps_rollup), and PSS split into the index image's mapping, anonymous
+    memory (heap, Python objects) and other files (code, libraries)."""
+    out = {}
+    for text in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = text.split(":")
+        out[key] = int(value.split()[0]) / 1024
+    parts = {"image": 0.0, "anon": 0.0, "files": 0.0, "image_rss": 0.0}
+    where = "anon"
+    for text in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = text.split()
+        if not fields[0].endswith(":"):  # a mapping's first line: range perms offset dev inode path
+            path = fields[5] if len(fields) > 5 else ""
+            where = (
+                "image" if path.endswith(".idx") else "files" if path.startswith("/") else "anon"
+            )
+        elif fields[0] == "Pss:":
+            parts[where] += int(fields[1]) / 1024
+        elif fields[0] == "Rss:" and where == "image":
+            parts["image_rss"] += int(fields[1]) / 1024
+    return {"rss": out["Rss"], "pss": out["Pss"], **parts}
+
+
+def memory_line(name: str, m: dict[str, float]) -> str:
+    return (f"| {name} | {m['rss']:.0f} | {m['pss']:.0f} | {m['image_rss']:.0f} | "
+            f"{m['image']:.0f} | {m['anon']:.0f} | {m['files']:.0f} |")  # fmt: skip
+
+
+def http(n: int, seconds: float, rounds: int, connections: int, keep: bool, split: bool) -> None:
+    from report_submit_bench import PY, free_port, pair_ratios_line, worker_pids
+    from shop_api_bench import SUMMARY_LUA, wrk
+
+    tmp, env = prepare_app_db(n, keep)
     pts = Path(tmp) / "points.txt"
     pts.write_text("\n".join(f"lat={a:.6f}&lng={b:.6f}" for a, b in queries(5000, 7)) + "\n")
     summary_lua, nearby_lua = Path(tmp) / "s.lua", Path(tmp) / "n.lua"
@@ -236,6 +336,7 @@ fill_app_table({n})
     nearby_lua.write_text(CODES_LUA + SUMMARY_LUA)
     port = free_port()
     log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
+    had_image = any(Path(tmp).glob("nearby-index/*.idx"))
     t0 = time.perf_counter()
     proc = subprocess.Popen([str(PY / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
                             env=env | {"PORT": str(port), "GUNICORN_ACCESS_LOG": "/dev/null"},
@@ -251,28 +352,37 @@ fill_app_table({n})
             if proc.poll() is not None or time.perf_counter() - t0 > 600:
                 raise SystemExit(f"server did not start; see {log.name}") from None
             time.sleep(0.2)
-    print(f"gunicorn up with the index preloaded in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"gunicorn up in {time.perf_counter() - t0:.0f} s, the index "
+        f"{'mapped from the file there' if had_image else 'built into its file'} in the master"
+    )
+    mem = {}
     try:
         sample = requests.get(f"{base}/api/v1/nearby?kind=toilet&coord_sys=wgs84&lat=41.8"
                               "&lng=123.4", timeout=10).json()  # fmt: skip
         assert len(sample["items"]) == 10, sample
+        workers = worker_pids(proc.pid)
+        mem["after start"] = [memory(p) for p in (proc.pid, *workers)]
         wrk(base, 5, connections, nearby_lua, str(pts))  # warm-up
         pairs = []
         for _ in range(rounds):
-            ref = wrk(f"{base}/healthz", seconds, connections, summary_lua)
-            got = wrk(base, seconds, connections, nearby_lua, str(pts))
+            ref = cpu_timed(workers, wrk, f"{base}/healthz", seconds, connections, summary_lua)
+            got = cpu_timed(workers, wrk, base, seconds, connections, nearby_lua, str(pts))
             pairs.append((ref, got))
-        workers = len(worker_pids(proc.pid))
-        rss = [_rss_mb(p) for p in worker_pids(proc.pid)]
+        mem["after the slices"] = [memory(p) for p in (proc.pid, *workers)]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB_APP}")
-        conn.close()
-    print(f"gunicorn {workers} workers x {env.get('GUNICORN_THREADS', '4')} threads; worker RSS "
-          f"{', '.join(f'{r:.0f}' for r in rss)} MB; wrk 2 threads, {connections} connections, "
-          f"{seconds:.0f} s slices alternating")  # fmt: skip
-    print("| slice | /healthz req/s | p99 ms | /api/v1/nearby req/s | p99 ms | ratio |")
+    image = sorted(Path(tmp).glob("nearby-index/*.idx"))
+    print(f"gunicorn {len(workers)} workers x {env.get('GUNICORN_THREADS', '4')} threads, preload; "
+          f"index image {image[-1].stat().st_size / 2**20:.0f} MB; wrk 2 threads, "
+          f"{connections} connections, {seconds:.0f} s slices alternating")  # fmt: skip
+    print("\n| memory, MB | RSS | PSS | image RSS | image PSS | anon PSS | other files PSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for when, rows in mem.items():
+        for i, m in enumerate(rows):
+            print(memory_line(f"{'master' if i == 0 else f'worker {i}'}, {when}", m))
+    print("\n| slice | /healthz req/s | p99 ms | /api/v1/nearby req/s | p99 ms | ratio |")
     print("| --- | --- | --- | --- | --- | --- |")
     for i, (ref, got) in enumerate(pairs, 1):
         assert got["non2xx"] == 0 and got["errors"] == 0, got
@@ -287,13 +397,110 @@ fill_app_table({n})
         f"ratio {total[1] / total[0]:.0%}"
     )
     print(pair_ratios_line(pairs))
+    cpu = [[p[k]["cpu_us"] for p in pairs] for k in (0, 1)]
+    print(f"workers' CPU time per request (utime + stime, median of the slices): /healthz "
+          f"{statistics.median(cpu[0]):.0f} us, /api/v1/nearby {statistics.median(cpu[1]):.0f} us"
+          f" ({statistics.median(cpu[0]) / statistics.median(cpu[1]):.0%}: the ratio the "
+          "workers' own work allows, whatever else runs on the machine)")  # fmt: skip
+    if split:
+        subprocess.run([str(PY / "python"), "-c", "import sys; sys.path.insert(0, 'bench'); "
+                        "from nearby_bench import request_split; request_split()"],
+                       cwd=ROOT, env=env, check=True)  # fmt: skip
+    if not keep:
+        conn = mariadb("")
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB_APP}")
+        conn.close()
 
 
-def _rss_mb(pid: int) -> float:
-    for text in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if text.startswith("VmRSS:"):
-            return int(text.split()[1]) / 1024
-    return float("nan")
+def request_split(calls: int = 20_000) -> None:
+    """In this process (the environment of ``http``): /healthz and /api/v1/nearby alternately
+    through the WSGI app, and the nearby route's parts timed apart; medians."""
+    import io
+
+    import wsgi
+    from app.geo import coords
+    from services_nearby import nearest, public
+
+    app = wsgi.app
+    t0 = time.perf_counter()
+    nearest.warm(app)
+    index = nearest.get_index(app)[0]
+    image = getattr(index, "image", None)  # (None: the code before issue 18, for comparisons)
+    print(
+        f"\n## Split: one process, the WSGI app without HTTP (index ready in "
+        f"{time.perf_counter() - t0:.1f} s: {'mapped' if image and image.path else 'built'})"
+    )
+    qs = [f"lat={a:.6f}&lng={b:.6f}" for a, b in queries(5000, 7)]
+
+    def environ(path: str, query: str = "") -> dict:
+        return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+                "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
+                "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
+                "HTTP_HOST": "127.0.0.1:8000", "wsgi.multithread": True,
+                "wsgi.multiprocess": True, "wsgi.run_once": False,
+                "wsgi.version": (1, 0)}  # fmt: skip
+
+    def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+        assert status.startswith("200"), status
+
+    def call(path: str, query: str = "") -> None:
+        body = app(environ(path, query), start_response)
+        b"".join(body)
+        body.close()
+
+    nearby_q = [f"kind=toilet&coord_sys=wgs84&limit=10&{q}" for q in qs]
+    for i in range(2000):
+        call("/healthz")
+        call("/api/v1/nearby", nearby_q[i % 5000])
+    h, g = [], []
+    for i in range(calls):
+        t = time.perf_counter_ns()
+        call("/healthz")
+        h.append(time.perf_counter_ns() - t)
+        t = time.perf_counter_ns()
+        call("/api/v1/nearby", nearby_q[i % 5000])
+        g.append(time.perf_counter_ns() - t)
+    mh, mg = statistics.median(h) / 1000, statistics.median(g) / 1000
+    print(f"{calls:,} alternating calls: /healthz median {mh:.0f} us, /api/v1/nearby median "
+          f"{mg:.0f} us ({mg - mh:.0f} us more; {mh / mg:.0%} of the rate if the app's time were "
+          "all)")  # fmt: skip
+    raw = [dict(p.split("=") for p in f"kind=toilet&coord_sys=wgs84&limit=10&{q}".split("&"))
+           for q in qs]  # fmt: skip
+    with app.test_request_context("/api/v1/nearby"):
+        fresh = nearest.get_index(app)[1]
+        parsed = [public.parse_args(r) for r in raw]
+        kind_id = nearest._kind_map(index)["toilet"][0]
+        at = nearest.now()
+        founds = [index.find(kind_id, a["lat"], a["lng"], 10, None, at) for a in parsed]
+        answers = [nearest.search_nearby(a) for a in parsed]
+
+        def median_us(fn: Any, items: list) -> float:
+            times = []
+            for x in items * 2:
+                t = time.perf_counter_ns()
+                fn(x)
+                times.append(time.perf_counter_ns() - t)
+            return statistics.median(times) / 1000
+
+        parts = {
+            "parse and check the arguments (public.parse_args)": median_us(public.parse_args, raw),
+            "freshness check (Freshness.ensure, nothing changed)": median_us(
+                lambda _: fresh.ensure(), raw),
+            "search (Index.find: the k-d tree in C)": median_us(
+                lambda a: index.find(kind_id, a["lat"], a["lng"], 10, None, at), parsed),
+            "inside the city? (nearest.remoteness)": median_us(
+                lambda a: nearest.remoteness((a["lat"], a["lng"]), "wgs84", 300.0, "公厕"),
+                parsed),
+            "search_nearby (all of the above)": median_us(nearest.search_nearby, parsed),
+            "items JSON (Found.json: C, from the records)": median_us(
+                lambda f: f.json(coords.CoordSys.WGS84), founds),
+            "whole body (public.body, items included)": median_us(
+                lambda pa: public.body(*pa), list(zip(parsed, answers, strict=True))),
+        }  # fmt: skip
+    print("| the nearby route's part | median us |\n| --- | --- |")
+    for name, us in parts.items():
+        print(f"| {name} | {us:.1f} |")
 
 
 def fill_app_table(n: int) -> None:
@@ -334,6 +541,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--skip-split", action="store_true")
+    ap.add_argument("--keep-db", action="store_true")
     args = ap.parse_args()
     print(f"# nearby bench {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}")
     if not args.skip_inproc:
@@ -341,7 +550,14 @@ def main() -> None:
     if not args.skip_mariadb:
         spatial(args.facilities, args.queries)
     if not args.skip_http:
-        http(args.facilities, args.seconds, args.rounds, args.connections)
+        http(
+            args.facilities,
+            args.seconds,
+            args.rounds,
+            args.connections,
+            args.keep_db,
+            not args.skip_split,
+        )
     print(json.dumps({"done": True}))
 
 

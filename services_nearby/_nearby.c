@@ -38,7 +38,14 @@
  * The tree: points in an implicit balanced binary tree (node 1 is [0, n); node i splits its range
  * [lo, hi) at lo + (hi - lo) / 2 into nodes 2i and 2i + 1 along the widest axis of its box), all
  * leaves at the same depth, each with at most `leaf` points; per node a tight bounding box. Which
- * points go where affects speed only: the boxes are computed from the points they hold.
+ * points go where affects speed only: the boxes are computed from the points they hold. The index
+ * keeps every column in the tree's order (a source's `order` is then None), so a search and the
+ * answer it writes read neighbouring memory: the facilities of one leaf lie side by side.
+ *
+ * The answer's items (items()) are written from each facility's record (services_nearby/index.py:
+ * a JSON object, or its fields in a few bytes each), strings escaped as json.dumps escapes them
+ * and numbers formatted as Python's "%.Nf" formats them (put_fixed(), checked by the tests
+ * against Python's own formatting through fixed()).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -359,7 +366,7 @@ static void visit(Search *s, const Source *src, Py_ssize_t node, Py_ssize_t lo, 
             double c2 = chord2(src->xyz + 3 * i, s->q);
             s->examined++;
             if (c2 > s->bound) continue;
-            int32_t p = src->ord[i];
+            Py_ssize_t p = src->ord != NULL ? src->ord[i] : i;
             if (src->alive != NULL && !src->alive[p]) continue;
             if (s->closed != NULL) {
                 int32_t h = src->hours[p];
@@ -392,8 +399,8 @@ static int by_metres_then_id(const void *a, const void *b) {
 
 static int get_source(PyObject *t, Source *src, Buf *b, Py_ssize_t offset) {
     if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != SOURCE_FIELDS) {
-        PyErr_SetString(PyExc_TypeError,
-                        "a source is (xyz, order, boxes, depth, ids, alive or None, hours)");
+        PyErr_SetString(PyExc_TypeError, "a source is (xyz, order or None, boxes, depth, ids, "
+                                         "alive or None, hours)");
         return -1;
     }
     if (get_buf(PyTuple_GET_ITEM(t, 0), &b[0], 24, -1, "xyz") < 0) return -1;
@@ -404,7 +411,8 @@ static int get_source(PyObject *t, Source *src, Buf *b, Py_ssize_t offset) {
         PyErr_SetString(PyExc_ValueError, "bad depth");
         return -1;
     }
-    if (get_buf(PyTuple_GET_ITEM(t, 1), &b[1], 4, n, "order") < 0 ||
+    PyObject *order = PyTuple_GET_ITEM(t, 1);
+    if ((order != Py_None && get_buf(order, &b[1], 4, n, "order") < 0) ||
         get_buf(PyTuple_GET_ITEM(t, 2), &b[2], 48, (Py_ssize_t)2 << depth, "boxes") < 0 ||
         get_buf(PyTuple_GET_ITEM(t, 4), &b[3], 8, n, "ids") < 0 ||
         get_buf(PyTuple_GET_ITEM(t, 6), &b[5], 4, n, "hours") < 0)
@@ -412,7 +420,7 @@ static int get_source(PyObject *t, Source *src, Buf *b, Py_ssize_t offset) {
     PyObject *alive = PyTuple_GET_ITEM(t, 5);
     if (alive != Py_None && get_buf(alive, &b[4], 1, n, "alive") < 0) return -1;
     src->xyz = b[0].view.buf;
-    src->ord = b[1].view.buf;
+    src->ord = order == Py_None ? NULL : b[1].view.buf;
     src->boxes = b[2].view.buf;
     src->depth = (int)depth;
     src->ids = b[3].view.buf;
@@ -427,8 +435,9 @@ static int get_source(PyObject *t, Source *src, Buf *b, Py_ssize_t offset) {
 
 /* nearest(sources, lat, lng, limit, radius or None, closed or None[, stats]) -> [(metres, pos)]
  *
- * sources: tuple of (xyz, order, boxes, depth, ids, alive or None, hours), positions numbered
- * across them in turn; closed: per schedule, nonzero when known closed; stats: a list that gets
+ * sources: tuple of (xyz, order or None, boxes, depth, ids, alive or None, hours), positions
+ * numbered across them in turn (order: the column position of each tree point; None: the columns
+ * are in tree order); closed: per schedule, nonzero when known closed; stats: a list that gets
  * the number of points examined. */
 static PyObject *py_nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs < 6 || nargs > 7 || !PyTuple_Check(args[0])) {
@@ -533,7 +542,7 @@ typedef struct {
     Py_ssize_t len, cap;
 } Out;
 
-static int put(Out *o, const char *s, Py_ssize_t n) {
+static inline int put(Out *o, const char *s, Py_ssize_t n) {
     if (o->len + n > o->cap) {
         Py_ssize_t cap = (o->len + n) * 2;
         char *grown = PyMem_Realloc(o->p, cap);
@@ -549,8 +558,40 @@ static int put(Out *o, const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* As Python's b"%.<precision>f" % value. */
+#define PUT_LIT(o, s) put((o), (s), (Py_ssize_t)(sizeof(s) - 1))
+
+/* As Python's b"%.<precision>f" % value (and f"{value:.<precision>f}"): the decimal nearest the
+ * double's exact value, ties to even. The usual number (a coordinate, a distance) is written
+ * with integer arithmetic: value = m * 2^-k exactly (m < 2^53), so value * 10^p = m * 10^p / 2^k
+ * with m * 10^p < 2^77 in 128 bits, and the quotient rounded on the exact remainder. Anything
+ * else (integers of 2^53 and more, values under 2^-70, NaN, infinities, more than 9 decimals)
+ * goes to Python's own formatting. */
 static int put_fixed(Out *o, double value, int precision) {
+    int e2;
+    double f = frexp(fabs(value), &e2); /* |value| = f * 2^e2, f in [0.5, 1) or 0 */
+    int k = 53 - e2;
+    if (isfinite(value) && precision >= 0 && precision <= 9 && k > 0 && k < 124) {
+        static const uint64_t tens[10] = {1,      10,      100,      1000,      10000,
+                                          100000, 1000000, 10000000, 100000000, 1000000000};
+        unsigned __int128 n = (unsigned __int128)(uint64_t)ldexp(f, 53) * tens[precision];
+        unsigned __int128 q = n >> k, r = n - (q << k), half = (unsigned __int128)1 << (k - 1);
+        if (r > half || (r == half && (q & 1))) q++;
+        if (q < ((unsigned __int128)1 << 64)) { /* always so for coordinates and distances */
+            uint64_t d = (uint64_t)q;
+            char buf[32], *end = buf + sizeof buf, *p = end;
+            for (int i = 0; i < precision; i++) {
+                *--p = (char)('0' + (int)(d % 10));
+                d /= 10;
+            }
+            if (precision > 0) *--p = '.';
+            do {
+                *--p = (char)('0' + (int)(d % 10));
+                d /= 10;
+            } while (d);
+            if (signbit(value)) *--p = '-';
+            return put(o, p, end - p);
+        }
+    }
     char *text = PyOS_double_to_string(value, 'f', precision, 0, NULL);
     if (text == NULL) return -1;
     int r = put(o, text, strlen(text));
@@ -558,22 +599,190 @@ static int put_fixed(Out *o, double value, int precision) {
     return r;
 }
 
-#define VIEW_FIELDS 6 /* lat, lng, hours, view_buf, view_off, overrides or None */
+/* A string as json.dumps(text, ensure_ascii=False) writes it: quotes, backslashes and control
+ * characters escaped (\b \f \n \r \t, else \u00xx), every other byte as it is. */
+static int put_json_string(Out *o, const unsigned char *s, Py_ssize_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (PUT_LIT(o, "\"") < 0) return -1;
+    Py_ssize_t run = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (put(o, (const char *)s + run, i - run) < 0) return -1;
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        int len = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+        }
+        if (put(o, esc, len) < 0) return -1;
+    }
+    if (put(o, (const char *)s + run, n - run) < 0) return -1;
+    return PUT_LIT(o, "\"");
+}
 
-/* items(ranked, views, states or None, positions or None) -> b'[{...},...]'
+/* As urllib.parse.quote(text): letters, digits, "_.-~/" as they are, every other byte %XX. */
+static int put_quoted(Out *o, const unsigned char *s, Py_ssize_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    Py_ssize_t run = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '.' || c == '-' || c == '~' || c == '/')
+            continue;
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        if (put(o, (const char *)s + run, i - run) < 0 || put(o, esc, 3) < 0) return -1;
+        run = i + 1;
+    }
+    return put(o, (const char *)s + run, n - run);
+}
+
+/* A compact record's fields (services_nearby/index.py: Shown, record()): per field a tag, and
+ * for STRING and NUMBER a LEB128 length and the bytes. */
+enum { F_NULL, F_FALSE, F_TRUE, F_STRING, F_NUMBER };
+#define SHOWN_FIELDS 7 /* name, address, fee, accessible, capacity, free_spaces, free_spaces_at */
+static const char *const SHOWN_KEYS[SHOWN_FIELDS] = {
+    ",\"name\":",        ",\"address\":",     ",\"fee\":",           ",\"accessible\":",
+    ",\"capacity\":",    ",\"free_spaces\":", ",\"free_spaces_at\":",
+};
+
+typedef struct {
+    int tag;
+    const unsigned char *s;
+    Py_ssize_t n;
+} Field;
+
+static int read_fields(const unsigned char *p, Py_ssize_t len, Field *f) {
+    Py_ssize_t pos = 1; /* after the COMPACT byte */
+    for (int i = 0; i < SHOWN_FIELDS; i++) {
+        if (pos >= len) goto bad;
+        int tag = p[pos++];
+        f[i].tag = tag;
+        f[i].s = NULL;
+        f[i].n = 0;
+        if (tag <= F_TRUE) continue;
+        if (tag > F_NUMBER) goto bad;
+        uint64_t n = 0;
+        for (int shift = 0;; shift += 7) {
+            if (pos >= len || shift > 28) goto bad;
+            unsigned char b = p[pos++];
+            n |= (uint64_t)(b & 0x7F) << shift;
+            if (b < 0x80) break;
+        }
+        if (n > (uint64_t)(len - pos)) goto bad;
+        f[i].s = p + pos;
+        f[i].n = (Py_ssize_t)n;
+        pos += (Py_ssize_t)n;
+    }
+    if (pos == len && f[0].tag == F_STRING) return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "a damaged facility record");
+    return -1;
+}
+
+static int put_field(Out *o, const Field *f) {
+    switch (f->tag) {
+    case F_NULL: return PUT_LIT(o, "null");
+    case F_FALSE: return PUT_LIT(o, "false");
+    case F_TRUE: return PUT_LIT(o, "true");
+    case F_STRING: return put_json_string(o, f->s, f->n);
+    default: return put(o, (const char *)f->s, f->n);
+    }
+}
+
+static int put_bytes_item(Out *o, PyObject *list, int32_t h, const char *what) {
+    if (!PyList_Check(list) || h < 0 || h >= PyList_GET_SIZE(list) ||
+        !PyBytes_Check(PyList_GET_ITEM(list, h))) {
+        PyErr_Format(PyExc_ValueError, "no %s for schedule %d", what, (int)h);
+        return -1;
+    }
+    PyObject *b = PyList_GET_ITEM(list, h);
+    return put(o, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+}
+
+#define VIEW_FIELDS 12
+/* lat, lng, hours, recs, rec_off, overrides or None, ids, gcj_lat, gcj_lng, kind, schedules,
+ * labels */
+#define VIEW_BUFS 8
+
+typedef struct {
+    const double *lat, *lng, *glat, *glng;
+    const int32_t *hours;
+    const unsigned char *recs;
+    Py_ssize_t reclen;
+    const int64_t *off, *ids;
+    PyObject *overrides, *kind, *schedules, *labels;
+    Py_ssize_t n;
+} ViewSource;
+
+/* The JSON object a compact record shows, without its opening brace: exactly the bytes of
+ * services_nearby/index.py view_json()[1:]. */
+static int put_compact(Out *o, const ViewSource *v, Py_ssize_t p, int32_t h,
+                       const unsigned char *rec, Py_ssize_t len) {
+    Field f[SHOWN_FIELDS];
+    char num[24], *end = num + sizeof num, *digits = end;
+    if (read_fields(rec, len, f) < 0) return -1;
+    int64_t id = v->ids[p];
+    uint64_t u = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    do {
+        *--digits = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (id < 0) *--digits = '-';
+    if (PUT_LIT(o, "\"id\":") < 0 || put(o, digits, end - digits) < 0 ||
+        PUT_LIT(o, ",\"kind\":") < 0 ||
+        put(o, PyBytes_AS_STRING(v->kind), PyBytes_GET_SIZE(v->kind)) < 0)
+        return -1;
+    for (int i = 0; i < SHOWN_FIELDS; i++) {
+        if (put(o, SHOWN_KEYS[i], strlen(SHOWN_KEYS[i])) < 0 || put_field(o, &f[i]) < 0)
+            return -1;
+        if (i == 1 && (PUT_LIT(o, ",\"opening_hours\":") < 0 ||
+                       put_bytes_item(o, v->schedules, h, "opening hours") < 0 ||
+                       PUT_LIT(o, ",\"hours_label\":") < 0 ||
+                       put_bytes_item(o, v->labels, h, "hours label") < 0))
+            return -1;
+    }
+    if (PUT_LIT(o, ",\"nav_url\":\"https://uri.amap.com/marker?position=") < 0 ||
+        put_fixed(o, v->glng[p], 6) < 0 || PUT_LIT(o, ",") < 0 ||
+        put_fixed(o, v->glat[p], 6) < 0 || PUT_LIT(o, "&name=") < 0 ||
+        put_quoted(o, f[0].s, f[0].n) < 0 ||
+        PUT_LIT(o, "&coordinate=gaode&callnative=1&src=zhcg\"}") < 0)
+        return -1;
+    return 0;
+}
+
+/* items(ranked, views, states or None, positions or None[, each]) -> b'[{...},...]'
+ * (each true: [b'{...}', ...], every facility's JSON object alone, as the record shows it)
  *
- * ranked: [(metres, pos)] as nearest() gives; views: per source (lat, lng, hours, view_buf,
- * view_off, overrides: {pos: view} or None), positions numbered as in nearest(); states: per
- * schedule, 1 open, 0 closed, else unknown (None: unknown); positions: [(lat, lng)] per item, in
- * place of the lat, lng columns. Each item is the facility's view with its distance, open state
- * and position put first, exactly as
+ * ranked: [(metres, pos)] as nearest() gives; views: per source (lat, lng, hours, recs, rec_off,
+ * overrides: {pos: record} or None, ids, gcj_lat, gcj_lng, kind: the kind's code as JSON,
+ * schedules: per schedule its text as JSON, labels: per schedule its label as JSON), positions
+ * numbered as in nearest(); states: per schedule, 1 open, 0 closed, else unknown (None: unknown);
+ * positions: [(lat, lng)] per item, in place of the lat, lng columns. A record is RAW (0) and a
+ * JSON object, or COMPACT (1) and its fields (put_compact). Each item is the facility's JSON
+ * object with its distance, open state and position put first, exactly as
  *     b'{"distance_m":%.1f,"open_now":%s,"location":{"lat":%.7f,"lng":%.7f},' + view[1:]. */
 static PyObject *py_items(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 || !PyList_Check(args[0]) || !PyTuple_Check(args[1]) ||
+    if (nargs < 4 || nargs > 5 || !PyList_Check(args[0]) || !PyTuple_Check(args[1]) ||
         (args[3] != Py_None && !PyList_Check(args[3]))) {
-        PyErr_SetString(PyExc_TypeError, "items(ranked, views, states, positions)");
+        PyErr_SetString(PyExc_TypeError, "items(ranked, views, states, positions[, each])");
         return NULL;
     }
+    int each = nargs == 5 ? PyObject_IsTrue(args[4]) : 0;
+    if (each < 0) return NULL;
     PyObject *ranked = args[0], *views = args[1], *positions = args[3];
     Py_ssize_t nsrc = PyTuple_GET_SIZE(views), count = PyList_GET_SIZE(ranked);
     if (nsrc > MAX_SOURCES) {
@@ -584,56 +793,62 @@ static PyObject *py_items(PyObject *self, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_ValueError, "one position per item");
         return NULL;
     }
-    Buf b[MAX_SOURCES * 5 + 1];
+    Buf b[MAX_SOURCES * VIEW_BUFS + 1];
     memset(b, 0, sizeof b);
-    struct {
-        const double *lat, *lng;
-        const int32_t *hours;
-        const char *buf;
-        Py_ssize_t buflen;
-        const int64_t *off;
-        PyObject *overrides;
-        Py_ssize_t n;
-    } src[MAX_SOURCES];
+    ViewSource src[MAX_SOURCES];
     Out o = {NULL, 0, 0};
-    PyObject *result = NULL;
+    PyObject *result = NULL, *list = NULL;
     for (Py_ssize_t i = 0; i < nsrc; i++) {
         PyObject *t = PyTuple_GET_ITEM(views, i);
-        Buf *sb = b + 5 * i;
+        Buf *sb = b + VIEW_BUFS * i;
         if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != VIEW_FIELDS) {
-            PyErr_SetString(PyExc_TypeError, "a view source has 6 fields");
+            PyErr_SetString(PyExc_ValueError, "a view source has 12 fields");
             goto done;
         }
         if (get_buf(PyTuple_GET_ITEM(t, 2), &sb[2], 4, -1, "hours") < 0) goto done;
         Py_ssize_t n = sb[2].view.len / 4;
         if (get_buf(PyTuple_GET_ITEM(t, 0), &sb[0], 8, n, "lat") < 0 ||
             get_buf(PyTuple_GET_ITEM(t, 1), &sb[1], 8, n, "lng") < 0 ||
-            get_buf(PyTuple_GET_ITEM(t, 3), &sb[3], 1, -1, "view_buf") < 0 ||
-            get_buf(PyTuple_GET_ITEM(t, 4), &sb[4], 8, n + 1, "view_off") < 0)
+            get_buf(PyTuple_GET_ITEM(t, 3), &sb[3], 1, -1, "recs") < 0 ||
+            get_buf(PyTuple_GET_ITEM(t, 4), &sb[4], 8, n + 1, "rec_off") < 0 ||
+            get_buf(PyTuple_GET_ITEM(t, 6), &sb[5], 8, n, "ids") < 0 ||
+            get_buf(PyTuple_GET_ITEM(t, 7), &sb[6], 8, n, "gcj_lat") < 0 ||
+            get_buf(PyTuple_GET_ITEM(t, 8), &sb[7], 8, n, "gcj_lng") < 0)
             goto done;
-        PyObject *ov = PyTuple_GET_ITEM(t, 5);
+        PyObject *ov = PyTuple_GET_ITEM(t, 5), *kind = PyTuple_GET_ITEM(t, 9);
         if (ov != Py_None && !PyDict_Check(ov)) {
             PyErr_SetString(PyExc_TypeError, "overrides: a dict or None");
             goto done;
         }
-        src[i].lat = sb[0].view.buf;
-        src[i].lng = sb[1].view.buf;
-        src[i].hours = sb[2].view.buf;
-        src[i].buf = sb[3].view.buf;
-        src[i].buflen = sb[3].view.len;
-        src[i].off = sb[4].view.buf;
-        src[i].overrides = ov != Py_None && PyDict_GET_SIZE(ov) ? ov : NULL;
-        src[i].n = n;
+        if (!PyBytes_Check(kind) || !PyList_Check(PyTuple_GET_ITEM(t, 10)) ||
+            !PyList_Check(PyTuple_GET_ITEM(t, 11))) {
+            PyErr_SetString(PyExc_TypeError, "kind: bytes; schedules, labels: lists");
+            goto done;
+        }
+        src[i] = (ViewSource){
+            .lat = sb[0].view.buf, .lng = sb[1].view.buf, .hours = sb[2].view.buf,
+            .recs = sb[3].view.buf, .reclen = sb[3].view.len, .off = sb[4].view.buf,
+            .ids = sb[5].view.buf, .glat = sb[6].view.buf, .glng = sb[7].view.buf,
+            .overrides = ov != Py_None && PyDict_GET_SIZE(ov) ? ov : NULL, .kind = kind,
+            .schedules = PyTuple_GET_ITEM(t, 10), .labels = PyTuple_GET_ITEM(t, 11), .n = n,
+        };
     }
     const int8_t *states = NULL;
     Py_ssize_t nstates = 0;
     if (args[2] != Py_None) {
-        Buf *st = &b[MAX_SOURCES * 5];
+        Buf *st = &b[MAX_SOURCES * VIEW_BUFS];
         if (get_buf(args[2], st, 1, -1, "states") < 0) goto done;
         states = st->view.buf;
         nstates = st->view.len;
     }
-    if (put(&o, "[", 1) < 0) goto done;
+    o.cap = 512 * (count + 1);
+    o.p = PyMem_Malloc(o.cap);
+    if (o.p == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (each && (list = PyList_New(count)) == NULL) goto done;
+    if (PUT_LIT(&o, "[") < 0) goto done;
     for (Py_ssize_t j = 0; j < count; j++) {
         PyObject *hit = PyList_GET_ITEM(ranked, j);
         if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
@@ -649,7 +864,8 @@ static PyObject *py_items(PyObject *self, PyObject *const *args, Py_ssize_t narg
             PyErr_SetString(PyExc_IndexError, "position out of range");
             goto done;
         }
-        double lat = src[s].lat[p], lng = src[s].lng[p];
+        const ViewSource *v = &src[s];
+        double lat = v->lat[p], lng = v->lng[p];
         if (positions != Py_None) {
             PyObject *at = PyList_GET_ITEM(positions, j);
             if (!PyTuple_Check(at) || PyTuple_GET_SIZE(at) != 2) {
@@ -661,52 +877,132 @@ static PyObject *py_items(PyObject *self, PyObject *const *args, Py_ssize_t narg
             if (PyErr_Occurred()) goto done;
         }
         const char *open = "null";
-        int32_t h = src[s].hours[p];
+        int32_t h = v->hours[p];
         if (states != NULL && h >= 0 && h < nstates)
             open = states[h] == 1 ? "true" : states[h] == 0 ? "false" : "null";
-        const char *view;
-        Py_ssize_t vlen;
+        const unsigned char *rec;
+        Py_ssize_t rlen;
         PyObject *replaced = NULL;
-        if (src[s].overrides != NULL) {
+        if (v->overrides != NULL) {
             PyObject *key = PyLong_FromSsize_t(p);
             if (key == NULL) goto done;
-            replaced = PyDict_GetItemWithError(src[s].overrides, key);
+            replaced = PyDict_GetItemWithError(v->overrides, key);
             Py_DECREF(key);
             if (replaced == NULL && PyErr_Occurred()) goto done;
         }
         if (replaced != NULL) {
             if (!PyBytes_Check(replaced)) {
-                PyErr_SetString(PyExc_TypeError, "a view is bytes");
+                PyErr_SetString(PyExc_TypeError, "a record is bytes");
                 goto done;
             }
-            view = PyBytes_AS_STRING(replaced);
-            vlen = PyBytes_GET_SIZE(replaced);
+            rec = (const unsigned char *)PyBytes_AS_STRING(replaced);
+            rlen = PyBytes_GET_SIZE(replaced);
         } else {
-            int64_t a = src[s].off[p], z = src[s].off[p + 1];
-            if (a < 0 || z < a || z > src[s].buflen) {
-                PyErr_SetString(PyExc_ValueError, "view offsets out of range");
+            int64_t a = v->off[p], z = v->off[p + 1];
+            if (a < 0 || z < a || z > v->reclen) {
+                PyErr_SetString(PyExc_ValueError, "record offsets out of range");
                 goto done;
             }
-            view = src[s].buf + a;
-            vlen = (Py_ssize_t)(z - a);
+            rec = v->recs + a;
+            rlen = (Py_ssize_t)(z - a);
         }
-        if (vlen < 1) {
-            PyErr_SetString(PyExc_ValueError, "an empty view");
+        if (rlen < 2 || rec[0] > 1) {
+            PyErr_SetString(PyExc_ValueError, "an empty or unknown record");
             goto done;
         }
-        if ((j && put(&o, ",", 1) < 0) || put(&o, "{\"distance_m\":", 14) < 0 ||
-            put_fixed(&o, d, 1) < 0 || put(&o, ",\"open_now\":", 12) < 0 ||
-            put(&o, open, strlen(open)) < 0 || put(&o, ",\"location\":{\"lat\":", 19) < 0 ||
-            put_fixed(&o, lat, 7) < 0 || put(&o, ",\"lng\":", 7) < 0 ||
-            put_fixed(&o, lng, 7) < 0 || put(&o, "},", 2) < 0 || put(&o, view + 1, vlen - 1) < 0)
+        if (each) { /* the facility's JSON object alone */
+            o.len = 0;
+            if (rec[0] == 0) {
+                if (put(&o, (const char *)rec + 1, rlen - 1) < 0) goto done;
+            } else if (PUT_LIT(&o, "{") < 0 || put_compact(&o, v, p, h, rec, rlen) < 0) {
+                goto done;
+            }
+            PyObject *one = PyBytes_FromStringAndSize(o.p, o.len);
+            if (one == NULL) goto done;
+            PyList_SET_ITEM(list, j, one);
+            continue;
+        }
+        if ((j && PUT_LIT(&o, ",") < 0) || PUT_LIT(&o, "{\"distance_m\":") < 0 ||
+            put_fixed(&o, d, 1) < 0 || PUT_LIT(&o, ",\"open_now\":") < 0 ||
+            put(&o, open, strlen(open)) < 0 || PUT_LIT(&o, ",\"location\":{\"lat\":") < 0 ||
+            put_fixed(&o, lat, 7) < 0 || PUT_LIT(&o, ",\"lng\":") < 0 ||
+            put_fixed(&o, lng, 7) < 0 || PUT_LIT(&o, "},") < 0)
+            goto done;
+        if (rec[0] == 0 ? put(&o, (const char *)rec + 2, rlen - 2) < 0
+                        : put_compact(&o, v, p, h, rec, rlen) < 0)
             goto done;
     }
-    if (put(&o, "]", 1) < 0) goto done;
+    if (each) {
+        result = list;
+        list = NULL;
+        goto done;
+    }
+    if (PUT_LIT(&o, "]") < 0) goto done;
     result = PyBytes_FromStringAndSize(o.p, o.len);
 done:
+    Py_XDECREF(list);
     PyMem_Free(o.p);
-    release(b, MAX_SOURCES * 5 + 1);
+    release(b, MAX_SOURCES * VIEW_BUFS + 1);
     return result;
+}
+
+/* position(ids, by_id, id) -> int: the position of a facility id (-1: none), by_id giving the
+ * positions in increasing id order (a binary search: the columns are in tree order). */
+static PyObject *py_position(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long want;
+    if (nargs != 3 || (want = PyLong_AsLongLong(args[2]), PyErr_Occurred())) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "position(ids, by_id, id)");
+        return NULL;
+    }
+    Buf b[2];
+    memset(b, 0, sizeof b);
+    Py_ssize_t found = -1;
+    if (get_buf(args[0], &b[0], 8, -1, "ids") < 0 ||
+        get_buf(args[1], &b[1], 4, b[0].view.len / 8, "by_id") < 0) {
+        release(b, 2);
+        return NULL;
+    }
+    const int64_t *ids = b[0].view.buf;
+    const int32_t *by_id = b[1].view.buf;
+    Py_ssize_t lo = 0, hi = b[0].view.len / 8;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2, p = by_id[mid];
+        if (p < 0 || p >= b[0].view.len / 8) {
+            release(b, 2);
+            PyErr_SetString(PyExc_ValueError, "by_id out of range");
+            return NULL;
+        }
+        if (ids[p] < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < b[0].view.len / 8 && by_id[lo] >= 0 && by_id[lo] < b[0].view.len / 8 &&
+        ids[by_id[lo]] == want)
+        found = by_id[lo];
+    release(b, 2);
+    return PyLong_FromSsize_t(found);
+}
+
+/* fixed(value, precision) -> str: the answer's number formatting (the tests compare it with
+ * Python's f"{value:.{precision}f}"). */
+static PyObject *py_fixed(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    double value;
+    long precision;
+    if (nargs != 2 || (value = PyFloat_AsDouble(args[0]), PyErr_Occurred()) ||
+        (precision = PyLong_AsLong(args[1]), PyErr_Occurred())) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "fixed(value, precision)");
+        return NULL;
+    }
+    if (precision < 0 || precision > 17) {
+        PyErr_SetString(PyExc_ValueError, "precision: 0 to 17");
+        return NULL;
+    }
+    Out o = {NULL, 0, 0};
+    PyObject *out = NULL;
+    if (put_fixed(&o, value, (int)precision) == 0) out = PyUnicode_FromStringAndSize(o.p, o.len);
+    PyMem_Free(o.p);
+    return out;
 }
 
 /* ------------------------------------------------------------------ the module */
@@ -720,8 +1016,12 @@ static PyMethodDef methods[] = {
      "build(xyz, leaf) -> (xyz, order, boxes, depth): a k-d tree of the points."},
     {"nearest", (PyCFunction)(void (*)(void))py_nearest, METH_FASTCALL,
      "nearest(sources, lat, lng, limit, radius, closed[, stats]) -> [(metres, pos)]."},
+    {"position", (PyCFunction)(void (*)(void))py_position, METH_FASTCALL,
+     "position(ids, by_id, id) -> int: where the facility is in the columns (-1: nowhere)."},
+    {"fixed", (PyCFunction)(void (*)(void))py_fixed, METH_FASTCALL,
+     "fixed(value, precision) -> str: as f\"{value:.{precision}f}\"."},
     {"items", (PyCFunction)(void (*)(void))py_items, METH_FASTCALL,
-     "items(ranked, views, states, positions) -> bytes: the answer's JSON array."},
+     "items(ranked, views, states, positions[, each]) -> bytes: the answer's JSON array."},
     {NULL, NULL, 0, NULL},
 };
 

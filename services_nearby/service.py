@@ -71,10 +71,12 @@ def _forget(session: Session, *_args: Any) -> None:
     session.info.pop(SEQ_KEY, None)
 
 
-def current_seq() -> int:
-    """The newest committed change number (facility writes and kind edits alike)."""
-    counter = db.session.scalar(select(FacilitySync.seq).where(FacilitySync.id == 1)) or 0
-    return max(counter, db.session.scalar(select(func.max(Facility.seq))) or 0)
+def current_seq(session: Any = None) -> int:
+    """The newest committed change number (facility writes and kind edits alike), read through
+    ``session`` (``db.session`` by default)."""
+    session = session if session is not None else db.session
+    counter = session.scalar(select(FacilitySync.seq).where(FacilitySync.id == 1)) or 0
+    return max(counter, session.scalar(select(func.max(Facility.seq))) or 0)
 
 
 # ---------------------------------------------------------------- kinds

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +30,15 @@ from app.extensions import db
 from app.geo import coords, regions
 from app.media.models import Media
 from reports import questions, reference, timeline, transitions
-from reports.models import Channel, PhotoStage, Report, ReportPhoto, ReportState, TimelineEntry
+from reports.models import (
+    Channel,
+    OutboxMessage,
+    PhotoStage,
+    Report,
+    ReportPhoto,
+    ReportState,
+    TimelineEntry,
+)
 from reports.numbers import next_report_number
 
 log = logging.getLogger(__name__)
@@ -171,9 +180,7 @@ def submit_report(
     _classify(report, citizen_category)
     _locate(report)
     report.possible_duplicate_of_id = find_possible_duplicate(report)
-    # The day's number stays locked from here to the commit, and every submission waits for it:
-    # what needs neither the number nor the row (the classifier, the duplicate search) is done.
-    report.number = next_report_number()
+    report.number = provisional = _provisional_number()  # the day's number comes last
     for position, item in enumerate(media):
         report.photos.append(ReportPhoto(media=item, stage=PhotoStage.REPORT, position=position))
     db.session.add(report)
@@ -183,9 +190,42 @@ def submit_report(
                  data={"fingerprint": sub.fingerprint} if sub.fingerprint else None)  # fmt: skip
     _route(report, sub.machine_threshold)
     db.session.flush()
+    _take_number(report, provisional)
     log.info("report %s submitted via %s: state=%s triage=%s", report.number,
              report.channel.value, report.state.value, report.triage_reason)  # fmt: skip
     return report, True
+
+
+def _provisional_number() -> str:
+    """A stand-in for the report's number while its rows are written: unique, and unlike any
+    real number (those start with the day's date or a channel's prefix letter)."""
+    return "~" + secrets.token_hex(8)
+
+
+def _take_number(report: Report, provisional: str) -> None:
+    """Take the day's number and put it where the stand-in was written: the report, the texts of
+    its timeline (问题已提交（编号…）) and the notifications queued with it. The counter row stays
+    locked from here to the commit, and every submission waits for it, so this is the last
+    thing a submission does: a few updates instead of every insert of the report."""
+    # What the stand-in was written into, read before the counter is locked (the session's
+    # identity map holds flushed rows weakly: a queued notification may no longer be in it).
+    entries = db.session.scalars(select(TimelineEntry).where(
+        TimelineEntry.report_id == report.id)).all()  # fmt: skip
+    messages = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.report_id == report.id)).all()  # fmt: skip
+    number = next_report_number()
+    report.number = number
+    for entry in entries:
+        if entry.public_note and provisional in entry.public_note:
+            entry.public_note = entry.public_note.replace(provisional, number)
+        if entry.note and provisional in entry.note:
+            entry.note = entry.note.replace(provisional, number)
+    for message in messages:
+        payload = {key: value.replace(provisional, number) if isinstance(value, str) else value
+                   for key, value in (message.payload or {}).items()}  # fmt: skip
+        if payload != message.payload:
+            message.payload = payload
+    db.session.flush()
 
 
 def _citizen_category(code: str | None):

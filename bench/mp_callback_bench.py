@@ -50,8 +50,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pymysql
 import requests
+from mp_chat_bench import mariadb, rounds_table, slice_result
 from report_submit_bench import ROOT, free_port, load, pct, run, start_server, worker_pids
 
 DB = "zhcg_bench_mp_callback"
@@ -93,16 +93,6 @@ with app.app_context():
     db.session.commit()
     classifier.get_model(app)  # trained and saved here (wsgi.py loads it), not while it starts
 """
-
-
-def mariadb(sql: str) -> list[tuple]:
-    conn = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 class Pushes:
@@ -276,11 +266,6 @@ def profile(env: dict[str, str], n: int) -> None:
 # --- load ---------------------------------------------------------------------------------------
 
 
-def slice_result(n: int, seconds: float, latencies: list[float]) -> dict:
-    return {"requests": n, "rps": n / seconds, "p50": pct(latencies, 50),
-            "p99": pct(latencies, 99), "latencies": latencies}  # fmt: skip
-
-
 def listener(port: int) -> int | None:
     """The pid of the process listening on 127.0.0.1:``port`` (MariaDB, Redis), if visible."""
     out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True)
@@ -407,16 +392,9 @@ def report(args, proc, env, pairs, pushes: Pushes, stored) -> None:
           f"{workers} workers x {env.get('GUNICORN_THREADS', '4')} threads (gthread); "
           f"{args.connections} keep-alive connections; {args.rounds} rounds of "
           f"{args.seconds:.0f} s per endpoint; {args.senders} senders")  # fmt: skip
-    print("| round | endpoint | requests | per second | p50 ms | p99 ms |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for i, (ref, got) in enumerate(pairs, 1):
-        for name, r in (("GET /healthz (reference)", ref), ("POST /wechat/mp (text)", got)):
-            print(f"| {i} | {name} | {r['requests']:,} | {r['rps']:.0f} | {r['p50']:.1f} | "
-                  f"{r['p99']:.1f} |")  # fmt: skip
+    ref_all, got_all = rounds_table(pairs, "POST /wechat/mp (text)")
     ratios = [got["rps"] / ref["rps"] for ref, got in pairs]
     p99s = [got["p99"] / ref["p99"] for ref, got in pairs]
-    ref_all = [x for ref, _ in pairs for x in ref["latencies"]]
-    got_all = [x for _, got in pairs for x in got["latencies"]]
     print(f"throughput: median of the {len(pairs)} pairs' ratios {statistics.median(ratios):.0%} "
           f"of /healthz (range {min(ratios):.0%}-{max(ratios):.0%}); p99 {pct(got_all, 99):.1f} ms "
           f"against /healthz's {pct(ref_all, 99):.1f} ms (all rounds: "

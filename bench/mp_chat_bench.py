@@ -160,6 +160,19 @@ def slice_result(n: int, seconds: float, latencies: list[float]) -> dict:
             "p99": pct(latencies, 99), "latencies": latencies}  # fmt: skip
 
 
+def rounds_table(pairs: list[tuple[dict, dict]], name: str) -> tuple[list[float], list[float]]:
+    """Print each round's /healthz and ``name`` slices as a Markdown table; every latency of
+    each side over all rounds."""
+    print("| round | endpoint | requests | per second | p50 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for i, (ref, got) in enumerate(pairs, 1):
+        for endpoint, r in (("GET /healthz (reference)", ref), (name, got)):
+            print(f"| {i} | {endpoint} | {r['requests']:,} | {r['rps']:.0f} | {r['p50']:.1f} | "
+                  f"{r['p99']:.1f} |")  # fmt: skip
+    return ([x for ref, _ in pairs for x in ref["latencies"]],
+            [x for _, got in pairs for x in got["latencies"]])  # fmt: skip
+
+
 def chat_states() -> dict[str, int]:
     return dict(mariadb(f"SELECT state, COUNT(*) FROM {DB}.mp_chats GROUP BY state"))  # noqa: S608
 
@@ -268,14 +281,7 @@ def report(args, proc, env, pairs, citizens: Citizens, states, work) -> None:
     print(f"MariaDB; gunicorn {workers} workers x {env.get('GUNICORN_THREADS', '4')} threads "
           f"(gthread); {args.connections} client threads; {args.rounds} rounds of "
           f"{args.seconds:.0f} s per endpoint")  # fmt: skip
-    print("| round | endpoint | requests | per second | p50 ms | p99 ms |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for i, (ref, got) in enumerate(pairs, 1):
-        for name, r in (("GET /healthz (reference)", ref), ("POST /wechat/mp (chat steps)", got)):
-            print(f"| {i} | {name} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | "
-                  f"{r['p99']:.1f} |")  # fmt: skip
-    ref_all = [x for ref, _ in pairs for x in ref["latencies"]]
-    got_all = [x for _, got in pairs for x in got["latencies"]]
+    ref_all, got_all = rounds_table(pairs, "POST /wechat/mp (chat steps)")
     print(f"all rounds: /healthz p50 {pct(ref_all, 50):.1f} ms, p99 {pct(ref_all, 99):.1f} ms; "
           f"callback p50 {pct(got_all, 50):.1f} ms, p99 {pct(got_all, 99):.1f} ms "
           f"(p99 ratio {pct(got_all, 99) / pct(ref_all, 99):.1f}x); throughput: "

@@ -207,15 +207,14 @@ def _take_number(report: Report, provisional: str) -> None:
     its timeline (问题已提交（编号…）) and the notifications queued with it. The counter row stays
     locked from here to the commit, and every submission waits for it, so this is the last
     thing a submission does: a few updates instead of every insert of the report."""
-    # What the stand-in was written into, read before the counter is locked (the session's
-    # identity map holds flushed rows weakly: a queued notification may no longer be in it).
-    entries = db.session.scalars(select(TimelineEntry).where(
-        TimelineEntry.report_id == report.id)).all()  # fmt: skip
+    # The queued notices, read before the counter is locked (they hold the report's id, not a
+    # relationship, and the session keeps flushed rows only weakly); the timeline entries are
+    # the new report's own collection.
     messages = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.report_id == report.id)).all()  # fmt: skip
     number = next_report_number()
     report.number = number
-    for entry in entries:
+    for entry in report.timeline:
         if entry.public_note and provisional in entry.public_note:
             entry.public_note = entry.public_note.replace(provisional, number)
         if entry.note and provisional in entry.note:

@@ -278,19 +278,8 @@ def _reading(store: Store | None) -> Any:
     own uncommitted rows) or, with a shared image, a new one (committed rows only, a snapshot
     taken now: what decides which file is good enough must not be older than the files)."""
     if store is None:
-        return _Borrowed(db.session)
+        return contextlib.nullcontext(db.session)
     return Session(db.engine)
-
-
-class _Borrowed:
-    def __init__(self, session: Any) -> None:
-        self.session = session
-
-    def __enter__(self) -> Any:
-        return self.session
-
-    def __exit__(self, *_exc: Any) -> None:
-        return None
 
 
 def catch_up(index: Index, store: Store | None = None) -> None:

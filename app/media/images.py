@@ -38,6 +38,8 @@ from app.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from app.media import jpeg
 from app.media.phash import dhash
 
+# (capture time in UTC, latitude, longitude) read from an upload's EXIF
+Private = tuple[datetime | None, float | None, float | None]
 log = logging.getLogger(__name__)
 
 # Format name -> (content type, file extension).
@@ -177,7 +179,7 @@ def _stripped_jpeg(data: bytes, max_pixels: int, max_side: int, budget: int) -> 
         decoded = -(-size[0] // scale) * -(-size[1] // scale)
         if max(size) > max_side or img.mode not in {"RGB", "L"} or decoded > budget:
             return None
-        captured_at, lat, lng = read_private_metadata(img)
+        private = read_private_metadata(img)
         orientation = _orientation(img)
     try:
         stored, frame = jpeg.strip(data, orientation)
@@ -186,21 +188,8 @@ def _stripped_jpeg(data: bytes, max_pixels: int, max_side: int, budget: int) -> 
     if (frame.width, frame.height) != size:
         return None  # Pillow read another frame than the stripper: let the decoder decide
     upright = _reduced_upright(stored, size, scale)
-    width, height = (size[1], size[0]) if orientation in TURNED else size
-    return CleanImage(
-        data=stored,
-        format="jpeg",
-        content_type=FORMATS["jpeg"][0],
-        extension=FORMATS["jpeg"][1],
-        width=width,
-        height=height,
-        size=len(stored),
-        sha256=hashlib.sha256(stored).hexdigest(),
-        captured_at=captured_at,
-        gps_lat=lat,
-        gps_lng=lng,
-        phash=dhash(upright),
-    )
+    shown = (size[1], size[0]) if orientation in TURNED else size
+    return _clean_image(stored, "jpeg", shown, private, upright)
 
 
 def _orientation(img: Image.Image) -> int:
@@ -231,17 +220,25 @@ def _reduced_upright(stored: bytes, size: tuple[int, int], scale: int) -> Image.
 
 def _clean_copy(img: Image.Image, fmt: str) -> CleanImage:
     """The re-encoded copy of a decoded image, its private metadata and its perceptual hash."""
-    captured_at, lat, lng = read_private_metadata(img)
+    private = read_private_metadata(img)
     stored, upright = _reencode(img, fmt)
-    width, height = upright.size
+    return _clean_image(stored, fmt, upright.size, private, upright)
+
+
+def _clean_image(
+    stored: bytes, fmt: str, size: tuple[int, int], private: Private, upright: Image.Image
+) -> CleanImage:
+    """The stored bytes as a CleanImage: ``size`` as shown (upright), ``private`` the capture
+    time and GPS read from the upload, the perceptual hash of ``upright``."""
+    captured_at, lat, lng = private
     content_type, extension = FORMATS[fmt]
     return CleanImage(
         data=stored,
         format=fmt,
         content_type=content_type,
         extension=extension,
-        width=width,
-        height=height,
+        width=size[0],
+        height=size[1],
         size=len(stored),
         sha256=hashlib.sha256(stored).hexdigest(),
         captured_at=captured_at,
@@ -393,7 +390,7 @@ def _reencode(img: Image.Image, fmt: str) -> tuple[bytes, Image.Image]:
     return out.getvalue(), fresh
 
 
-def read_private_metadata(img: Image.Image) -> tuple[datetime | None, float | None, float | None]:
+def read_private_metadata(img: Image.Image) -> Private:
     """(capture time in UTC, latitude, longitude) from EXIF; anything malformed is ignored."""
     try:
         exif = img.getexif()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from moto.server import ThreadedMotoServer
-from PIL import Image
+from PIL import Image, ImageFile
 from PIL.PngImagePlugin import PngInfo
 
 from app.storage.s3 import S3Storage
@@ -99,3 +99,13 @@ def phone_png(make_image) -> bytes:
     info = PngInfo()
     info.add_text("Software", DEVICE_STRINGS[3].decode())
     return make_image("PNG", mode="RGBA", exif=True, pnginfo=info)
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fail the test if any pixel is decoded (Pillow decodes in ImageFile.load)."""
+
+    def refuse(self):
+        raise AssertionError(f"{self.format} {self.size} was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)

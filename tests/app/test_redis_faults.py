@@ -32,10 +32,9 @@ from PIL import Image
 from app import create_app
 from app.auth.models import Role
 from app.extensions import RedisPaused, db, redis_client
-from app.geo.models import Region
 from reports import classifier
 from tests.conftest import TEST_PASSWORD, FreshContextClient
-from tests.reports.conftest import INSIDE_WEST, WEST, load_categories, square
+from tests.reports.conftest import INSIDE_WEST, WEST, district, load_categories
 from wechat import service as wechat_service
 
 TIMEOUT_MS = 200  # REDIS_TIMEOUT_MS, the default
@@ -163,10 +162,7 @@ def faulty_app(app, db_session, tmp_path) -> Callable[..., Flask]:
 def people(db_session, make_staff):
     """A dispatcher, the report categories and one district."""
     load_categories()
-    lat1, lng1, lat2, lng2 = WEST
-    db.session.add(Region(code="T-W", name="测试一区", level="district", geometry=square(WEST),
-                          min_lat=lat1, min_lng=lng1, max_lat=lat2, max_lng=lng2, area_m2=1e8,
-                          source="test"))  # fmt: skip
+    district("T-W", "测试一区", WEST)
     db.session.flush()
     return make_staff("redis_fault", roles=(Role.DISPATCHER,))
 

@@ -33,6 +33,16 @@ def square(box):
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+def district(code: str, name: str, box, department: Department | None = None) -> Region:
+    """A district of the test city over ``box`` (lat1, lng1, lat2, lng2), added to the session."""
+    lat1, lng1, lat2, lng2 = box
+    region = Region(code=code, name=name, level="district", department=department,
+                    geometry=square(box), min_lat=lat1, min_lng=lng1, max_lat=lat2, max_lng=lng2,
+                    area_m2=(lat2 - lat1) * (lng2 - lng1) * 1e10, source="test")  # fmt: skip
+    db.session.add(region)
+    return region
+
+
 def jpeg_bytes(color=(120, 60, 30)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), color).save(buf, "JPEG")
@@ -78,12 +88,8 @@ def city(db_session, make_department, make_staff) -> City:
     sanitation.handles = "sanitation"
     east = make_department("T-E", "测试二区城管局", parent=bureau, kind="district")
     east.handles = "enforcement,municipal,street,sanitation"
-    for code, name, box, dept in (("T-W", "测试一区", WEST, west), ("T-E", "测试二区", EAST, east)):
-        lat1, lng1, lat2, lng2 = box
-        db.session.add(Region(code=code, name=name, level="district", department=dept,
-                              geometry=square(box), min_lat=lat1, min_lng=lng1, max_lat=lat2,
-                              max_lng=lng2, area_m2=(lat2 - lat1) * (lng2 - lng1) * 1e10,
-                              source="test"))  # fmt: skip
+    district("T-W", "测试一区", WEST, west)
+    district("T-E", "测试二区", EAST, east)
     db.session.flush()
     return City(
         bureau, west, sanitation, east,

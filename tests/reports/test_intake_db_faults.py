@@ -33,10 +33,9 @@ from app import create_app
 from app.auth import service as auth_service
 from app.auth.models import WechatApp
 from app.extensions import db
-from app.geo.models import Region
 from reports.models import Report
 from tests.conftest import REAL_SESSION, FreshContextClient
-from tests.reports.conftest import INSIDE_WEST, WEST, jpeg_bytes, load_categories, square
+from tests.reports.conftest import INSIDE_WEST, WEST, district, jpeg_bytes, load_categories
 
 MARIADBD = "/usr/sbin/mariadbd"
 REPORTS, PHONES = int(os.environ.get("FAULT_REPORTS", 120)), 4
@@ -131,10 +130,7 @@ def intake_app(private_db, tmp_path, rate_limiter, monkeypatch):
     with app.app_context():
         upgrade()
         load_categories()
-        lat1, lng1, lat2, lng2 = WEST
-        db.session.add(Region(code="T-W", name="测试一区", level="district", geometry=square(WEST),
-                              min_lat=lat1, min_lng=lng1, max_lat=lat2, max_lng=lng2,
-                              area_m2=1e8, source="test"))  # fmt: skip
+        district("T-W", "测试一区", WEST)
         tokens = []
         for i in range(PHONES):
             user, _ = auth_service.citizen_from_wechat(

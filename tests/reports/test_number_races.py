@@ -19,10 +19,9 @@ from sqlalchemy import select
 from app.auth import service as auth_service
 from app.auth.models import Department, WechatApp
 from app.extensions import db
-from app.geo.models import Region
 from reports.models import OutboxMessage, Report, TimelineEntry
 from tests.conftest import committed_app
-from tests.reports.conftest import INSIDE_WEST, WEST, jpeg_bytes, load_categories, square
+from tests.reports.conftest import INSIDE_WEST, WEST, district, jpeg_bytes, load_categories
 
 N = 12
 
@@ -35,11 +34,7 @@ def live(live_db_url, tmp_path, rate_limiter):
         load_categories()
         west = Department(code="T-W", name="测试一区城管局", kind="district",
                           handles="enforcement,municipal,street,sanitation")  # fmt: skip
-        lat1, lng1, lat2, lng2 = WEST
-        db.session.add_all([west, Region(
-            code="T-W", name="测试一区", level="district", department=west, geometry=square(WEST),
-            min_lat=lat1, min_lng=lng1, max_lat=lat2, max_lng=lng2, area_m2=1e8, source="test",
-        )])  # fmt: skip
+        district("T-W", "测试一区", WEST, west)
         tokens = []
         for i in range(N):
             user, _ = auth_service.citizen_from_wechat(

@@ -123,11 +123,16 @@ def on_rollback(fn: Callable[[], None]) -> None:
     _hooks()["rollback"].append(fn)
 
 
-def commit() -> None:
+def commit(keep_loaded: bool = False) -> None:
     """Commit the request's one transaction; a concurrent edit caught by a version column is a
-    409, and any failure rolls back (running the rollback hooks) before it is raised."""
+    409, and any failure rolls back (running the rollback hooks) before it is raised.
+    ``keep_loaded``: the objects keep the values this transaction wrote instead of being read
+    again on their next use (for a response that shows what was just written)."""
     from app.extensions import db  # app.extensions imports this module (Base)
 
+    session = db.session()  # the request's session behind the scoped proxy
+    expiring = session.expire_on_commit
+    session.expire_on_commit = expiring and not keep_loaded
     try:
         db.session.commit()
     except StaleDataError:
@@ -136,6 +141,8 @@ def commit() -> None:
     except Exception:
         db.session.rollback()
         raise
+    finally:
+        session.expire_on_commit = expiring
 
 
 def _run(hooks: list[Callable[[], None]], what: str) -> None:

@@ -249,6 +249,32 @@ def stage_table(stats, count: int) -> str:
     return "\n".join(lines)
 
 
+def print_statements(app, submit_one) -> None:
+    """The SQL statements of one submission, in order, with the columns each SELECT reads."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        submit_one()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    selects = [s for s in seen if s.startswith("SELECT")]
+    columns = sum(s.split(" FROM ")[0].count(",") + 1 for s in selects)
+    print(f"one submission: {len(seen)} statements, {len(selects)} SELECTs reading "
+          f"{columns} columns:")  # fmt: skip
+    for s in seen:
+        print(f"  {s[:160]}")
+
+
 def profile(env: dict[str, str], count: int, top: int, wall: bool) -> None:
     """``count`` submissions through the app in this process (Flask's test client: the same view,
     multipart parsing, storage and database, without gunicorn and HTTP): timed, then profiled
@@ -275,6 +301,7 @@ def profile(env: dict[str, str], count: int, top: int, wall: bool) -> None:
 
     for i in range(5):  # warm up: caches, the classifier's first call
         submit(i)
+    print_statements(wsgi.app, lambda: submit(99))
     cpu, start = time.process_time(), time.perf_counter()
     for i in range(count):
         submit(100 + i)

@@ -178,7 +178,7 @@ def commit_submission(sub: service.Submission, owner_key: str, **who) -> tuple[R
     Used by every channel's view: (report, created)."""
     try:
         report, created = service.submit_report(sub, owner_key=owner_key, **who)
-        commit()
+        commit(keep_loaded=created)  # the answer shows what was just written
     except IntegrityError:
         db.session.rollback()
         report = service.find_replay(sub, owner_key)  # 422 if that request sent other content

@@ -361,10 +361,12 @@ class TimelineEntry(db.Model):
     report: Mapped[Report] = relationship(back_populates="timeline")
     actor_staff: Mapped[StaffUser | None] = relationship()
     department: Mapped[Department | None] = relationship()
+    # Loaded with the entries, in one query for all of them (a timeline is shown whole).
     photos: Mapped[list[ReportPhoto]] = relationship(
         primaryjoin="ReportPhoto.timeline_entry_id == TimelineEntry.id",
         viewonly=True,
         order_by="ReportPhoto.position",
+        lazy="selectin",
     )
 
 

@@ -32,16 +32,21 @@ FINAL_STATES = frozenset({ReportState.CLOSED, ReportState.ARCHIVED, ReportState.
                           ReportState.VOIDED})  # fmt: skip
 
 
-def enqueue_state_change(report: Report, text: str | None) -> list[OutboxMessage]:
+def enqueue_state_change(
+    report: Report, text: str | None, *, new_case: bool = False
+) -> list[OutboxMessage]:
     """Queue a message to the reporter, to reporters whose reports were merged into this case,
-    and to citizens who follow it (我也遇到了). Nothing for cases without a citizen behind them."""
+    and to citizens who follow it (我也遇到了). Nothing for cases without a citizen behind them.
+    ``new_case``: created in this transaction, so nothing is merged into it or follows it yet."""
     if not text:
         return []
-    merged = db.session.scalars(select(Report.reporter_id).where(
-        Report.merged_into_id == report.id, Report.reporter_id.is_not(None)))  # fmt: skip
-    following = db.session.scalars(
-        select(ReportFollow.user_id).where(ReportFollow.report_id == report.id)
-    )
+    merged, following = [], []
+    if not new_case:
+        merged = db.session.scalars(select(Report.reporter_id).where(
+            Report.merged_into_id == report.id, Report.reporter_id.is_not(None)))  # fmt: skip
+        following = db.session.scalars(
+            select(ReportFollow.user_id).where(ReportFollow.report_id == report.id)
+        )
     users = dict.fromkeys([report.reporter_id, *merged, *following])
     users.pop(None, None)
     final = report.state in FINAL_STATES

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.auth.models import StaffUser, User
 from app.db import utcnow
@@ -106,7 +106,9 @@ def find_by_idempotency_key(key: str | None) -> Report | None:
     """The report a retried submission already created."""
     if key is None:
         return None
-    return db.session.scalar(select(Report).where(Report.idempotency_key == key))
+    # Nearly every key is new: ask for the id alone, and load the report only for a retry.
+    found = db.session.scalar(select(Report.id).where(Report.idempotency_key == key))
+    return None if found is None else db.session.get(Report, found)
 
 
 def find_replay(sub: Submission, owner_key: str) -> Report | None:
@@ -207,24 +209,27 @@ def _take_number(report: Report, provisional: str) -> None:
     its timeline (问题已提交（编号…）) and the notifications queued with it. The counter row stays
     locked from here to the commit, and every submission waits for it, so this is the last
     thing a submission does: a few updates instead of every insert of the report."""
-    # The queued notices, read before the counter is locked (they hold the report's id, not a
-    # relationship, and the session keeps flushed rows only weakly); the timeline entries are
-    # the new report's own collection.
-    messages = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.report_id == report.id)).all()  # fmt: skip
+    # The timeline entries are the new report's own collection (the response shows them).
+    entries = report.timeline
     number = next_report_number()
     report.number = number
-    for entry in report.timeline:
+    for entry in entries:
         if entry.public_note and provisional in entry.public_note:
             entry.public_note = entry.public_note.replace(provisional, number)
         if entry.note and provisional in entry.note:
             entry.note = entry.note.replace(provisional, number)
-    for message in messages:
-        payload = {key: value.replace(provisional, number) if isinstance(value, str) else value
-                   for key, value in (message.payload or {}).items()}  # fmt: skip
-        if payload != message.payload:
-            message.payload = payload
     db.session.flush()
+    # The notices queued with it, whoever queued them, in one statement: the stand-in is text
+    # that JSON writes as it is (a tilde and hex digits), and so is the number.
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.report_id == report.id)
+        .values(payload=func.replace(OutboxMessage.payload, provisional, number))
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    for held in list(db.session.identity_map.values()):
+        if isinstance(held, OutboxMessage) and held.report_id == report.id:
+            db.session.expire(held, ["payload"])
 
 
 def _citizen_category(code: str | None):
@@ -302,12 +307,14 @@ def _classify(report: Report, citizen_category) -> None:
     if suggestions:
         best = suggestions[0]
         suggested = reference.category_by_code(best.code)
+        # Both the id (read before the flush) and the object (so routing need not load it).
         report.suggested_category_id = suggested.id if suggested else None
+        report.suggested_category = suggested
         report.suggested_confidence = round(best.confidence, 4)
         if citizen_category is None and suggested and best.confidence >= _threshold():
-            report.category_id = suggested.id
+            report.category_id, report.category = suggested.id, suggested
     if citizen_category is not None:
-        report.category_id = citizen_category.id
+        report.category_id, report.category = citizen_category.id, citizen_category
 
 
 def _threshold() -> float:

@@ -319,7 +319,8 @@ def _attach_after_photos(report: Report, entry, params: Params) -> None:
 
 
 def system_dispatch(report: Report, department: Department) -> None:
-    """Automatic registration and dispatch of a certain case (no human): two timeline steps."""
+    """Automatic registration and dispatch of a case just submitted and certain (no human):
+    two timeline steps."""
     before = report.state
     report.state, report.registered_at = ReportState.REGISTERED, utcnow()
     timeline.add(report, "register", before, public_note=ACTIONS["register"].public_text)
@@ -329,7 +330,7 @@ def system_dispatch(report: Report, department: Department) -> None:
     timeline.add(report, "dispatch", ReportState.REGISTERED, public_note=text,
                  department_id=department.id)  # fmt: skip
     _announce(report, "dispatch", before, text)
-    notify.enqueue_state_change(report, text)
+    notify.enqueue_state_change(report, text, new_case=True)
 
 
 # ---------------------------------------------------------------- the citizen's own steps

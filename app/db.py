@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.errors import Conflict
@@ -127,7 +128,8 @@ def commit(keep_loaded: bool = False) -> None:
     """Commit the request's one transaction; a concurrent edit caught by a version column is a
     409, and any failure rolls back (running the rollback hooks) before it is raised.
     ``keep_loaded``: the objects keep the values this transaction wrote instead of being read
-    again on their next use (for a response that shows what was just written)."""
+    again on their next use (for a response that shows what was just written), as the
+    database keeps them (:func:`as_stored`)."""
     from app.extensions import db  # app.extensions imports this module (Base)
 
     session = db.session()  # the request's session behind the scoped proxy
@@ -143,6 +145,34 @@ def commit(keep_loaded: bool = False) -> None:
         raise
     finally:
         session.expire_on_commit = expiring
+    if keep_loaded:
+        as_stored(session)
+
+
+def as_stored(session: Session) -> None:
+    """The loaded datetimes as the database holds them: MariaDB's DATETIME columns keep whole
+    seconds (it drops the fraction), SQLite keeps microseconds."""
+    if session.get_bind().dialect.name != "mysql":
+        return
+    for obj in list(session.identity_map.values()):
+        state = inspect(obj)
+        for key in _datetime_keys(state.mapper):
+            value = state.dict.get(key)
+            if value is not None and value.microsecond:
+                set_committed_value(obj, key, value.replace(microsecond=0))
+
+
+_DATETIME_KEYS: dict[Any, tuple[str, ...]] = {}
+
+
+def _datetime_keys(mapper: Any) -> tuple[str, ...]:
+    keys = _DATETIME_KEYS.get(mapper)
+    if keys is None:
+        keys = _DATETIME_KEYS[mapper] = tuple(
+            attr.key for attr in mapper.column_attrs
+            if isinstance(attr.columns[0].type, DateTime | UTCDateTime)
+        )  # fmt: skip
+    return keys
 
 
 def _run(hooks: list[Callable[[], None]], what: str) -> None:

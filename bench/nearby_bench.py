@@ -231,6 +231,76 @@ end
 """
 
 
+# --same-connections: one wrk run whose connections alternate between the two endpoints in slices
+# of SLICE_S seconds from the epoch second T0 (even slices /healthz, odd ones the nearby search,
+# a warm-up of the search before T0). Each thread counts the requests it starts in each slice;
+# done() adds them up. Both endpoints are thus measured over the very same connections, held by
+# the same workers, so a split of the connections between the workers weighs on both alike.
+ALTERNATING_LUA = """
+local pts, t0, slice_s, slices = {}, tonumber(os.getenv("T0")), tonumber(os.getenv("SLICE_S")),
+  tonumber(os.getenv("SLICES"))
+local threads = {}
+counts = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args)
+  for line in io.lines(args[1]) do pts[#pts + 1] = line end
+  for i = 1, slices do counts[i] = 0 end
+  math.randomseed(os.time() + tonumber(tostring(pts):match("0x(%x+)") or "0", 16) % 100000)
+end
+request = function()
+  local k = math.floor((os.time() - t0) / slice_s)
+  if k >= 0 and k < slices then counts[k + 1] = counts[k + 1] + 1 end
+  if k >= 0 and k % 2 == 0 then return wrk.format("GET", "/healthz") end
+  return wrk.format("GET", "/api/v1/nearby?kind=toilet&coord_sys=wgs84&limit=10&" ..
+                    pts[math.random(#pts)])
+end
+done = function(summary, latency, requests)
+  local total = {}
+  for i = 1, slices do total[i] = 0 end
+  for _, t in ipairs(threads) do
+    local c = t:get("counts")
+    for i = 1, slices do total[i] = total[i] + c[i] end
+  end
+  local e = summary.errors
+  io.write(string.format('BENCH {"slices":[%s],"non2xx":%d,"errors":%d}\\n',
+    table.concat(total, ","), e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def alternating(base: str, workers: list[int], pts: Path, script: Path, seconds: float,
+                rounds: int, connections: int) -> list[tuple[dict, dict]]:
+    """``rounds`` pairs of slices (/healthz, then the search) over one wrk run's connections;
+    each slice's requests a second and the workers' CPU per request, read at its boundaries."""
+    import threading
+
+    from shop_api_bench import WRK_THREADS
+
+    slice_s, slices = max(1, int(seconds)), 2 * rounds
+    t0 = int(time.time()) + 5  # wrk starts and warms up on the search meanwhile
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}",
+           f"-d{t0 - int(time.time()) + slices * slice_s + 1}s", "--timeout", "5s",
+           "-s", str(script), base, "--", str(pts)]  # fmt: skip
+    env = os.environ | {"T0": str(t0), "SLICE_S": str(slice_s), "SLICES": str(slices)}
+    cpu: list[float] = []
+
+    def sample() -> None:
+        for k in range(slices + 1):
+            time.sleep(max(0.0, t0 + k * slice_s - time.time()))
+            cpu.append(cpu_seconds(workers))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    sampler.join()
+    result = json.loads(next(x for x in out.splitlines() if x.startswith("BENCH "))[6:])
+    assert result["non2xx"] == 0 and result["errors"] == 0, result
+    rows = [{"requests": n, "seconds": slice_s, "rps": n / slice_s, "p99_ms": float("nan"),
+             "cpu_us": (cpu[k + 1] - cpu[k]) / max(1, n) * 1e6, "non2xx": 0, "errors": 0}
+            for k, n in enumerate(result["slices"])]  # fmt: skip
+    return [(rows[2 * j], rows[2 * j + 1]) for j in range(rounds)]
+
+
 def app_env(tmp: str) -> dict[str, str]:
     env = os.environ | {"FLASK_APP": "wsgi:app", "INSTANCE_DIR": tmp, "LOG_LEVEL": "WARNING",
                         "DATABASE_URL": f"mysql+pymysql://root@127.0.0.1:3306/{DB_APP}"
@@ -324,7 +394,10 @@ def memory_line(name: str, m: dict[str, float]) -> str:
             f"{m['image']:.0f} | {m['anon']:.0f} | {m['files']:.0f} |")  # fmt: skip
 
 
-def http(n: int, seconds: float, rounds: int, connections: int, keep: bool, split: bool) -> None:
+def http(
+    n: int, seconds: float, rounds: int, connections: int, keep: bool, split: bool,
+    same: bool = False,
+) -> None:  # fmt: skip
     from report_submit_bench import PY, free_port, pair_ratios_line, worker_pids
     from shop_api_bench import SUMMARY_LUA, wrk
 
@@ -334,6 +407,8 @@ def http(n: int, seconds: float, rounds: int, connections: int, keep: bool, spli
     summary_lua, nearby_lua = Path(tmp) / "s.lua", Path(tmp) / "n.lua"
     summary_lua.write_text(SUMMARY_LUA)
     nearby_lua.write_text(CODES_LUA + SUMMARY_LUA)
+    alternating_lua = Path(tmp) / "a.lua"
+    alternating_lua.write_text(ALTERNATING_LUA)
     port = free_port()
     log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
     had_image = any(Path(tmp).glob("nearby-index/*.idx"))
@@ -365,7 +440,9 @@ def http(n: int, seconds: float, rounds: int, connections: int, keep: bool, spli
         mem["after start"] = [memory(p) for p in (proc.pid, *workers)]
         wrk(base, 5, connections, nearby_lua, str(pts))  # warm-up
         pairs = []
-        for _ in range(rounds):
+        if same:
+            pairs = alternating(base, workers, pts, alternating_lua, seconds, rounds, connections)
+        for _ in range(0 if same else rounds):
             ref = cpu_timed(workers, wrk, f"{base}/healthz", seconds, connections, summary_lua)
             got = cpu_timed(workers, wrk, base, seconds, connections, nearby_lua, str(pts))
             pairs.append((ref, got))
@@ -376,7 +453,8 @@ def http(n: int, seconds: float, rounds: int, connections: int, keep: bool, spli
     image = sorted(Path(tmp).glob("nearby-index/*.idx"))
     print(f"gunicorn {len(workers)} workers x {env.get('GUNICORN_THREADS', '4')} threads, preload; "
           f"index image {image[-1].stat().st_size / 2**20:.0f} MB; wrk 2 threads, "
-          f"{connections} connections, {seconds:.0f} s slices alternating")  # fmt: skip
+          f"{connections} connections, {seconds:.0f} s slices alternating"
+          f"{' over the same connections (one wrk run)' if same else ' (one wrk run each)'}")
     print("\n| memory, MB | RSS | PSS | image RSS | image PSS | anon PSS | other files PSS |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for when, rows in mem.items():
@@ -543,6 +621,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--skip-split", action="store_true")
     ap.add_argument("--keep-db", action="store_true")
+    ap.add_argument("--same-connections", action="store_true",
+                    help="both endpoints over one wrk run's connections, alternating in slices")
     args = ap.parse_args()
     print(f"# nearby bench {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}")
     if not args.skip_inproc:
@@ -557,6 +637,7 @@ def main() -> None:
             args.connections,
             args.keep_db,
             not args.skip_split,
+            args.same_connections,
         )
     print(json.dumps({"done": True}))
 

@@ -170,6 +170,7 @@ def fast_limit(limit_provider, scope: str):
             enforce(limit_provider(), scope, request.remote_addr)
             return view(*args, **kwargs)
 
+        wrapper.fast_limited = True  # Flask-Limiter's hook leaves it alone (app.extensions)
         return wrapper
 
     return decorate

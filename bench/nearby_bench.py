@@ -268,8 +268,15 @@ end
 """
 
 
-def alternating(base: str, workers: list[int], pts: Path, script: Path, seconds: float,
-                rounds: int, connections: int) -> list[tuple[dict, dict]]:
+def alternating(
+    base: str,
+    workers: list[int],
+    pts: Path,
+    script: Path,
+    seconds: float,
+    rounds: int,
+    connections: int,
+) -> list[tuple[dict, dict]]:
     """``rounds`` pairs of slices (/healthz, then the search) over one wrk run's connections;
     each slice's requests a second and the workers' CPU per request, read at its boundaries."""
     import threading
@@ -451,10 +458,12 @@ def http(
         proc.terminate()
         proc.wait(timeout=30)
     image = sorted(Path(tmp).glob("nearby-index/*.idx"))
-    print(f"gunicorn {len(workers)} workers x {env.get('GUNICORN_THREADS', '4')} threads, preload; "
-          f"index image {image[-1].stat().st_size / 2**20:.0f} MB; wrk 2 threads, "
-          f"{connections} connections, {seconds:.0f} s slices alternating"
-          f"{' over the same connections (one wrk run)' if same else ' (one wrk run each)'}")
+    print(
+        f"gunicorn {len(workers)} workers x {env.get('GUNICORN_THREADS', '4')} threads, preload; "
+        f"index image {image[-1].stat().st_size / 2**20:.0f} MB; wrk 2 threads, "
+        f"{connections} connections, {seconds:.0f} s slices alternating"
+        f"{' over the same connections (one wrk run)' if same else ' (one wrk run each)'}"
+    )
     print("\n| memory, MB | RSS | PSS | image RSS | image PSS | anon PSS | other files PSS |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for when, rows in mem.items():
@@ -621,8 +630,11 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--skip-split", action="store_true")
     ap.add_argument("--keep-db", action="store_true")
-    ap.add_argument("--same-connections", action="store_true",
-                    help="both endpoints over one wrk run's connections, alternating in slices")
+    ap.add_argument(
+        "--same-connections",
+        action="store_true",
+        help="both endpoints over one wrk run's connections, alternating in slices",
+    )
     args = ap.parse_args()
     print(f"# nearby bench {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}")
     if not args.skip_inproc:

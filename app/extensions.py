@@ -202,4 +202,6 @@ def _counted_elsewhere() -> bool:
     per-request hook (tens of microseconds finding none) is skipped for it."""
     view = current_app.view_functions.get(request.endpoint or "")
     return getattr(view, "fast_limited", False)
+
+
 csrf = CSRFProtect()

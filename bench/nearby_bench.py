@@ -475,7 +475,7 @@ def http(
         assert got["non2xx"] == 0 and got["errors"] == 0, got
         print(
             f"| {i} | {ref['rps']:.0f} | {ref['p99_ms']:.1f} | {got['rps']:.0f} | "
-            f"{got['p99_ms']:.1f} | {got['rps'] / ref['rps']:.0%} |"
+            f"{got['p99_ms']:.1f} | {got['rps'] / ref['rps']:.0%} |".replace("nan", "-")
         )
     total = [sum(p[k]["requests"] for p in pairs) / sum(p[k]["seconds"] for p in pairs)
              for k in (0, 1)]  # fmt: skip

@@ -2,7 +2,7 @@
 and peak memory per worker, beside a trivial endpoint (GET /healthz) measured in the same run.
 
     .venv/bin/python bench/report_submit_bench.py [--seconds 20] [--rounds 4] [--clients 8]
-        [--sqlite] [--profile N [--top 25] [--wall]]
+        [--sqlite] [--profile N [--top 25] [--wall] [--stages]]
 
 Runs the service as the README runs it in production (gunicorn, gthread workers) on MariaDB
 (127.0.0.1:3306, a fresh database zhcg_bench_submit, dropped afterwards) with the embedded
@@ -12,7 +12,8 @@ bounded in time and count. Note: client and server share this machine's 2 cores.
 The two endpoints alternate in ``--rounds`` slices (so a slow phase of the host weighs on both),
 and each worker's memory (RSS now, peak RSS, PSS) is read after the warm-up and after every round:
 over a long run (``--seconds 300 --rounds 10``) it shows whether a worker keeps growing.
-``--profile N`` instead profiles N submissions in this process (cProfile, top entries).
+``--profile N`` instead profiles N submissions in this process (cProfile, top entries), after
+listing the SQL statements of one; with ``--stages`` it times each stage's CPU without a profiler.
 """
 
 from __future__ import annotations
@@ -249,6 +250,54 @@ def stage_table(stats, count: int) -> str:
     return "\n".join(lines)
 
 
+# The stages timed by --stages without a profiler: (label, module, attribute). Each is wrapped
+# to add up its own CPU time (callees included), so nested stages overlap their parents.
+TIMED = [
+    ("whole request (view)", "reports.api", "Reports.post"),
+    ("multipart parsing (werkzeug)", "werkzeug.formparser", "MultiPartParser.parse"),
+    ("idempotency: replay lookups", "reports.service", "find_replay"),
+    ("photos: store_upload x2", "app.media.service", "store_upload"),
+    ("  cleaning: process_upload", "app.media.images", "process_upload"),
+    ("  storing: local files, fsync", "app.media.service", "_put"),
+    ("report: commit_submission", "reports.api", "commit_submission"),
+    ("  classifier", "reports.service", "_classify"),
+    ("  possible duplicate", "reports.service", "find_possible_duplicate"),
+    ("  routing, dispatch, notification", "reports.service", "_route"),
+    ("  the day's number", "reports.service", "_take_number"),
+    ("  flushes (SQLAlchemy)", "sqlalchemy.orm.session", "Session.flush"),
+    ("response: present.citizen_view", "reports.present", "citizen_view"),
+]
+
+
+def timed_stages(switch: dict) -> dict:
+    """Wrap the TIMED functions; their CPU seconds add up in the dict returned while
+    ``switch["on"]`` is true."""
+    import functools
+    import importlib
+
+    spent: dict = {label: 0.0 for label, _, _ in TIMED}
+
+    def wrap(label, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if switch["on"]:
+                    spent[label] += time.process_time() - start
+
+        return timed
+
+    for label, module, attribute in TIMED:
+        owner = importlib.import_module(module)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, wrap(label, getattr(owner, name)))
+    return spent
+
+
 def print_statements(app, submit_one) -> None:
     """The SQL statements of one submission, in order, with the columns each SELECT reads."""
     from sqlalchemy import event
@@ -275,7 +324,7 @@ def print_statements(app, submit_one) -> None:
         print(f"  {s[:160]}")
 
 
-def profile(env: dict[str, str], count: int, top: int, wall: bool) -> None:
+def profile(env: dict[str, str], count: int, top: int, wall: bool, stages: bool = False) -> None:
     """``count`` submissions through the app in this process (Flask's test client: the same view,
     multipart parsing, storage and database, without gunicorn and HTTP): timed, then profiled
     with cProfile on this process's CPU time (``wall``: on the clock, waits included)."""
@@ -287,6 +336,8 @@ def profile(env: dict[str, str], count: int, top: int, wall: bool) -> None:
     sys.path.insert(0, str(ROOT))
     import wsgi  # the app as gunicorn loads it, classifier preloaded
 
+    switch = {"on": False}
+    spent = timed_stages(switch) if stages else {}
     client = wsgi.app.test_client()
     token = client.post("/api/v1/auth/miniprogram", json={"code": "test:bench-profile"})
     auth = {"Authorization": f"Bearer {token.get_json()['token']}"}
@@ -302,12 +353,20 @@ def profile(env: dict[str, str], count: int, top: int, wall: bool) -> None:
     for i in range(5):  # warm up: caches, the classifier's first call
         submit(i)
     print_statements(wsgi.app, lambda: submit(99))
+    switch["on"] = True
     cpu, start = time.process_time(), time.perf_counter()
     for i in range(count):
         submit(100 + i)
     cpu, took = time.process_time() - cpu, time.perf_counter() - start
+    switch["on"] = False
     print(f"{count} submissions, not profiled: {cpu / count * 1000:.1f} ms CPU and "
           f"{took / count * 1000:.1f} ms on the clock each")  # fmt: skip
+    if stages:
+        print("| stage, not profiled (its own CPU time, callees included) | ms per report |")
+        print("| --- | --- |")
+        for label, seconds in spent.items():
+            print(f"| {label} | {seconds / count * 1000:.2f} |")
+        return
     prof = cProfile.Profile(time.perf_counter if wall else time.process_time)
     prof.enable()
     for i in range(count):
@@ -339,12 +398,17 @@ def main() -> None:
     )
     ap.add_argument("--top", type=int, default=25, help="entries of the --profile listing")
     ap.add_argument("--wall", action="store_true", help="--profile on the clock, not CPU time")
+    ap.add_argument(
+        "--stages",
+        action="store_true",
+        help="with --profile: time the stages without the profiler instead",
+    )
     args = ap.parse_args()
 
     env = setup_database(args.sqlite)
     if args.profile:
         try:
-            profile(env, args.profile, args.top, args.wall)
+            profile(env, args.profile, args.top, args.wall, args.stages)
         finally:
             drop_database(args.sqlite)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -162,17 +163,10 @@ def as_stored(session: Session) -> None:
                 set_committed_value(obj, key, value.replace(microsecond=0))
 
 
-_DATETIME_KEYS: dict[Any, tuple[str, ...]] = {}
-
-
+@functools.cache
 def _datetime_keys(mapper: Any) -> tuple[str, ...]:
-    keys = _DATETIME_KEYS.get(mapper)
-    if keys is None:
-        keys = _DATETIME_KEYS[mapper] = tuple(
-            attr.key for attr in mapper.column_attrs
-            if isinstance(attr.columns[0].type, DateTime | UTCDateTime)
-        )  # fmt: skip
-    return keys
+    return tuple(attr.key for attr in mapper.column_attrs
+                 if isinstance(attr.columns[0].type, DateTime | UTCDateTime))  # fmt: skip
 
 
 def _run(hooks: list[Callable[[], None]], what: str) -> None:

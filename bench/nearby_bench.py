@@ -302,10 +302,15 @@ def alternating(
     sampler.join()
     result = json.loads(next(x for x in out.splitlines() if x.startswith("BENCH "))[6:])
     assert result["non2xx"] == 0 and result["errors"] == 0, result
-    rows = [{"requests": n, "seconds": slice_s, "rps": n / slice_s, "p99_ms": float("nan"),
+    rows = [{"requests": n, "seconds": slice_s, "rps": n / slice_s, "p99_ms": None,
              "cpu_us": (cpu[k + 1] - cpu[k]) / max(1, n) * 1e6, "non2xx": 0, "errors": 0}
             for k, n in enumerate(result["slices"])]  # fmt: skip
     return [(rows[2 * j], rows[2 * j + 1]) for j in range(rounds)]
+
+
+def p99(result: dict) -> str:
+    """A slice's p99 in ms; "-" for the slices of one alternating wrk run (not per slice)."""
+    return "-" if result["p99_ms"] is None else f"{result['p99_ms']:.1f}"
 
 
 def app_env(tmp: str) -> dict[str, str]:
@@ -446,13 +451,12 @@ def http(
         workers = worker_pids(proc.pid)
         mem["after start"] = [memory(p) for p in (proc.pid, *workers)]
         wrk(base, 5, connections, nearby_lua, str(pts))  # warm-up
-        pairs = []
         if same:
             pairs = alternating(base, workers, pts, alternating_lua, seconds, rounds, connections)
-        for _ in range(0 if same else rounds):
-            ref = cpu_timed(workers, wrk, f"{base}/healthz", seconds, connections, summary_lua)
-            got = cpu_timed(workers, wrk, base, seconds, connections, nearby_lua, str(pts))
-            pairs.append((ref, got))
+        else:
+            pairs = [(cpu_timed(workers, wrk, f"{base}/healthz", seconds, connections, summary_lua),
+                      cpu_timed(workers, wrk, base, seconds, connections, nearby_lua, str(pts)))
+                     for _ in range(rounds)]  # fmt: skip
         mem["after the slices"] = [memory(p) for p in (proc.pid, *workers)]
     finally:
         proc.terminate()
@@ -474,8 +478,8 @@ def http(
     for i, (ref, got) in enumerate(pairs, 1):
         assert got["non2xx"] == 0 and got["errors"] == 0, got
         print(
-            f"| {i} | {ref['rps']:.0f} | {ref['p99_ms']:.1f} | {got['rps']:.0f} | "
-            f"{got['p99_ms']:.1f} | {got['rps'] / ref['rps']:.0%} |".replace("nan", "-")
+            f"| {i} | {ref['rps']:.0f} | {p99(ref)} | {got['rps']:.0f} | "
+            f"{p99(got)} | {got['rps'] / ref['rps']:.0%} |"
         )
     total = [sum(p[k]["requests"] for p in pairs) / sum(p[k]["seconds"] for p in pairs)
              for k in (0, 1)]  # fmt: skip

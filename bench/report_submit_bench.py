@@ -219,47 +219,22 @@ def drop_database(sqlite: bool) -> None:
             "DROP DATABASE IF EXISTS zhcg_bench_submit")  # fmt: skip
 
 
-# The stages of a submission in the profile: (label, file suffix, function name).
+# The stages of a submission: (label, module, attribute). The profile finds each by its file and
+# function name; --stages wraps each to add up its own CPU time. Callees are included, so nested
+# stages overlap their parents.
 STAGES = [
-    ("whole request (view)", "reports/api.py", "post"),
-    ("multipart parsing (werkzeug)", "werkzeug/formparser.py", "parse"),
-    ("idempotency: replay lookups", "reports/service.py", "find_replay"),
-    ("photos: store_upload x2", "app/media/service.py", "store_upload"),
-    ("  cleaning: process_upload", "app/media/images.py", "process_upload"),
-    ("    re-encoding path: decode (_open_checked)", "app/media/images.py", "_open_checked"),
-    ("    re-encoding path: _reencode", "app/media/images.py", "_reencode"),
-    ("    stripping path: jpeg.strip", "app/media/jpeg.py", "strip"),
-    ("    stripping path: reduced decode", "app/media/images.py", "_reduced_upright"),
-    ("    perceptual hash", "app/media/phash.py", "dhash"),
-    ("  storing: local files, fsync", "app/media/service.py", "_put"),
-    ("report: submit_report + commit", "reports/api.py", "commit_submission"),
-    ("  classifier", "reports/service.py", "_classify"),
-    ("  routing, dispatch, notification", "reports/service.py", "_route"),
-    ("response: present.citizen_view", "reports/present.py", "citizen_view"),
-]
-
-
-def stage_table(stats, count: int) -> str:
-    """Milliseconds per report spent in each of STAGES (cumulative, callees included)."""
-    lines = ["| stage | ms per report |", "| --- | --- |"]
-    for label, suffix, name in STAGES:
-        total = sum(ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
-                    if func == name and file.endswith(suffix))  # fmt: skip
-        if total:
-            lines.append(f"| {label} | {total / count * 1000:.1f} |")
-    return "\n".join(lines)
-
-
-# The stages timed by --stages without a profiler: (label, module, attribute). Each is wrapped
-# to add up its own CPU time (callees included), so nested stages overlap their parents.
-TIMED = [
     ("whole request (view)", "reports.api", "Reports.post"),
     ("multipart parsing (werkzeug)", "werkzeug.formparser", "MultiPartParser.parse"),
     ("idempotency: replay lookups", "reports.service", "find_replay"),
     ("photos: store_upload x2", "app.media.service", "store_upload"),
     ("  cleaning: process_upload", "app.media.images", "process_upload"),
+    ("    re-encoding path: decode (_open_checked)", "app.media.images", "_open_checked"),
+    ("    re-encoding path: _reencode", "app.media.images", "_reencode"),
+    ("    stripping path: jpeg.strip", "app.media.jpeg", "strip"),
+    ("    stripping path: reduced decode", "app.media.images", "_reduced_upright"),
+    ("    perceptual hash", "app.media.phash", "dhash"),
     ("  storing: local files, fsync", "app.media.service", "_put"),
-    ("report: commit_submission", "reports.api", "commit_submission"),
+    ("report: submit_report + commit", "reports.api", "commit_submission"),
     ("  classifier", "reports.service", "_classify"),
     ("  possible duplicate", "reports.service", "find_possible_duplicate"),
     ("  routing, dispatch, notification", "reports.service", "_route"),
@@ -269,13 +244,25 @@ TIMED = [
 ]
 
 
+def stage_table(stats, count: int) -> str:
+    """Milliseconds per report spent in each of STAGES (cumulative, callees included)."""
+    lines = ["| stage | ms per report |", "| --- | --- |"]
+    for label, module, attribute in STAGES:
+        suffix, name = module.replace(".", "/") + ".py", attribute.rsplit(".", 1)[-1]
+        total = sum(ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
+                    if func == name and file.endswith(suffix))  # fmt: skip
+        if total:
+            lines.append(f"| {label} | {total / count * 1000:.1f} |")
+    return "\n".join(lines)
+
+
 def timed_stages(switch: dict) -> dict:
-    """Wrap the TIMED functions; their CPU seconds add up in the dict returned while
+    """Wrap the STAGES' functions; their CPU seconds add up in the dict returned while
     ``switch["on"]`` is true."""
     import functools
     import importlib
 
-    spent: dict = {label: 0.0 for label, _, _ in TIMED}
+    spent: dict = {label: 0.0 for label, _, _ in STAGES}
 
     def wrap(label, fn):
         @functools.wraps(fn)
@@ -289,7 +276,7 @@ def timed_stages(switch: dict) -> dict:
 
         return timed
 
-    for label, module, attribute in TIMED:
+    for label, module, attribute in STAGES:
         owner = importlib.import_module(module)
         *path, name = attribute.split(".")
         for part in path:
@@ -365,7 +352,8 @@ def profile(env: dict[str, str], count: int, top: int, wall: bool, stages: bool 
         print("| stage, not profiled (its own CPU time, callees included) | ms per report |")
         print("| --- | --- |")
         for label, seconds in spent.items():
-            print(f"| {label} | {seconds / count * 1000:.2f} |")
+            if seconds:  # a stage not taken, or called by a name the wrapper does not replace
+                print(f"| {label} | {seconds / count * 1000:.2f} |")
         return
     prof = cProfile.Profile(time.perf_counter if wall else time.process_time)
     prof.enable()

@@ -39,6 +39,11 @@ _PAIR = re.compile(
     r"(?<![\w-])(?P<key>[\w-]++)(?P<q>[\"']?+)(?P<sep>\s*+[:=]\s*+)"
     r"(?P<val>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[\"']?[^\s&,;'\"}\])]+)"
 )
+# The words, lowered with "-" read as "_", that every match of _PAIR changed and of _SCHEME
+# holds: ASCII text without any is left alone (substring tests cost a fraction of the patterns'
+# scans and of _PAIR's Python call for each pair: a search's access line holds five, twice).
+_SENSITIVE_WORDS = (*_SENSITIVE_ENDINGS, "code")
+_SCHEME_WORDS = ("bearer", "basic", "token")
 _SCHEME = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 # Settings whose values must never appear in a log line, whatever carries them.
@@ -80,9 +85,22 @@ def redact(text: str, secrets: Sequence[str] = ()) -> str:
     for value in secrets:
         if value in text:
             text = text.replace(value, REDACTED)
-    text = _PEM.sub(REDACTED, text)
-    text = _SCHEME.sub(lambda m: f"{m[1]} {REDACTED}", text)
-    return _PAIR.sub(_redact_pair, text)
+    if "PRIVATE KEY-----" in text:
+        text = _PEM.sub(REDACTED, text)
+    if _may_hold(text, _SCHEME_WORDS):
+        text = _SCHEME.sub(lambda m: f"{m[1]} {REDACTED}", text)
+    if _may_hold(text, _SENSITIVE_WORDS):
+        text = _PAIR.sub(_redact_pair, text)
+    return text
+
+
+def _may_hold(text: str, words: Sequence[str]) -> bool:
+    """False only if ``text`` is ASCII and holds none of ``words`` once lowered with "-" read as
+    "_" (non-ASCII text may match the patterns through Unicode case folding: it always may)."""
+    if not text.isascii():
+        return True
+    low = text.lower().replace("-", "_")
+    return any(word in low for word in words)
 
 
 def _scrub(value: Any, secrets: Sequence[str]) -> Any:

@@ -8,8 +8,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app import create_app
+from app import create_app, logs
 from app.logs import REDACTED, REDACTOR, JsonFormatter, app_handler, build_handler, redact
 
 REQUEST_ID = "trace-0001-abcdef"
@@ -182,3 +184,57 @@ def test_gunicorns_access_log_is_redacted_too(app):
     line = stream.getvalue()
     assert "9a8b7c6d" not in line and "31337" not in line
     assert "timestamp=1700000000" in line
+
+
+# Log text as runs of pairs: credential names in every spelling the patterns know, harmless
+# names holding their words, separators, quotes, values, schemes, a private key, and characters
+# that Unicode case folding turns into ASCII letters.
+_KEYS = [
+    "access_token",
+    "ACCESS-TOKEN",
+    "Token",
+    "paySign",
+    "nonce-str",
+    "NONCE_STR",
+    "js_code",
+    "code",
+    "Code",
+    "error_code",
+    "session-key",
+    "password",
+    "Authorization",
+    "Cookie",
+    "tokens",
+    "signs",
+    "codes",
+    "kind",
+    "lat",
+    "coord_sys",
+    "appid",
+    "to\u212aen",
+    "pa\u017f\u017fword",
+    "令牌",
+]
+_TEXT = st.lists(
+    st.tuples(
+        st.sampled_from(["", "?", "&", " ", "{", '"', "'", "-", "_", "/api/v1/nearby?", "x"]),
+        st.sampled_from(_KEYS),
+        st.sampled_from(["", '"', "'"]),
+        st.sampled_from(["=", ":", ": ", " = ", " ", ""]),
+        st.sampled_from(["ff00", "41.812345", '"abc def"', "'p q'", "[REDACTED]", "Bearer abc.d",
+                         "basic Zm9v", "Ba\u017fic Zm9v", "", PEM]),
+    ).map("".join),
+    max_size=8,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT)
+def test_the_cheap_word_tests_never_change_what_is_redacted(text):
+    """``redact`` skips a pattern when the text cannot hold what it matches; the answer is the
+    one all three patterns give (non-ASCII text, where case folding reaches further, included)."""
+    full = logs._PAIR.sub(
+        logs._redact_pair,
+        logs._SCHEME.sub(lambda m: f"{m[1]} {REDACTED}", logs._PEM.sub(REDACTED, text)),
+    )
+    assert redact(text) == full

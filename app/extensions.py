@@ -184,6 +184,17 @@ class Limiter(flask_limiter.Limiter):
         self._storage_dead = False  # a new storage is not known to be down
         super().init_app(app)
 
+    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
+        """Flask-Limiter's before_request hook, not run at all for a route limited by
+        ``app.ratelimits.fast_limit`` (the nearby search, a shop plate): it has none of
+        Flask-Limiter's limits, and finding none (exemptions, blueprint scopes, meta limits)
+        costs tens of microseconds a request."""
+        if in_middleware and callable_name is None:
+            view = current_app.view_functions.get(request.endpoint or "")
+            if getattr(view, "fast_limited", False):
+                return
+        super()._check_request_limit(callable_name, in_middleware)
+
     # Flask-Limiter's private (name-mangled) hook deciding whether to try a dead storage again;
     # tests/app/test_redis_faults.py notices if a new version stops calling it.
     def _Limiter__should_check_backend(self) -> bool:
@@ -194,14 +205,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 api = Api()
 limiter = Limiter(key_func=client_ip)
-
-
-@limiter.request_filter
-def _counted_elsewhere() -> bool:
-    """A route limited by ``app.ratelimits.fast_limit`` has no Flask-Limiter limits: its
-    per-request hook (tens of microseconds finding none) is skipped for it."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "fast_limited", False)
 
 
 csrf = CSRFProtect()

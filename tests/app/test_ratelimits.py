@@ -99,21 +99,25 @@ def test_the_app_counter_never_waits_out_redis_retries(app, monkeypatch):
 
 
 def test_routes_with_their_own_limit_skip_flask_limiters_hook(client, rate_limiter, monkeypatch):
-    """Flask-Limiter's before_request looks up a route's limits on every request; a route
-    counted by ``fast_limit`` (the nearby search) has none of its limits, so it is skipped
-    while its own limit still holds; other routes (/healthz here) are still looked up."""
+    """Flask-Limiter's before_request looks up a route's limits and exemptions on every
+    request; a route counted by ``fast_limit`` (the nearby search) has none of its limits, so the
+    hook does not run for it while its own limit still holds; other routes (/healthz here) are
+    still looked up."""
     looked_up = []
-    real = rate_limiter.limit_manager.resolve_limits
+    manager = rate_limiter.limit_manager
+    for name in ("resolve_limits", "exemption_scope"):
+        real = getattr(manager, name)
 
-    def spy(app, endpoint, *args, **kwargs):
-        looked_up.append(endpoint)
-        return real(app, endpoint, *args, **kwargs)
+        def spy(app, endpoint, *args, _real=real, _name=name, **kwargs):
+            looked_up.append((_name, endpoint))
+            return _real(app, endpoint, *args, **kwargs)
 
-    monkeypatch.setattr(rate_limiter.limit_manager, "resolve_limits", spy)
+        monkeypatch.setattr(manager, name, spy)
     monkeypatch.setitem(client.application.config, "RATELIMIT_NEARBY", "1/minute")
     query = "/api/v1/nearby?kind=toilet&lat=41.8&lng=123.4"
     statuses = [client.get(query).status_code for _ in range(2)]
     client.get("/healthz")
     assert statuses[1] == 429 and statuses[0] != 429
-    assert "nearby.Nearby" not in looked_up
-    assert "health.healthz" in looked_up
+    assert not [e for e in looked_up if e[1] == "nearby.Nearby"], looked_up
+    assert ("resolve_limits", "health.healthz") in looked_up
+    assert ("exemption_scope", "health.healthz") in looked_up

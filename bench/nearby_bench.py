@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/nearby_bench.py [--facilities 1000000] [--queries 20000]
         [--skip-inproc] [--skip-mariadb] [--skip-http] [--skip-split]
-        [--seconds 10] [--rounds 4] [--keep-db]
+        [--seconds 10] [--rounds 4] [--keep-db] [--same-connections] [--interleaved N]
 
 1. In process: the index (services_nearby.index) over N synthetic facilities of one kind spread
    uniformly over Shenyang's urban area (the worst case: every facility in one kind), built as
@@ -18,6 +18,9 @@
    slices: the median of the pairs' throughput ratios; each process's memory from
    /proc/<pid>/smaps_rollup (PSS: shared pages split among the processes mapping them) and
    /proc/<pid>/smaps (how much of it is the index image, anonymous memory, other files).
+   ``--same-connections``: one wrk run whose connections alternate between the two in slices.
+   ``--interleaved N``: then N cycles of both over one connection, one request at a time, in
+   random order: the ratio of the median round trips, free of the host's slow phases.
 4. Split (with 3, same database): one process answering /healthz and /api/v1/nearby alternately
    through the WSGI app (no HTTP), median time of each, and the nearby route's parts timed apart.
 ``--keep-db`` keeps the app's database (and its instance folder, with the index file) for the
@@ -308,6 +311,47 @@ def alternating(
     return [(rows[2 * j], rows[2 * j + 1]) for j in range(rounds)]
 
 
+def interleaved(base: str, pts: Path, cycles: int, warm: int = 300) -> dict[str, float]:
+    """One keep-alive connection, one request at a time, /healthz and the search in a random
+    order within each cycle: the median round trip of each. A slow phase of the host (this VM
+    loses 5-15 % of its time to its neighbours, for seconds at a time) falls on both alike, which
+    slices of seconds cannot promise; the ratio of the medians is the throughput ratio of a
+    server doing one request at a time, client and kernel included."""
+    import random
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    queries = [q for q in pts.read_text().split() if q]
+    paths = {
+        "healthz": lambda q: "/healthz",
+        "nearby": lambda q: f"/api/v1/nearby?kind=toilet&coord_sys=wgs84&limit=10&{q}",
+    }
+    times: dict[str, list[int]] = {name: [] for name in paths}
+    rnd = random.Random(3)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        stream = sock.makefile("rb")
+
+        def get(path: str) -> None:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status = stream.readline()
+            assert b" 200 " in status, status
+            length = 0
+            while (header := stream.readline()) not in (b"\r\n", b""):
+                if header.lower().startswith(b"content-length:"):
+                    length = int(header.split(b":")[1])
+            assert len(stream.read(length)) == length
+
+        for i in range(warm + cycles):
+            q = rnd.choice(queries)
+            for name in rnd.sample(list(paths), len(paths)):
+                t = time.perf_counter_ns()
+                get(paths[name](q))
+                if i >= warm:
+                    times[name].append(time.perf_counter_ns() - t)
+    return {name: statistics.median(t) / 1000 for name, t in times.items()}
+
+
 def p99(result: dict) -> str:
     """A slice's p99 in ms; "-" for the slices of one alternating wrk run (not per slice)."""
     return "-" if result["p99_ms"] is None else f"{result['p99_ms']:.1f}"
@@ -409,6 +453,7 @@ def memory_line(name: str, m: dict[str, float]) -> str:
 def http(
     n: int, seconds: float, rounds: int, connections: int, keep: bool, split: bool,
     same: bool = False,
+    cycles: int = 0,
 ) -> None:  # fmt: skip
     from report_submit_bench import PY, free_port, pair_ratios_line, worker_pids
     from shop_api_bench import SUMMARY_LUA, wrk
@@ -458,6 +503,7 @@ def http(
                       cpu_timed(workers, wrk, base, seconds, connections, nearby_lua, str(pts)))
                      for _ in range(rounds)]  # fmt: skip
         mem["after the slices"] = [memory(p) for p in (proc.pid, *workers)]
+        one_by_one = interleaved(base, pts, cycles) if cycles else None
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -493,6 +539,11 @@ def http(
           f"{statistics.median(cpu[0]):.0f} us, /api/v1/nearby {statistics.median(cpu[1]):.0f} us"
           f" ({statistics.median(cpu[0]) / statistics.median(cpu[1]):.0%}: the ratio the "
           "workers' own work allows, whatever else runs on the machine)")  # fmt: skip
+    if one_by_one:
+        h, g = one_by_one["healthz"], one_by_one["nearby"]
+        print(f"one connection, one request at a time, {cycles:,} cycles of both in random "
+              f"order: median round trip /healthz {h:.0f} us, /api/v1/nearby {g:.0f} us "
+              f"(ratio {h / g:.0%})")  # fmt: skip
     if split:
         subprocess.run([str(PY / "python"), "-c", "import sys; sys.path.insert(0, 'bench'); "
                         "from nearby_bench import request_split; request_split()"],
@@ -639,6 +690,13 @@ def main() -> None:
         action="store_true",
         help="both endpoints over one wrk run's connections, alternating in slices",
     )
+    ap.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the slices, N cycles of both endpoints on one connection, one at a time",
+    )
     args = ap.parse_args()
     print(f"# nearby bench {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}")
     if not args.skip_inproc:
@@ -654,6 +712,7 @@ def main() -> None:
             args.keep_db,
             not args.skip_split,
             args.same_connections,
+            args.interleaved,
         )
     print(json.dumps({"done": True}))
 

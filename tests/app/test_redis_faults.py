@@ -38,7 +38,11 @@ from tests.reports.conftest import INSIDE_WEST, WEST, district, load_categories
 from wechat import service as wechat_service
 
 TIMEOUT_MS = 200  # REDIS_TIMEOUT_MS, the default
-BOUND = 1.0  # seconds: the slowest request allowed with Redis silent (it used to take 5 s)
+# Seconds: the slowest request allowed with Redis silent or refusing. It used to wait 5 s (then
+# fail); now one request waits TIMEOUT_MS. The bound is half the old wait, not a tight fit: a
+# staff sign-in (password hash + that wait, 0.23 s alone) took 1.05 s once in the full suite on
+# a slow, oversubscribed host. A second wait is caught by counting connections, not by time.
+BOUND = 2.5
 
 
 def closed_port() -> int:

@@ -50,6 +50,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 BOX = (41.68, 41.92, 123.25, 123.58)  # lat0, lat1, lng0, lng1 (WGS-84): Shenyang's urban area
 DB_SPATIAL = "zhcg_bench_nearby_spatial"
 DB_APP = "zhcg_bench_nearby_app"
+# The search every part of the HTTP bench sends, a random point appended ("lat=...&lng=...").
+SEARCH_QUERY = "kind=toilet&coord_sys=wgs84&limit=10&"
+SEARCH_PATH = f"/api/v1/nearby?{SEARCH_QUERY}"
 
 
 def points(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -228,10 +231,10 @@ init = function(args)
   math.randomseed(os.time() + tonumber(tostring(pts):match("0x(%x+)") or "0", 16) % 100000)
 end
 request = function()
-  return wrk.format("GET", "/api/v1/nearby?kind=toilet&coord_sys=wgs84&limit=10&" ..
+  return wrk.format("GET", "SEARCH_PATH" ..
                     pts[math.random(#pts)])
 end
-"""
+""".replace("SEARCH_PATH", SEARCH_PATH)
 
 
 # --same-connections: one wrk run whose connections alternate between the two endpoints in slices
@@ -254,7 +257,7 @@ request = function()
   local k = math.floor((os.time() - t0) / slice_s)
   if k >= 0 and k < slices then counts[k + 1] = counts[k + 1] + 1 end
   if k >= 0 and k % 2 == 0 then return wrk.format("GET", "/healthz") end
-  return wrk.format("GET", "/api/v1/nearby?kind=toilet&coord_sys=wgs84&limit=10&" ..
+  return wrk.format("GET", "SEARCH_PATH" ..
                     pts[math.random(#pts)])
 end
 done = function(summary, latency, requests)
@@ -268,7 +271,7 @@ done = function(summary, latency, requests)
   io.write(string.format('BENCH {"slices":[%s],"non2xx":%d,"errors":%d}\\n',
     table.concat(total, ","), e.status, e.connect + e.read + e.write + e.timeout))
 end
-"""
+""".replace("SEARCH_PATH", SEARCH_PATH)
 
 
 def alternating(
@@ -324,7 +327,7 @@ def interleaved(base: str, pts: Path, cycles: int, warm: int = 300) -> dict[str,
     queries = [q for q in pts.read_text().split() if q]
     paths = {
         "healthz": lambda q: "/healthz",
-        "nearby": lambda q: f"/api/v1/nearby?kind=toilet&coord_sys=wgs84&limit=10&{q}",
+        "nearby": lambda q: SEARCH_PATH + q,
     }
     times: dict[str, list[int]] = {name: [] for name in paths}
     rnd = random.Random(3)
@@ -591,7 +594,7 @@ def request_split(calls: int = 20_000) -> None:
         b"".join(body)
         body.close()
 
-    nearby_q = [f"kind=toilet&coord_sys=wgs84&limit=10&{q}" for q in qs]
+    nearby_q = [SEARCH_QUERY + q for q in qs]
     for i in range(2000):
         call("/healthz")
         call("/api/v1/nearby", nearby_q[i % 5000])
@@ -607,7 +610,7 @@ def request_split(calls: int = 20_000) -> None:
     print(f"{calls:,} alternating calls: /healthz median {mh:.0f} us, /api/v1/nearby median "
           f"{mg:.0f} us ({mg - mh:.0f} us more; {mh / mg:.0%} of the rate if the app's time were "
           "all)")  # fmt: skip
-    raw = [dict(p.split("=") for p in f"kind=toilet&coord_sys=wgs84&limit=10&{q}".split("&"))
+    raw = [dict(p.split("=") for p in (SEARCH_QUERY + q).split("&"))
            for q in qs]  # fmt: skip
     with app.test_request_context("/api/v1/nearby"):
         fresh = nearest.get_index(app)[1]
